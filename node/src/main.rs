@@ -1,0 +1,68 @@
+//! The `interlab` command: thin glue over the node, engine and protocol libraries.
+
+use std::{io::Write, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Interlab: comparable AI security test results across accredited labs.
+#[derive(Debug, Parser)]
+#[command(name = "interlab", version, about, propagate_version = true)]
+struct Cli {
+    /// Print machine-readable JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a file of envelopes offline: signatures, canonical form, chains.
+    Verify(cmd::verify::Args),
+}
+
+/// Exit code 1: the command ran and found a failure (bad evidence, refused input).
+pub(crate) const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    let out = match cli.command {
+        Command::Verify(args) => cmd::verify::run(args, cli.json),
+    };
+    match out {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

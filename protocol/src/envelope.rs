@@ -1,0 +1,161 @@
+//! Signed envelopes: the unit that travels, is stored and is hashed.
+//!
+//! The body is carried as the exact bytes the author signed, so that nobody has to
+//! re-encode a record to check it: hash and signature are over those bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    cbor::{self, CborError},
+    digest::{Digest, RecordId, domain},
+    keys::{PublicKey, SecretKey, Signature, SignatureError},
+    record::Record,
+};
+
+/// Largest encoded envelope accepted anywhere (network, files, API).
+pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+
+/// Prefix of every signed message: the signature covers `SIGN_CONTEXT ‖ body`.
+pub const SIGN_CONTEXT: &[u8] = b"interlab/record/v1\0";
+
+/// A signed record as it travels: `{ body: bstr, author, sig }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// The record's canonical CBOR bytes.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// The signer.
+    pub author: PublicKey,
+    /// Ed25519 signature over `SIGN_CONTEXT ‖ body`.
+    pub sig: Signature,
+}
+
+/// Why an envelope could not be opened. These say nothing of the log; see
+/// [`Rejection`](crate::Rejection) for the full list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The envelope bytes are not canonical CBOR of an envelope.
+    #[error("envelope: {0}")]
+    Envelope(CborError),
+    /// The body bytes are not canonical CBOR of a record.
+    #[error("record body: {0}")]
+    Body(CborError),
+    /// The signature check failed.
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    /// The record names another author than the envelope.
+    #[error("envelope author {envelope} differs from record author {record}")]
+    AuthorMismatch {
+        /// Envelope author.
+        envelope: PublicKey,
+        /// Record author.
+        record: PublicKey,
+    },
+}
+
+/// An envelope whose signature and encoding have been checked, with its decoded record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    /// The record id.
+    pub id: RecordId,
+    /// The envelope as received.
+    pub envelope: Envelope,
+    /// The decoded record.
+    pub record: Record,
+}
+
+impl Envelope {
+    /// Encodes the record canonically and signs it.
+    pub fn seal(key: &SecretKey, record: &Record) -> Envelope {
+        let body = cbor::to_vec(record);
+        let mut msg = Vec::with_capacity(SIGN_CONTEXT.len() + body.len());
+        msg.extend_from_slice(SIGN_CONTEXT);
+        msg.extend_from_slice(&body);
+        Envelope {
+            sig: key.sign(&msg),
+            author: key.public(),
+            body,
+        }
+    }
+
+    /// The record id: BLAKE3 (record-id domain) of the body bytes.
+    pub fn id(&self) -> RecordId {
+        Digest::of(domain::RECORD_ID, &self.body)
+    }
+
+    /// The envelope's canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::to_vec(self)
+    }
+
+    /// Decodes envelope bytes strictly (size bound, canonical form).
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        cbor::from_slice_canonical(bytes, MAX_ENVELOPE_BYTES).map_err(EnvelopeError::Envelope)
+    }
+
+    /// Checks the signature, then decodes the body strictly.
+    pub fn open(self) -> Result<Opened, EnvelopeError> {
+        self.verify_signature()?;
+        let record: Record = cbor::from_slice_canonical(&self.body, MAX_ENVELOPE_BYTES)
+            .map_err(EnvelopeError::Body)?;
+        if record.author != self.author {
+            return Err(EnvelopeError::AuthorMismatch {
+                envelope: self.author,
+                record: record.author,
+            });
+        }
+        Ok(Opened {
+            id: self.id(),
+            envelope: self,
+            record,
+        })
+    }
+
+    /// Decodes and opens envelope bytes.
+    pub fn open_bytes(bytes: &[u8]) -> Result<Opened, EnvelopeError> {
+        Envelope::decode(bytes)?.open()
+    }
+
+    /// Checks `verify_strict(author, SIGN_CONTEXT ‖ body, sig)`.
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        let mut msg = Vec::with_capacity(SIGN_CONTEXT.len() + self.body.len());
+        msg.extend_from_slice(SIGN_CONTEXT);
+        msg.extend_from_slice(&self.body);
+        self.author.verify_strict(&msg, &self.sig)
+    }
+}
+
+/// Splits a file of concatenated envelopes (a CBOR sequence, RFC 8742) into the bytes of
+/// each envelope. Fails at the first item that is not a decodable envelope, naming its
+/// byte offset; canonical form is checked later, per envelope.
+pub fn split_sequence(mut bytes: &[u8]) -> Result<Vec<&[u8]>, (usize, EnvelopeError)> {
+    let total = bytes.len();
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let offset = total - bytes.len();
+        let mut reader = bytes;
+        let decoded: Result<Envelope, _> =
+            ciborium::de::from_reader_with_recursion_limit(&mut reader, 16);
+        if let Err(e) = decoded {
+            return Err((
+                offset,
+                EnvelopeError::Envelope(CborError::Decode(format!("item at byte {offset}: {e}"))),
+            ));
+        }
+        let used = bytes.len() - reader.len();
+        if used > MAX_ENVELOPE_BYTES {
+            return Err((
+                offset,
+                EnvelopeError::Envelope(CborError::TooLarge {
+                    len: used,
+                    max: MAX_ENVELOPE_BYTES,
+                }),
+            ));
+        }
+        out.push(&bytes[..used]);
+        bytes = reader;
+    }
+    Ok(out)
+}

@@ -1,0 +1,275 @@
+//! The record model: one versioned struct with a closed enum of bodies.
+//!
+//! A record is what an author signs. Its exact CBOR bytes are hashed into its id and
+//! carried as an opaque byte string inside the [`Envelope`](crate::Envelope).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    digest::{Digest, RecordId, SchemeId},
+    keys::PublicKey,
+    measurement::RunResult,
+};
+
+/// The record format version this code writes and accepts.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Longest free text (names, statements, reasons) in bytes.
+pub const MAX_TEXT: usize = 4096;
+
+/// A signed statement by one author, at one position of the author's hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Format version ([`RECORD_VERSION`]).
+    pub v: u32,
+    /// The author (must equal the envelope's author).
+    pub author: PublicKey,
+    /// The scheme this record belongs to; `None` only in a scheme genesis.
+    pub scheme: Option<SchemeId>,
+    /// Position in the author's chain: 0, 1, 2 …
+    pub seq: u64,
+    /// Id of the author's record at `seq − 1`; `None` exactly when `seq == 0`.
+    pub prev: Option<RecordId>,
+    /// Author-claimed wall-clock time, milliseconds since the Unix epoch. Never
+    /// decreases along a chain.
+    pub time_ms: u64,
+    /// What the record says.
+    pub body: Body,
+}
+
+/// Why a dispute was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grounds {
+    /// The result is a statistical outlier.
+    Outlier,
+    /// The disputing lab could not reproduce it.
+    NotReproducible,
+    /// The verdict does not follow from the criterion on the lab's own measurement.
+    CriterionMisapplied,
+    /// The declared environment is not what was used.
+    EnvironmentMisreported,
+    /// The author signed two records at one position of its chain.
+    Equivocation,
+}
+
+/// How the scheme owner settled a dispute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The dispute is justified.
+    Upheld,
+    /// The dispute is not justified.
+    Dismissed,
+}
+
+/// What follows from a resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing changes.
+    None,
+    /// The disputed result is excluded from statistics (shown on request).
+    Exclude,
+    /// The lab must run again.
+    RerunRequired,
+    /// The lab is suspended.
+    SuspendLab,
+}
+
+/// A content-addressed file a suite needs (dataset, model weights).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtefactRef {
+    /// Path relative to the manifest.
+    pub path: String,
+    /// BLAKE3 digest in the artefact domain.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The body of a record: what kind of statement it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// Creates a scheme; its author is the scheme owner and its id is the scheme id.
+    SchemeGenesis {
+        /// Scheme name.
+        name: String,
+    },
+    /// Publishes a version of a reference suite.
+    SuitePublished {
+        /// Suite id: BLAKE3 of the manifest's canonical bytes.
+        suite: Digest,
+        /// Suite name from the manifest.
+        name: String,
+        /// Suite version from the manifest.
+        version: String,
+        /// The manifest's canonical bytes.
+        #[serde(with = "serde_bytes")]
+        manifest: Vec<u8>,
+        /// Artefacts the manifest names, fetched by digest.
+        artefacts: Vec<ArtefactRef>,
+        /// Suite id of the version this one supersedes.
+        supersedes: Option<Digest>,
+    },
+    /// Accredits a lab.
+    LabAccredited {
+        /// The lab's key.
+        lab: PublicKey,
+        /// The lab's name.
+        name: String,
+    },
+    /// Suspends a lab from a time on.
+    LabSuspended {
+        /// The lab's key.
+        lab: PublicKey,
+        /// Why.
+        reason: String,
+        /// From when (ms since the epoch).
+        from_ms: u64,
+    },
+    /// Ends a suspension.
+    LabReinstated {
+        /// The lab's key.
+        lab: PublicKey,
+    },
+    /// Revokes a lab: its records after `last_seq` are rejected.
+    LabRevoked {
+        /// The lab's key.
+        lab: PublicKey,
+        /// Why.
+        reason: String,
+        /// The lab's last record that stays valid (`None`: none does).
+        last_seq: Option<u64>,
+    },
+    /// Opens a comparison round of a suite.
+    RoundOpened {
+        /// Suite id.
+        suite: Digest,
+        /// Round number.
+        round: u32,
+        /// Results after this time are kept but marked late.
+        deadline_ms: Option<u64>,
+    },
+    /// A lab's measured results.
+    RunResult(RunResult),
+    /// Objects to a record.
+    Dispute {
+        /// The disputed record.
+        target: RecordId,
+        /// Why.
+        grounds: Grounds,
+        /// Free-text statement.
+        statement: String,
+        /// Records supporting the dispute (e.g. a re-run).
+        evidence: Vec<RecordId>,
+    },
+    /// Answers a dispute.
+    DisputeResponse {
+        /// The dispute record.
+        dispute: RecordId,
+        /// Free-text statement.
+        statement: String,
+        /// Records supporting the answer.
+        evidence: Vec<RecordId>,
+    },
+    /// Settles a dispute (scheme owner only).
+    DisputeResolution {
+        /// The dispute record.
+        dispute: RecordId,
+        /// Upheld or dismissed.
+        outcome: Outcome,
+        /// What follows.
+        action: Action,
+        /// Free-text statement.
+        statement: String,
+    },
+    /// Withdraws one of the author's own earlier records.
+    Retraction {
+        /// The retracted record (same author).
+        target: RecordId,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Body {
+    /// A short kind name, as used by the API's `kind=` filter.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::SchemeGenesis { .. } => "scheme_genesis",
+            Body::SuitePublished { .. } => "suite_published",
+            Body::LabAccredited { .. } => "lab_accredited",
+            Body::LabSuspended { .. } => "lab_suspended",
+            Body::LabReinstated { .. } => "lab_reinstated",
+            Body::LabRevoked { .. } => "lab_revoked",
+            Body::RoundOpened { .. } => "round_opened",
+            Body::RunResult(_) => "run_result",
+            Body::Dispute { .. } => "dispute",
+            Body::DisputeResponse { .. } => "dispute_response",
+            Body::DisputeResolution { .. } => "dispute_resolution",
+            Body::Retraction { .. } => "retraction",
+        }
+    }
+
+    /// Every kind name, for validating filters.
+    pub const KINDS: [&'static str; 12] = [
+        "scheme_genesis",
+        "suite_published",
+        "lab_accredited",
+        "lab_suspended",
+        "lab_reinstated",
+        "lab_revoked",
+        "round_opened",
+        "run_result",
+        "dispute",
+        "dispute_response",
+        "dispute_resolution",
+        "retraction",
+    ];
+
+    /// Only the scheme owner may write this kind.
+    pub fn owner_only(&self) -> bool {
+        matches!(
+            self,
+            Body::SchemeGenesis { .. }
+                | Body::SuitePublished { .. }
+                | Body::LabAccredited { .. }
+                | Body::LabSuspended { .. }
+                | Body::LabReinstated { .. }
+                | Body::LabRevoked { .. }
+                | Body::RoundOpened { .. }
+                | Body::DisputeResolution { .. }
+        )
+    }
+
+    /// The suite and round this record is about, for the store's indexes.
+    pub fn suite_round(&self) -> Option<(Digest, Option<u32>)> {
+        match self {
+            Body::SuitePublished { suite, .. } => Some((*suite, None)),
+            Body::RoundOpened { suite, round, .. } => Some((*suite, Some(*round))),
+            Body::RunResult(r) => Some((r.suite, Some(r.round))),
+            _ => None,
+        }
+    }
+
+    /// All free-text fields, for the size check.
+    pub(crate) fn texts(&self) -> Vec<&str> {
+        match self {
+            Body::SchemeGenesis { name } => vec![name],
+            Body::SuitePublished { name, version, .. } => vec![name, version],
+            Body::LabAccredited { name, .. } => vec![name],
+            Body::LabSuspended { reason, .. } | Body::LabRevoked { reason, .. } => vec![reason],
+            Body::Dispute { statement, .. }
+            | Body::DisputeResponse { statement, .. }
+            | Body::DisputeResolution { statement, .. } => vec![statement],
+            Body::Retraction { reason, .. } => vec![reason],
+            Body::LabReinstated { .. } | Body::RoundOpened { .. } | Body::RunResult(_) => {
+                vec![]
+            }
+        }
+    }
+}

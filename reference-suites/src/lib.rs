@@ -1,0 +1,1 @@
+//! Interlab reference suites and the engine that runs them.
