@@ -37,6 +37,9 @@ mod memlog;
 mod record;
 mod validate;
 
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testkit;
+
 pub use authority::{Authority, Lab, Revocation};
 pub use cbor::{CborError, from_slice_canonical, to_vec as to_canonical_vec};
 pub use chain::{Fork, ForkProof, ForkProofError};
