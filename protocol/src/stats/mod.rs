@@ -1,0 +1,16 @@
+//! Comparability statistics: how far apart the laboratories are, and whether that
+//! matters. Pure functions only, so that every node and an assessor's own tooling get
+//! the same numbers from the same measurements.
+//!
+//! The formulas, constants and stopping rules are written out, with references, in
+//! `docs/statistics.md`. [`comparability_report`] is the one entry point that turns
+//! measurements into a report per measurand; the modules below hold the pieces.
+
+pub mod critical;
+pub mod robust;
+
+pub use critical::CriticalError;
+pub use robust::{
+    AlgorithmA, AlgorithmAConfig, AlgorithmS, HuberFactor, RobustError, StartScale, Stopping,
+    algorithm_a, algorithm_s, made, median, niqr,
+};

@@ -1,0 +1,269 @@
+//! The statistics reproduce the reference tools' numbers (data in `tests/data/stats`,
+//! sources in its SOURCE.md).
+
+use interlab_protocol::stats::{
+    AlgorithmAConfig, HuberFactor, StartScale, Stopping, algorithm_a, algorithm_s, critical, made,
+    median, niqr, robust,
+};
+use serde_json::Value;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stats/");
+
+fn json(name: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{DATA}{name}")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn fs(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(f).collect()
+}
+
+#[track_caller]
+fn close(got: f64, want: f64, rel: f64) {
+    let err = (got - want).abs() / want.abs().max(1e-300);
+    assert!(
+        err <= rel,
+        "got {got}, want {want}, relative error {err:e} > {rel:e}"
+    );
+}
+
+/// Matches a printed value to its printed digits: |got − printed| ≤ half a unit of the
+/// last printed decimal.
+#[track_caller]
+fn printed(got: f64, printed: &Value) {
+    let text = printed.to_string();
+    let decimals = text.split('.').nth(1).map_or(0, str::len) as i32;
+    let half = 0.5 * 10f64.powi(-decimals) + 1e-12;
+    let want = f(printed);
+    assert!(
+        (got - want).abs() <= half,
+        "got {got}, printed {text} (± {half})"
+    );
+}
+
+mod critical_values {
+    use super::*;
+
+    #[test]
+    fn every_row_of_the_iso5725_2_table_is_reproduced_to_1e9() {
+        let text = std::fs::read_to_string(format!("{DATA}critical_values_iso5725_2.csv")).unwrap();
+        let mut rows = 0;
+        for line in text.lines().skip(1) {
+            let c: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+            let (p, n) = (c[0] as usize, c[1] as usize);
+            close(critical::mandel_h(p, 0.05).unwrap(), c[2], 1e-9);
+            close(critical::mandel_h(p, 0.01).unwrap(), c[3], 1e-9);
+            close(critical::mandel_k(p, n, 0.05).unwrap(), c[4], 1e-9);
+            close(critical::mandel_k(p, n, 0.01).unwrap(), c[5], 1e-9);
+            close(critical::cochran(p, n, 0.05).unwrap(), c[6], 1e-9);
+            close(critical::cochran(p, n, 0.01).unwrap(), c[7], 1e-9);
+            close(critical::grubbs_single(p, 0.05).unwrap(), c[8], 1e-9);
+            close(critical::grubbs_single(p, 0.01).unwrap(), c[9], 1e-9);
+            rows += 1;
+        }
+        assert_eq!(rows, 38 * 9);
+    }
+
+    #[test]
+    fn too_few_labs_or_replicates_are_named_errors() {
+        assert_eq!(
+            critical::mandel_h(2, 0.05),
+            Err(critical::CriticalError::TooFewLabs {
+                test: "mandel h",
+                min: 3,
+                p: 2
+            })
+        );
+        assert_eq!(
+            critical::cochran(5, 1, 0.05),
+            Err(critical::CriticalError::TooFewReplicates {
+                test: "cochran",
+                n: 1
+            })
+        );
+        assert_eq!(
+            critical::grubbs_single(5, 1.5),
+            Err(critical::CriticalError::BadAlpha(1.5))
+        );
+    }
+}
+
+mod robust_estimators {
+    use super::*;
+
+    #[test]
+    fn creosote_algorithm_a_follows_metrology_default_trace_and_stops_at_18() {
+        let o = json("creosote_iso5725_5_algA_algS.json");
+        let x = fs(&o["input_cell_means"]);
+        let a = algorithm_a(&x, &AlgorithmAConfig::metrology()).unwrap();
+        let trace: Vec<String> = a
+            .trace
+            .iter()
+            .enumerate()
+            .map(|(i, (m, s))| format!("{i:2}: mu={m:.6}; s={s:.6}"))
+            .collect();
+        let want: Vec<String> = o["algA_default_trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(trace, want);
+        assert_eq!(a.iterations, 18);
+        close(a.x, f(&o["algA_default"]["mu"]), 1e-9);
+        close(a.s, f(&o["algA_default"]["s"]), 1e-9);
+        close(median(&x).unwrap(), f(&o["median"]), 1e-12);
+        close(
+            robust::R_MAD_FACTOR * robust::mad(&x).unwrap(),
+            f(&o["mad_R"]),
+            1e-12,
+        );
+    }
+
+    #[test]
+    fn creosote_algorithm_a_converged_matches_metrology_and_mass() {
+        let o = json("creosote_iso5725_5_algA_algS.json");
+        let x = fs(&o["input_cell_means"]);
+        let cfg = AlgorithmAConfig {
+            stopping: Stopping::Converge { tol: 1e-13 },
+            ..AlgorithmAConfig::metrology()
+        };
+        let cfg = AlgorithmAConfig {
+            max_iter: 1000,
+            ..cfg
+        };
+        let a = algorithm_a(&x, &cfg).unwrap();
+        assert!(a.converged);
+        close(a.x, f(&o["algA_converged"]["mu"]), 1e-9);
+        close(a.s, f(&o["algA_converged"]["s"]), 1e-9);
+        let iso_start = algorithm_a(&x, &AlgorithmAConfig::converge()).unwrap();
+        close(iso_start.s, f(&o["algA_converged"]["s"]), 1e-9);
+        close(
+            HuberFactor::Exact.value(),
+            f(&o["huber_consistency_factor_exact"]),
+            1e-10,
+        );
+    }
+
+    #[test]
+    fn creosote_algorithm_s_on_ranges_matches_default_and_converged() {
+        let o = json("creosote_iso5725_5_algA_algS.json");
+        // metRology turns each duplicate range into a standard deviation, w / √2 (ν = 1).
+        let w: Vec<f64> = fs(&o["input_cell_ranges"])
+            .iter()
+            .map(|r| r / 2f64.sqrt())
+            .collect();
+        let d = algorithm_s(&w, 1.0, Stopping::metrology_default(), 25).unwrap();
+        close(d.w, f(&o["algS_ranges_default"]), 1e-9);
+        let c = algorithm_s(&w, 1.0, Stopping::Converge { tol: 1e-13 }, 1000).unwrap();
+        close(c.w, f(&o["algS_ranges_converged"]), 1e-9);
+        close(d.eta, 1.645, 1e-3);
+        close(d.xi, 1.097, 1e-3);
+    }
+
+    #[test]
+    fn apricot_algorithm_a_on_lab_means_matches_metrology_converged() {
+        let o = json("apricot_iso5725_2.json");
+        let x = fs(&o["lab_mean"]);
+        let a = algorithm_a(&x, &AlgorithmAConfig::converge()).unwrap();
+        let want = &o["algA_lab_means_converged"];
+        close(a.x, f(&want["mu"]), 1e-9);
+        close(a.s, f(&want["s"]), 1e-9);
+        close(a.u_x_pt, f(&want["u_xpt_1.25"]), 1e-9);
+    }
+
+    #[test]
+    fn atrazine_annex_e3_printed_values_are_reproduced() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        let e = &o["E3_atrazine"];
+        let x = fs(&e["x"]);
+        let pr = &e["printed"];
+        printed(median(&x).unwrap(), &pr["median"]);
+        printed(niqr(&x).unwrap(), &pr["nIQR"]);
+        printed(made(&x).unwrap(), &pr["MADe"]);
+        printed(
+            1.25 * niqr(&x).unwrap() / (x.len() as f64).sqrt(),
+            &pr["u_median_from_nIQR"],
+        );
+        let a = algorithm_a(&x, &AlgorithmAConfig::iso()).unwrap();
+        printed(a.x, &pr["algA_x"]);
+        printed(a.s, &pr["algA_s"]);
+        printed(a.u_x_pt, &pr["algA_u"]);
+        assert_eq!(
+            a.iterations as u64,
+            pr["algA_iterations_iso2022_rule"].as_u64().unwrap()
+        );
+        let c = &e["computed_pt13528"];
+        close(a.x, f(&c["algA_iso2022"][0]), 1e-9);
+        close(a.s, f(&c["algA_iso2022"][1]), 1e-9);
+        close(made(&x).unwrap(), f(&c["made"]), 1e-12);
+        close(niqr(&x).unwrap(), f(&c["niqr_type7"]), 1e-9);
+    }
+
+    #[test]
+    fn annex_e1_censored_and_e7_mercury_algorithm_a_match_printed_digits() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        for case in ["ignored", "deleted"] {
+            let e = &o["E1_censored_algorithmA"][case];
+            let a = algorithm_a(&fs(&e["x"]), &AlgorithmAConfig::iso()).unwrap();
+            printed(a.x, &e["printed_x_star"]);
+            printed(a.s, &e["printed_s_star"]);
+        }
+        // The "half" column: s* matches its printed digits; the printed x* = 23.95 is not
+        // reproduced by any variant of Algorithm A on the transcribed data (ours: 23.960
+        // under the ISO rule and converged; the oracle notes pt13528 misses it too), so
+        // it is held to 0.015, not to its printed digits.
+        let e = &o["E1_censored_algorithmA"]["half"];
+        let a = algorithm_a(&fs(&e["x"]), &AlgorithmAConfig::iso()).unwrap();
+        printed(a.s, &e["printed_s_star"]);
+        assert!(
+            (a.x - f(&e["printed_x_star"])).abs() < 0.015,
+            "x* = {}",
+            a.x
+        );
+        let e = &o["E4_mercury_scores"];
+        let x: Vec<f64> = e["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| f(&r[1]))
+            .collect();
+        let a = algorithm_a(&x, &AlgorithmAConfig::iso()).unwrap();
+        printed(a.x, &e["E7_algA_on_x"]["printed_x_star"]);
+        printed(a.s, &e["E7_algA_on_x"]["printed_s_star"]);
+        printed(a.u_x_pt, &e["E7_algA_on_x"]["printed_u"]);
+    }
+
+    #[test]
+    fn annex_e13_algorithm_a_of_averages_and_algorithm_s_of_sds() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        let e = &o["E13"];
+        let a = algorithm_a(&fs(&e["lab_avg"]), &AlgorithmAConfig::iso()).unwrap();
+        printed(a.x, &e["printed_algA_x_of_avg"]);
+        let s = algorithm_s(&fs(&e["lab_sd_n4"]), 3.0, Stopping::IsoThreeFigures, 100).unwrap();
+        printed(s.w, &e["printed_algS_w_nu3"]);
+    }
+
+    #[test]
+    fn all_equal_values_give_zero_scale_without_iterating() {
+        let a = algorithm_a(&[4.0; 7], &AlgorithmAConfig::iso()).unwrap();
+        assert_eq!((a.x, a.s, a.iterations, a.u_x_pt), (4.0, 0.0, 0, 0.0));
+    }
+
+    #[test]
+    fn non_finite_input_is_refused_with_its_position() {
+        assert_eq!(
+            algorithm_a(&[1.0, f64::INFINITY], &AlgorithmAConfig::iso()),
+            Err(robust::RobustError::NonFinite {
+                index: 1,
+                value: f64::INFINITY
+            })
+        );
+        assert_eq!(median(&[]), Err(robust::RobustError::Empty));
+        let _ = StartScale::Iso;
+    }
+}
