@@ -37,6 +37,8 @@ mod memlog;
 mod record;
 mod validate;
 
+pub mod stats;
+
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
 
