@@ -45,6 +45,9 @@ pub enum EnvelopeError {
     /// The signature check failed.
     #[error("{0}")]
     Signature(#[from] SignatureError),
+    /// The body declares a record version this code does not read.
+    #[error("unknown record version {0} (this node reads version {v})", v = crate::record::RECORD_VERSION)]
+    UnknownVersion(u64),
     /// The record names another author than the envelope.
     #[error("envelope author {envelope} differs from record author {record}")]
     AuthorMismatch {
@@ -98,8 +101,17 @@ impl Envelope {
     /// Checks the signature, then decodes the body strictly.
     pub fn open(self) -> Result<Opened, EnvelopeError> {
         self.verify_signature()?;
-        let record: Record = cbor::from_slice_canonical(&self.body, MAX_ENVELOPE_BYTES)
-            .map_err(EnvelopeError::Body)?;
+        let record: Record = match cbor::from_slice_canonical(&self.body, MAX_ENVELOPE_BYTES) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(match peek_version(&self.body) {
+                    Some(v) if v != u64::from(crate::record::RECORD_VERSION) => {
+                        EnvelopeError::UnknownVersion(v)
+                    }
+                    _ => EnvelopeError::Body(e),
+                });
+            }
+        };
         if record.author != self.author {
             return Err(EnvelopeError::AuthorMismatch {
                 envelope: self.author,
@@ -124,6 +136,24 @@ impl Envelope {
         msg.extend_from_slice(SIGN_CONTEXT);
         msg.extend_from_slice(&self.body);
         self.author.verify_strict(&msg, &self.sig)
+    }
+}
+
+/// Reads the version from a body whose first map entry is `"v": uint` (the layout every
+/// record version keeps), so that a future record is reported as such, not as garbage.
+fn peek_version(body: &[u8]) -> Option<u64> {
+    let [map, 0x61, b'v', rest @ ..] = body else {
+        return None;
+    };
+    if !(0xa1..=0xb7).contains(map) {
+        return None;
+    }
+    match rest {
+        [n @ 0x00..=0x17, ..] => Some(u64::from(*n)),
+        [0x18, n, ..] => Some(u64::from(*n)),
+        [0x19, a, b, ..] => Some(u64::from(u16::from_be_bytes([*a, *b]))),
+        [0x1a, a, b, c, d, ..] => Some(u64::from(u32::from_be_bytes([*a, *b, *c, *d]))),
+        _ => None,
     }
 }
 

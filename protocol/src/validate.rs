@@ -209,6 +209,7 @@ impl Rejection {
             Rejection::Envelope(EnvelopeError::Envelope(crate::CborError::TooLarge { .. })) => {
                 "oversize"
             }
+            Rejection::Envelope(EnvelopeError::UnknownVersion(_)) => "unknown_version",
             Rejection::Envelope(_) => "malformed",
             Rejection::UnknownVersion { .. } => "unknown_version",
             Rejection::WrongScheme { .. } => "wrong_scheme",
