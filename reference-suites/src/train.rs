@@ -1,0 +1,151 @@
+//! Retraining for the poisoning tests: mean cross-entropy, gradients from candle's
+//! autograd, and Adam written out with PyTorch's update order (lerp of the first moment,
+//! bias corrections as scalars, ε added to √v̂), so that a lab reproduces the recipe
+//! rather than an optimizer that merely resembles it.
+
+use candle_core::{Device, Tensor};
+
+use crate::{
+    model::{Layer, Mlp, Model, ModelError, forward_layers, vars_of},
+    tensor,
+    uncertainty::Rng,
+};
+
+/// A training recipe, fixed by the suite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipe {
+    /// Optimizer steps.
+    pub steps: u32,
+    /// Learning rate.
+    pub lr: f64,
+    /// Adam β₁.
+    pub beta1: f64,
+    /// Adam β₂.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+    /// Mini-batch size; `None` means full batch (no shuffling).
+    pub batch_size: Option<usize>,
+}
+
+impl Recipe {
+    /// Checks every field.
+    pub fn check(&self) -> Result<(), ModelError> {
+        let bad = |what: String| Err(ModelError::Unsupported(format!("training recipe: {what}")));
+        if self.steps == 0 || self.steps > 1_000_000 {
+            return bad(format!("steps = {} must be in 1..=1000000", self.steps));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("lr = {} must be positive", self.lr));
+        }
+        for (n, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(format!("{n} = {b} must be in [0, 1)"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("eps = {} must be positive", self.eps));
+        }
+        if self.batch_size == Some(0) {
+            return bad("batch_size = 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Adam state for one flat parameter.
+struct AdamSlot {
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// Trains the MLP `init` on (x, y) with `recipe`; `rng` orders mini-batches.
+pub(crate) fn train(
+    init: &Mlp,
+    x: &[f32],
+    y: &[u32],
+    recipe: &Recipe,
+    rng: &mut Rng,
+) -> Result<Model, ModelError> {
+    recipe.check()?;
+    let layers = init.layers();
+    let d = layers.first().map_or(0, |l| l.w.dims()[1]);
+    let n = y.len();
+    let vars = vars_of(layers)?;
+    let mut slots: Vec<AdamSlot> = vars
+        .iter()
+        .flat_map(|(w, b)| [w.elem_count(), b.elem_count()])
+        .map(|len| AdamSlot {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+        })
+        .collect();
+    let full_x = Tensor::from_slice(x, (n, d), &Device::Cpu)?;
+    let full_y = Tensor::from_slice(y, n, &Device::Cpu)?;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut cursor = n;
+    for step in 1..=recipe.steps {
+        let (bx, by) = match recipe.batch_size {
+            None => (full_x.clone(), full_y.clone()),
+            Some(bs) => {
+                let bs = bs.min(n);
+                if cursor + bs > n {
+                    // New epoch: Fisher–Yates shuffle with the suite's stream.
+                    for i in (1..n).rev() {
+                        order.swap(i, rng.below(i + 1));
+                    }
+                    cursor = 0;
+                }
+                let rows: Vec<u32> = order[cursor..cursor + bs]
+                    .iter()
+                    .map(|&r| r as u32)
+                    .collect();
+                cursor += bs;
+                let idx = Tensor::from_slice(&rows, bs, &Device::Cpu)?;
+                (full_x.index_select(&idx, 0)?, full_y.index_select(&idx, 0)?)
+            }
+        };
+        let refs: Vec<_> = vars
+            .iter()
+            .map(|(w, b)| (w.as_tensor(), b.as_tensor()))
+            .collect();
+        let logits = forward_layers(&bx, &refs)?;
+        let loss = tensor::ce_rows(&logits, &by)?.mean_all()?;
+        let grads = loss.backward()?;
+        let bc1 = 1.0 - recipe.beta1.powi(step as i32);
+        let bc2 = 1.0 - recipe.beta2.powi(step as i32);
+        let step_size = (recipe.lr / bc1) as f32;
+        let bc2_sqrt = bc2.sqrt() as f32;
+        let (w1, w2, e) = (
+            (1.0 - recipe.beta1) as f32,
+            recipe.beta2 as f32,
+            recipe.eps as f32,
+        );
+        let b2c = (1.0 - recipe.beta2) as f32;
+        let params = vars.iter().flat_map(|(w, b)| [w, b]);
+        for (var, slot) in params.zip(slots.iter_mut()) {
+            let g = match grads.get(var.as_tensor()) {
+                Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
+                None => vec![0.0; var.elem_count()],
+            };
+            let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            for i in 0..p.len() {
+                let m = slot.m[i] + w1 * (g[i] - slot.m[i]);
+                let v = slot.v[i] * w2 + b2c * g[i] * g[i];
+                slot.m[i] = m;
+                slot.v[i] = v;
+                let denom = v.sqrt() / bc2_sqrt + e;
+                p[i] += -step_size * (m / denom);
+            }
+            var.set(&Tensor::from_vec(p, var.shape(), &Device::Cpu)?)?;
+        }
+    }
+    let trained = vars
+        .iter()
+        .map(|(w, b)| Layer {
+            w: w.as_tensor().detach(),
+            b: b.as_tensor().detach(),
+        })
+        .collect();
+    Model::from_mlp(Mlp::new(trained)?)
+}
