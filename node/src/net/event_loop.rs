@@ -1,0 +1,735 @@
+//! The one task that owns the swarm: it turns swarm events and commands into
+//! [`sync`](super::sync) events, performs the actions the state machine returns, and
+//! serves sync requests from the store.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use futures::StreamExt;
+use interlab_protocol::{Digest, Envelope, ForkProof, RecordId, Rejection, Standing};
+use libp2p::{
+    Multiaddr, PeerId, Swarm,
+    gossipsub::{self, IdentTopic, MessageAcceptance, MessageId},
+    identify, request_response,
+    swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
+};
+use serde_bytes::ByteBuf;
+use tokio::{
+    sync::{broadcast, mpsc, oneshot},
+    task::JoinHandle,
+};
+
+use super::{
+    NetClient, NetConfig, NetError, PeerInfo,
+    behaviour::{Behaviour, BehaviourEvent, build_swarm, keypair, topic_score_params},
+    client::Command,
+    sync::{Action, Event, LocalView, Sync, Verdict},
+    wire::{
+        Gossip, MAX_ARTEFACT_BYTES, MAX_FRONTIER_ENTRIES, MAX_GOSSIP_BYTES, MAX_RANGE_BYTES,
+        MAX_RANGE_RECORDS, SyncRequest, SyncResponse, artefact_digest, topic,
+    },
+};
+use crate::store::{Store, StoreError};
+
+type IngestOutcome = (
+    Result<Vec<Result<RecordId, Rejection>>, StoreError>,
+    LocalView,
+);
+
+enum Outbound {
+    Sync(SyncRequest),
+    Artefact(u64),
+}
+
+struct Fetch {
+    digest: Digest,
+    candidates: Vec<PeerId>,
+    reason: String,
+    reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+}
+
+enum Wake {
+    Cmd(Option<Command>),
+    Swarm(SwarmEvent<BehaviourEvent>),
+    Ingested(Result<IngestOutcome, tokio::task::JoinError>),
+    Tick,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    store: Store,
+    config: NetConfig,
+    sync: Sync<PeerId, MessageId>,
+    commands: mpsc::Receiver<Command>,
+    accepted: broadcast::Sender<RecordId>,
+    topic: Option<IdentTopic>,
+    outbound: HashMap<request_response::OutboundRequestId, Outbound>,
+    fetches: HashMap<u64, Fetch>,
+    next_fetch: u64,
+    dials: HashMap<ConnectionId, oneshot::Sender<Result<(), NetError>>>,
+    ingest: Option<JoinHandle<IngestOutcome>>,
+    start: Instant,
+    connected: HashMap<PeerId, Vec<Multiaddr>>,
+    known: HashMap<PeerId, Vec<Multiaddr>>,
+    bootstrap_peers: HashMap<Multiaddr, PeerId>,
+    blocked: HashSet<PeerId>,
+    last_redial: Instant,
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn local_view(store: &Store) -> LocalView {
+    LocalView::new(store.scheme(), &store.frontier())
+}
+
+async fn wait<T>(h: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match h {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn spawn(
+    config: NetConfig,
+    secret: [u8; 32],
+    store: Store,
+) -> Result<(NetClient, JoinHandle<()>), NetError> {
+    let key = keypair(&secret)?;
+    let peer_id = key.public().to_peer_id();
+    let mut swarm = build_swarm(key, &config)?;
+    let listen = config.listen().clone();
+    swarm
+        .listen_on(listen.clone())
+        .map_err(|e| NetError::Listen {
+            addr: listen.clone(),
+            reason: e.to_string(),
+        })?;
+    // Wait until the listener is up, so listen_addrs() answers with a real port.
+    let deadline = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            ev = swarm.select_next_some() => match ev {
+                SwarmEvent::NewListenAddr { .. } => break,
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(NetError::Listen { addr: listen, reason: error.to_string() });
+                }
+                SwarmEvent::ListenerClosed { reason: Err(e), .. } => {
+                    return Err(NetError::Listen { addr: listen, reason: e.to_string() });
+                }
+                _ => {}
+            },
+            _ = &mut deadline => {
+                return Err(NetError::Listen { addr: listen, reason: "no listen address after 5 s".into() });
+            }
+        }
+    }
+    let view = local_view(&store);
+    let sync = Sync::new(config.sync_config(), view.clone(), config.scheme());
+    let (tx, commands) = mpsc::channel(256);
+    let (accepted, _) = broadcast::channel(4096);
+    let mut el = EventLoop {
+        swarm,
+        store,
+        sync,
+        commands,
+        accepted: accepted.clone(),
+        topic: None,
+        outbound: HashMap::new(),
+        fetches: HashMap::new(),
+        next_fetch: 0,
+        dials: HashMap::new(),
+        ingest: None,
+        start: Instant::now(),
+        connected: HashMap::new(),
+        known: HashMap::new(),
+        bootstrap_peers: HashMap::new(),
+        blocked: HashSet::new(),
+        last_redial: Instant::now(),
+        config,
+    };
+    el.ensure_topic(&view);
+    for addr in el.config.bootstrap().to_vec() {
+        if let Err(e) = el.swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, "cannot dial bootstrap peer: {e}");
+        }
+    }
+    let handle = tokio::spawn(el.run());
+    Ok((
+        NetClient {
+            tx,
+            accepted,
+            peer_id,
+        },
+        handle,
+    ))
+}
+
+impl EventLoop {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    async fn run(mut self) {
+        let period = (self.config.sync_interval() / 4)
+            .clamp(Duration::from_millis(25), Duration::from_millis(500));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let wake = tokio::select! {
+                c = self.commands.recv() => Wake::Cmd(c),
+                e = self.swarm.select_next_some() => Wake::Swarm(e),
+                r = wait(&mut self.ingest) => Wake::Ingested(r),
+                _ = tick.tick() => Wake::Tick,
+            };
+            match wake {
+                Wake::Cmd(None) => break,
+                Wake::Cmd(Some(Command::Shutdown(reply))) => {
+                    if let Some(h) = self.ingest.take() {
+                        // Let the store finish its transaction before stopping.
+                        let _ = h.await;
+                    }
+                    let _ = reply.send(());
+                    break;
+                }
+                Wake::Cmd(Some(c)) => self.on_command(c),
+                Wake::Swarm(e) => self.on_swarm(e),
+                Wake::Ingested(r) => {
+                    self.ingest = None;
+                    let (results, view) = match r {
+                        Ok((Ok(results), view)) => (results, view),
+                        Ok((Err(e), view)) => {
+                            tracing::error!("store ingest failed: {e}");
+                            (Vec::new(), view)
+                        }
+                        Err(e) => {
+                            tracing::error!("store ingest task failed: {e}");
+                            (Vec::new(), local_view(&self.store))
+                        }
+                    };
+                    self.ensure_topic(&view);
+                    self.feed(Event::Ingested { results, view });
+                }
+                Wake::Tick => {
+                    self.feed(Event::Tick);
+                    self.redial();
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, event: Event<PeerId, MessageId>) {
+        let now = self.now();
+        let actions = self.sync.handle(event, now);
+        for a in actions {
+            self.perform(a);
+        }
+    }
+
+    fn perform(&mut self, action: Action<PeerId, MessageId>) {
+        match action {
+            Action::Request { peer, request } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, request.clone());
+                self.outbound.insert(id, Outbound::Sync(request));
+            }
+            Action::Ingest(batch) => {
+                let store = self.store.clone();
+                self.ingest = Some(tokio::task::spawn_blocking(move || {
+                    let r = store.ingest(&batch, wall_ms());
+                    (r, local_view(&store))
+                }));
+            }
+            Action::Report { msg, from, verdict } => {
+                let acceptance = match verdict {
+                    Verdict::Accept => MessageAcceptance::Accept,
+                    Verdict::Reject => MessageAcceptance::Reject,
+                    Verdict::Ignore => MessageAcceptance::Ignore,
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossip
+                    .report_message_validation_result(&msg, &from, acceptance);
+            }
+            Action::Fork(proof) => {
+                if let Err(e) = self.store.add_fork(&proof) {
+                    tracing::error!("cannot store fork proof: {e}");
+                }
+                tracing::warn!("equivocation detected; gossiping the fork proof");
+                if let Err(e) = self.gossip(Gossip::Fork(proof.to_bytes())) {
+                    tracing::warn!("cannot gossip fork proof: {e}");
+                }
+            }
+            Action::Accepted(ids) => {
+                for id in ids {
+                    let _ = self.accepted.send(id);
+                }
+            }
+        }
+    }
+
+    fn ensure_topic(&mut self, view: &LocalView) {
+        if self.topic.is_some() {
+            return;
+        }
+        let Some((scheme, _)) = view.scheme else {
+            return;
+        };
+        let t = topic(&scheme);
+        let g = &mut self.swarm.behaviour_mut().gossip;
+        if let Err(e) = g.subscribe(&t) {
+            tracing::error!("cannot subscribe to {t}: {e}");
+            return;
+        }
+        if let Err(e) = g.set_topic_params(t.clone(), topic_score_params()) {
+            tracing::error!("cannot set score parameters of {t}: {e}");
+        }
+        self.topic = Some(t);
+    }
+
+    fn gossip(&mut self, g: Gossip) -> Result<(), NetError> {
+        let Some(t) = self.topic.clone() else {
+            return Err(NetError::NoScheme);
+        };
+        self.publish_bytes(t, g.to_bytes())
+    }
+
+    fn publish_bytes(&mut self, t: IdentTopic, data: Vec<u8>) -> Result<(), NetError> {
+        if data.len() > MAX_GOSSIP_BYTES {
+            return Err(NetError::Publish(format!(
+                "message is {} bytes, over the gossip limit of {MAX_GOSSIP_BYTES}",
+                data.len()
+            )));
+        }
+        match self.swarm.behaviour_mut().gossip.publish(t, data) {
+            Ok(_)
+            | Err(gossipsub::PublishError::Duplicate)
+            | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => Ok(()),
+            Err(e) => Err(NetError::Publish(e.to_string())),
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Publish(bytes, reply) => {
+                let r = self.publish(bytes);
+                let _ = reply.send(r);
+            }
+            #[cfg(any(test, feature = "test-utils"))]
+            Command::PublishRaw(data, reply) => {
+                let r = match self.topic.clone() {
+                    Some(t) => self.publish_bytes(t, data),
+                    None => Err(NetError::NoScheme),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Peers(reply) => {
+                let g = &self.swarm.behaviour().gossip;
+                let mut peers: Vec<PeerInfo> = self
+                    .connected
+                    .iter()
+                    .map(|(p, addrs)| PeerInfo {
+                        peer_id: p.to_string(),
+                        addrs: addrs.iter().map(|a| a.to_string()).collect(),
+                        score: g.peer_score(p),
+                    })
+                    .collect();
+                peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+                let _ = reply.send(peers);
+            }
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::FetchArtefact(digest, reply) => self.fetch_artefact(digest, reply),
+            Command::Dial(addr, reply) => {
+                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            addr,
+                            reason: e.to_string(),
+                        }));
+                    }
+                }
+            }
+            Command::SyncNow(reply) => {
+                self.feed(Event::SyncNow);
+                let _ = reply.send(());
+            }
+            Command::SetBlocked(peers, reply) => {
+                let new: HashSet<PeerId> = peers.into_iter().collect();
+                let block = &mut self.swarm.behaviour_mut().block;
+                for p in self.blocked.difference(&new) {
+                    block.unblock_peer(*p);
+                }
+                for p in new.difference(&self.blocked) {
+                    block.block_peer(*p);
+                }
+                self.blocked = new;
+                let _ = reply.send(());
+            }
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn publish(&mut self, bytes: Vec<u8>) -> Result<(), NetError> {
+        let env = Envelope::decode(&bytes).map_err(|e| NetError::BadEnvelope(e.to_string()))?;
+        let view = local_view(&self.store);
+        self.ensure_topic(&view);
+        self.gossip(Gossip::Record(bytes))?;
+        let _ = self.accepted.send(env.id());
+        self.feed(Event::LocalChanged(view));
+        Ok(())
+    }
+
+    fn fetch_artefact(
+        &mut self,
+        digest: Digest,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    ) {
+        match self.store.artefact(&digest) {
+            Ok(Some(bytes)) => {
+                let _ = reply.send(Ok(bytes));
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        }
+        let key = self.next_fetch;
+        self.next_fetch += 1;
+        let mut candidates: Vec<PeerId> = self.connected.keys().copied().collect();
+        candidates.sort();
+        self.fetches.insert(
+            key,
+            Fetch {
+                digest,
+                candidates,
+                reason: "no peer connected".into(),
+                reply,
+            },
+        );
+        self.try_fetch(key);
+    }
+
+    fn try_fetch(&mut self, key: u64) {
+        let Some(f) = self.fetches.get_mut(&key) else {
+            return;
+        };
+        match f.candidates.pop() {
+            Some(peer) => {
+                let digest = f.digest;
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, SyncRequest::Artefact { digest });
+                self.outbound.insert(id, Outbound::Artefact(key));
+            }
+            None => {
+                if let Some(f) = self.fetches.remove(&key) {
+                    let _ = f.reply.send(Err(NetError::ArtefactUnavailable {
+                        digest: f.digest,
+                        reason: f.reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn on_artefact(&mut self, key: u64, peer: PeerId, response: Result<SyncResponse, String>) {
+        let Some(f) = self.fetches.get_mut(&key) else {
+            return;
+        };
+        let reason = match response {
+            Ok(SyncResponse::Artefact(Some(bytes))) => {
+                let got = artefact_digest(&bytes);
+                if got == f.digest {
+                    let bytes = bytes.into_vec();
+                    let stored = self.store.put_artefact(&bytes);
+                    if let Some(f) = self.fetches.remove(&key) {
+                        let _ = f.reply.send(stored.map(|_| bytes).map_err(NetError::from));
+                    }
+                    return;
+                }
+                format!("peer {peer} sent bytes with digest {got}")
+            }
+            Ok(SyncResponse::Artefact(None)) => format!("peer {peer} does not have it"),
+            Ok(other) => format!("peer {peer} answered {other:?}"),
+            Err(e) => format!("request to {peer} failed: {e}"),
+        };
+        tracing::debug!("artefact fetch: {reason}");
+        f.reason = reason;
+        self.try_fetch(key);
+    }
+
+    fn serve(&self, request: SyncRequest) -> SyncResponse {
+        match self.answer(request) {
+            Ok(r) => r,
+            Err(e) => SyncResponse::Error(e.to_string()),
+        }
+    }
+
+    fn answer(&self, request: SyncRequest) -> Result<SyncResponse, StoreError> {
+        let scheme = self.store.scheme().map(|(s, _)| s);
+        Ok(match request {
+            SyncRequest::Frontier { scheme: s } if Some(s) == scheme => {
+                let mut f = self.store.frontier();
+                f.truncate(MAX_FRONTIER_ENTRIES);
+                SyncResponse::Frontier(f)
+            }
+            SyncRequest::Frontier { scheme: s } => SyncResponse::Error(format!(
+                "this node is in scheme {}, not {s}",
+                scheme.map_or_else(|| "none".to_owned(), |s| s.to_string())
+            )),
+            SyncRequest::Range {
+                author,
+                from_seq,
+                limit,
+            } => {
+                let limit = limit.min(MAX_RANGE_RECORDS) as usize;
+                let mut total = 0;
+                let mut out = Vec::new();
+                for r in self.store.range(&author, from_seq, limit)? {
+                    total += r.len();
+                    if total > MAX_RANGE_BYTES && !out.is_empty() {
+                        break;
+                    }
+                    out.push(ByteBuf::from(r));
+                }
+                SyncResponse::Range(out)
+            }
+            SyncRequest::Genesis { scheme: s } if Some(s) == scheme => {
+                SyncResponse::Genesis(self.store.get(&s)?.map(ByteBuf::from))
+            }
+            SyncRequest::Genesis { .. } => SyncResponse::Genesis(None),
+            SyncRequest::Artefact { digest } => {
+                let a = self.store.artefact(&digest)?;
+                SyncResponse::Artefact(
+                    a.filter(|b| b.len() <= MAX_ARTEFACT_BYTES)
+                        .map(ByteBuf::from),
+                )
+            }
+        })
+    }
+
+    fn on_fork_gossip(&mut self, from: PeerId, msg: MessageId, bytes: &[u8]) {
+        let verdict = match ForkProof::decode(bytes).map(|p| (p.verify(), p)) {
+            Ok((Ok(fork), proof)) => {
+                if self.store.authority().standing(&fork.author) == Standing::Unknown {
+                    MessageAcceptance::Ignore
+                } else {
+                    match self.store.add_fork(&proof) {
+                        Ok(true) => {
+                            tracing::warn!(author = %fork.author, seq = fork.seq, "fork proof received");
+                            MessageAcceptance::Accept
+                        }
+                        Ok(false) => MessageAcceptance::Ignore,
+                        Err(e) => {
+                            tracing::error!("cannot store fork proof: {e}");
+                            MessageAcceptance::Ignore
+                        }
+                    }
+                }
+            }
+            _ => MessageAcceptance::Reject,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(&msg, &from, verdict);
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => match Gossip::decode(&message.data) {
+                Ok(Gossip::Record(envelope)) => self.feed(Event::Gossip {
+                    from: propagation_source,
+                    msg: message_id,
+                    envelope,
+                }),
+                Ok(Gossip::Fork(bytes)) => {
+                    self.on_fork_gossip(propagation_source, message_id, &bytes)
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %propagation_source, "undecodable gossip: {e}");
+                    self.swarm
+                        .behaviour_mut()
+                        .gossip
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Reject,
+                        );
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(8).collect();
+                self.known.insert(peer_id, addrs);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(()));
+                }
+                let addr = endpoint.get_remote_address().clone();
+                if endpoint.is_dialer() && self.config.bootstrap().contains(&addr) {
+                    self.bootstrap_peers.insert(addr.clone(), peer_id);
+                }
+                let addrs = self.connected.entry(peer_id).or_default();
+                if !addrs.contains(&addr) {
+                    addrs.push(addr);
+                }
+                if num_established.get() == 1 {
+                    self.feed(Event::PeerUp(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                if let Some(addrs) = self.connected.get_mut(&peer_id) {
+                    addrs.retain(|a| a != endpoint.get_remote_address());
+                }
+                if num_established == 0 {
+                    self.connected.remove(&peer_id);
+                    self.feed(Event::PeerDown(peer_id));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                peer_id,
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        addr: Multiaddr::empty(),
+                        reason: error.to_string(),
+                    }));
+                }
+                tracing::debug!(?peer_id, "outgoing connection failed: {error}");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sync(&mut self, ev: request_response::Event<SyncRequest, SyncResponse>) {
+        use request_response::{Event as E, Message};
+        match ev {
+            E::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                tracing::trace!(%peer, kind = request.kind(), "serving sync request");
+                let response = self.serve(request);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            E::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => match self.outbound.remove(&request_id) {
+                Some(Outbound::Sync(request)) => self.feed(Event::Response {
+                    from: peer,
+                    request,
+                    response,
+                }),
+                Some(Outbound::Artefact(key)) => self.on_artefact(key, peer, Ok(response)),
+                None => {}
+            },
+            E::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => match self.outbound.remove(&request_id) {
+                Some(Outbound::Sync(request)) => {
+                    tracing::debug!(%peer, kind = request.kind(), "sync request failed: {error}");
+                    self.feed(Event::RequestFailed { peer, request });
+                }
+                Some(Outbound::Artefact(key)) => {
+                    self.on_artefact(key, peer, Err(error.to_string()))
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// Re-dials bootstrap peers that are not connected, and remembered peers while few
+    /// are connected, once per sync interval.
+    fn redial(&mut self) {
+        if self.last_redial.elapsed() < self.config.sync_interval() {
+            return;
+        }
+        self.last_redial = Instant::now();
+        for addr in self.config.bootstrap().to_vec() {
+            let up = self
+                .bootstrap_peers
+                .get(&addr)
+                .is_some_and(|p| self.connected.contains_key(p) || self.blocked.contains(p));
+            if !up {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+        if self.connected.len() < 4 {
+            let idle: Vec<(PeerId, Vec<Multiaddr>)> = self
+                .known
+                .iter()
+                .filter(|(p, _)| !self.connected.contains_key(p) && !self.blocked.contains(p))
+                .map(|(p, a)| (*p, a.clone()))
+                .take(8)
+                .collect();
+            for (p, addrs) in idle {
+                let _ = self
+                    .swarm
+                    .dial(DialOpts::peer_id(p).addresses(addrs).build());
+            }
+        }
+    }
+}
