@@ -267,3 +267,161 @@ mod robust_estimators {
         let _ = StartScale::Iso;
     }
 }
+
+mod iso5725_2 {
+    use interlab_protocol::stats::{
+        outliers::{self, Class},
+        precision::{self, Cell},
+    };
+
+    use super::*;
+
+    fn apricot_cells() -> (Vec<String>, Vec<Cell>) {
+        let text = std::fs::read_to_string(format!("{DATA}apricot_input.csv")).unwrap();
+        let mut labs: Vec<(String, Vec<f64>)> = Vec::new();
+        for line in text.lines().skip(1) {
+            let (lab, v) = line.split_once(',').unwrap();
+            let lab = lab.trim_matches('"').to_string();
+            let v: f64 = v.parse().unwrap();
+            match labs.iter_mut().find(|(l, _)| *l == lab) {
+                Some((_, vs)) => vs.push(v),
+                None => labs.push((lab, vec![v])),
+            }
+        }
+        let cells = labs.iter().map(|(_, v)| Cell::of(v)).collect();
+        (labs.into_iter().map(|(l, _)| l).collect(), cells)
+    }
+
+    #[test]
+    fn apricot_cell_statistics_and_mandel_h_k_match_metrology() {
+        let o = json("apricot_iso5725_2.json");
+        let (labs, cells) = apricot_cells();
+        assert_eq!(
+            labs,
+            o["lab"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect::<Vec<_>>()
+        );
+        let h = precision::mandel_h(&cells);
+        let k = precision::mandel_k(&cells);
+        for i in 0..9 {
+            close(cells[i].mean.unwrap(), f(&o["lab_mean"][i]), 1e-12);
+            close(cells[i].sd.unwrap(), f(&o["lab_sd"][i]), 1e-9);
+            close(h[i].unwrap(), f(&o["mandel_h"][i]), 1e-9);
+            close(k[i].unwrap(), f(&o["mandel_k"][i]), 1e-9);
+        }
+        let c = precision::mandel_critical(&cells);
+        close(
+            c.h_5.unwrap(),
+            f(&o["mandel_h_crit"]["two_sided_5pct"]),
+            1e-9,
+        );
+        close(
+            c.h_1.unwrap(),
+            f(&o["mandel_h_crit"]["two_sided_1pct"]),
+            1e-9,
+        );
+        close(c.k_5.unwrap(), f(&o["mandel_k_crit"]["upper_5pct"]), 1e-9);
+        close(c.k_1.unwrap(), f(&o["mandel_k_crit"]["upper_1pct"]), 1e-9);
+    }
+
+    #[test]
+    fn apricot_repeatability_and_reproducibility_match_metrology() {
+        let o = json("apricot_iso5725_2.json");
+        let (_, cells) = apricot_cells();
+        let p = precision::precision(&cells);
+        let w = &o["iso5725_2"];
+        close(p.grand_mean.unwrap(), f(&w["grand_mean"]), 1e-12);
+        close(p.s_r.unwrap(), f(&w["s_r"]), 1e-9);
+        close(p.s_d.unwrap(), f(&w["s_d"]), 1e-9);
+        close(p.nbar.unwrap(), f(&w["nbar"]), 1e-12);
+        close(p.s_l.unwrap(), f(&w["s_L"]), 1e-9);
+        close(p.s_big_r.unwrap(), f(&w["s_R"]), 1e-9);
+        close(p.r.unwrap(), f(&w["r_limit_2.8sr"]), 1e-9);
+        close(p.big_r.unwrap(), f(&w["R_limit_2.8sR"]), 1e-9);
+        close(p.s_d.unwrap().powi(2), f(&w["anova_MS_between"]), 1e-9);
+        close(p.s_r.unwrap().powi(2), f(&w["anova_MS_within"]), 1e-9);
+    }
+
+    #[test]
+    fn apricot_cochran_flags_lab_4_as_a_straggler() {
+        let o = json("apricot_iso5725_2.json");
+        let (_, cells) = apricot_cells();
+        let c = outliers::cochran(&cells).unwrap();
+        close(c.c, f(&o["cochran"]["C"]), 1e-9);
+        close(c.crit_5, f(&o["cochran"]["crit_5pct"]), 1e-9);
+        close(c.crit_1, f(&o["cochran"]["crit_1pct"]), 1e-9);
+        assert_eq!((c.cell, c.class), (3, Class::Straggler));
+    }
+
+    #[test]
+    fn apricot_grubbs_single_and_double_match_outliers_package() {
+        let o = json("apricot_iso5725_2.json");
+        let g = &o["grubbs_on_lab_means"];
+        let means = fs(&o["lab_mean"]);
+        let ids: Vec<usize> = (0..9).collect();
+        let t = outliers::grubbs(&means, &ids).unwrap();
+        close(t.single_low.g, f(&g["single_G"]), 1e-9);
+        assert_eq!(t.single_low.cells, vec![5]);
+        close(t.single_high.g, f(&g["single_opposite_G"]), 1e-9);
+        assert_eq!(t.single_high.cells, vec![2]);
+        close(
+            t.single_high.crit_1.unwrap(),
+            f(&g["crit_single_iso_1pct"]),
+            1e-9,
+        );
+        close(
+            t.single_high.crit_5.unwrap(),
+            f(&g["crit_single_iso_5pct"]),
+            1e-9,
+        );
+        assert_eq!(t.single_low.class, Some(Class::Correct));
+        let dl = t.double_low.unwrap();
+        close(dl.g, f(&g["double_same_side_ratio"]), 1e-9);
+        assert_eq!(dl.cells, vec![5, 0]);
+        close(
+            t.double_high.unwrap().g,
+            f(&g["double_opposite_side_ratio"]),
+            1e-9,
+        );
+    }
+
+    #[test]
+    fn unequal_replicates_and_an_empty_cell_use_the_weighted_formulas() {
+        // Hand-computed: cells (1,2,3), (4,6), (), (5): ȳ = 21/6 = 3.5,
+        // s_r² = (2·1 + 1·2) / 3 = 4/3, s_d² = (3·2.25 + 2·2.25 + 1·2.25)/2 = 6.75,
+        // n̄ = (6 − 14/6)/2 = 11/6, s_L² = (6.75 − 4/3)/(11/6).
+        let cells = [
+            Cell::of(&[1.0, 2.0, 3.0]),
+            Cell::of(&[4.0, 6.0]),
+            Cell::of(&[]),
+            Cell::of(&[5.0]),
+        ];
+        let p = precision::precision(&cells);
+        assert_eq!((p.p, p.n_total), (3, 6));
+        close(p.grand_mean.unwrap(), 3.5, 1e-15);
+        close(p.s_r.unwrap(), (4.0f64 / 3.0).sqrt(), 1e-15);
+        close(p.s_d.unwrap(), 6.75f64.sqrt(), 1e-15);
+        close(p.nbar.unwrap(), 11.0 / 6.0, 1e-15);
+        let sl2 = (6.75 - 4.0 / 3.0) / (11.0 / 6.0);
+        close(p.s_l.unwrap(), f64::sqrt(sl2), 1e-14);
+        close(p.s_big_r.unwrap(), f64::sqrt(sl2 + 4.0 / 3.0), 1e-14);
+        let k = precision::mandel_k(&cells);
+        assert_eq!((k[2], k[3]), (None, None));
+        assert_eq!(precision::typical_n(&cells), Some(2));
+    }
+
+    #[test]
+    fn one_value_per_lab_gives_no_repeatability_and_says_so() {
+        let cells: Vec<Cell> = [1.0, 2.0, 4.0].iter().map(|v| Cell::of(&[*v])).collect();
+        let p = precision::precision(&cells);
+        assert_eq!((p.s_r, p.s_l, p.r), (None, None, None));
+        close(p.s_big_r.unwrap(), 7f64.sqrt() / 3f64.sqrt(), 1e-14);
+        assert!(p.notes.iter().any(|n| n.contains("not estimable")));
+        assert!(outliers::cochran(&cells).is_none());
+        assert!(precision::mandel_k(&cells).iter().all(Option::is_none));
+    }
+}

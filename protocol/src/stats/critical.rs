@@ -31,6 +31,14 @@ pub enum CriticalError {
     /// The significance level is not in (0, 1).
     #[error("significance level must be in (0, 1) but got {0}")]
     BadAlpha(f64),
+    /// No closed form and no table value is available.
+    #[error("{test} has no critical value available for p = {p}")]
+    NotAvailable {
+        /// Which test.
+        test: &'static str,
+        /// The number of laboratories.
+        p: usize,
+    },
     /// The underlying distribution rejected its parameters.
     #[error("distribution parameters rejected: {0}")]
     Distribution(String),
@@ -162,4 +170,23 @@ pub fn grubbs_single(p: usize, alpha: f64) -> Result<f64, CriticalError> {
     let pf = p as f64;
     let t = t_upper(alpha / (2.0 * pf), pf - 2.0)?;
     Ok((pf - 1.0) / pf.sqrt() * (t * t / (pf - 2.0 + t * t)).sqrt())
+}
+
+/// Grubbs double-outlier critical value. The distribution of the ratio s²₍ₚ₋₂₎/s²₀ has
+/// no closed form (ISO 5725-2 Table 5 tabulates Grubbs' 1950 integration); this crate
+/// does not ship that table yet, so the answer is always
+/// [`CriticalError::NotAvailable`] and the double test reports its ratio unclassified.
+pub fn grubbs_double(p: usize, alpha: f64) -> Result<f64, CriticalError> {
+    check_alpha(alpha)?;
+    if p < 4 {
+        return Err(CriticalError::TooFewLabs {
+            test: "grubbs double",
+            min: 4,
+            p,
+        });
+    }
+    Err(CriticalError::NotAvailable {
+        test: "grubbs double",
+        p,
+    })
 }

@@ -7,6 +7,8 @@
 //! measurements into a report per measurand; the modules below hold the pieces.
 
 pub mod critical;
+pub mod outliers;
+pub mod precision;
 pub mod robust;
 
 pub use critical::CriticalError;
