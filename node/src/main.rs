@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Check a file of envelopes offline: signatures, canonical form, chains.
     Verify(cmd::verify::Args),
+    /// Run a reference suite locally, or show its id.
+    Suite(cmd::suite::Args),
+    /// One ad-hoc evasion attack on a model and a data file.
+    Attack(cmd::attack::Args),
 }
 
 /// Exit code 1: the command ran and found a failure (bad evidence, refused input).
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
     init_tracing();
     let out = match cli.command {
         Command::Verify(args) => cmd::verify::run(args, cli.json),
+        Command::Suite(args) => cmd::suite::run(args, cli.json),
+        Command::Attack(args) => cmd::attack::run(args, cli.json),
     };
     match out {
         Ok(code) => code,

@@ -1,3 +1,5 @@
 //! One module per subcommand; each turns raw arguments into settings and calls a library.
 
+pub(crate) mod attack;
+pub(crate) mod suite;
 pub(crate) mod verify;
