@@ -425,3 +425,110 @@ mod iso5725_2 {
         assert!(precision::mandel_k(&cells).iter().all(Option::is_none));
     }
 }
+
+mod agreement_and_scores {
+    use interlab_protocol::stats::{kappa, scores};
+
+    use super::*;
+
+    fn table(v: &Value) -> Vec<Vec<f64>> {
+        v.as_array().unwrap().iter().map(fs).collect()
+    }
+
+    #[test]
+    fn fleiss_kappa_and_its_null_standard_error_match_statsmodels_on_three_tables() {
+        let o = json("kappa_fleiss_cohen.json");
+        for case in [
+            "wikipedia_fleiss_example",
+            "fleiss1971_diagnoses",
+            "binary_derived_from_diagnoses_cat4_vs_rest",
+        ] {
+            let c = &o[case];
+            let k = kappa::fleiss(&table(&c["table_counts"])).unwrap();
+            close(k.kappa, f(&c["statsmodels_fleiss_kappa"]), 1e-9);
+            close(k.p_bar, f(&c["by_hand"]["P_bar"]), 1e-9);
+            close(k.p_e, f(&c["by_hand"]["P_e"]), 1e-9);
+            close(k.se0, f(&c["by_hand"]["se0"]), 1e-9);
+            close(k.z, f(&c["by_hand"]["z"]), 1e-9);
+        }
+        let checks = &o["randolph_calculator_checks_in_statsmodels_tests"];
+        for (t, key) in [
+            (vec![vec![7.0, 1.0], vec![3.0, 5.0]], "[[7,1],[3,5]]"),
+            (
+                vec![vec![6.0, 1.0, 0.0], vec![0.0, 7.0, 0.0]],
+                "[[6,1,0],[0,7,0]]",
+            ),
+        ] {
+            printed(kappa::fleiss(&t).unwrap().kappa, &checks[key]["fleiss"]);
+        }
+    }
+
+    #[test]
+    fn cohen_kappa_and_both_standard_errors_match_sas_and_statsmodels() {
+        let o = json("kappa_fleiss_cohen.json");
+        let c = &o["cohen_sas_example"];
+        let k = kappa::cohen(&table(&c["table"])).unwrap();
+        close(k.kappa, f(&c["statsmodels"]["kappa"]), 1e-9);
+        close(k.se, f(&c["statsmodels"]["std_kappa"]), 1e-9);
+        close(k.se0, f(&c["statsmodels"]["std_kappa0"]), 1e-9);
+        close(k.z, f(&c["statsmodels"]["z"]), 1e-9);
+        printed(k.kappa, &c["published_SAS"]["kappa"]);
+        printed(k.se, &c["published_SAS"]["ASE"]);
+        printed(k.kappa - 1.96 * k.se, &c["published_SAS"]["lo95"]);
+    }
+
+    #[test]
+    fn kappa_refuses_one_category_and_unequal_raters_by_name() {
+        assert_eq!(
+            kappa::fleiss(&[vec![3.0, 0.0], vec![3.0, 0.0]]),
+            Err(kappa::KappaError::OneCategory)
+        );
+        assert_eq!(
+            kappa::fleiss(&[vec![3.0, 0.0], vec![1.0, 1.0]]),
+            Err(kappa::KappaError::UnequalRaters {
+                item: 1,
+                got: 2.0,
+                expected: 3.0
+            })
+        );
+    }
+
+    #[test]
+    fn annex_e4_mercury_scores_match_printed_digits() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        let e = &o["E4_mercury_scores"];
+        let (x_pt, sigma, u_pt, big_u_pt) = (
+            f(&e["x_pt"]),
+            f(&e["sigma_pt"]),
+            f(&e["u_x_pt"]),
+            f(&e["U_x_pt_k2"]),
+        );
+        for r in e["rows"].as_array().unwrap() {
+            let (x, big_u, k) = (f(&r[1]), f(&r[2]), f(&r[3]));
+            printed(scores::d_percent(x, x_pt).unwrap(), &r[5]);
+            printed(scores::z(x, x_pt, sigma).unwrap(), &r[7]);
+            printed(scores::z_prime(x, x_pt, sigma, u_pt).unwrap(), &r[8]);
+            printed(scores::zeta(x, big_u / k, x_pt, u_pt).unwrap(), &r[9]);
+            printed(scores::en(x, big_u, x_pt, big_u_pt).unwrap(), &r[10]);
+        }
+        assert!(!scores::u_negligible(u_pt, sigma));
+        assert_eq!(scores::band(-4.7), scores::Band::Unsatisfactory);
+        assert_eq!(scores::band(2.0), scores::Band::Satisfactory);
+        assert_eq!(scores::band(2.5), scores::Band::Questionable);
+        assert_eq!(scores::band(3.0), scores::Band::Unsatisfactory);
+        assert_eq!(scores::en_band(1.2, 1.5), scores::Band::Satisfactory);
+        assert_eq!(scores::z(1.0, 1.0, 0.0), None);
+    }
+
+    #[test]
+    fn annex_e12_z_scores_from_mean_and_sd_match_printed_digits() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        for case in ["E12_A", "E12_B"] {
+            let x = fs(&o[case]["x"]);
+            let (m, sd) = robust::mean_sd(&x).unwrap();
+            for (xi, want) in x.iter().zip(o[case]["printed_z"].as_array().unwrap()) {
+                printed(scores::z(*xi, m, sd.unwrap()).unwrap(), want);
+            }
+        }
+    }
+}

@@ -7,9 +7,11 @@
 //! measurements into a report per measurand; the modules below hold the pieces.
 
 pub mod critical;
+pub mod kappa;
 pub mod outliers;
 pub mod precision;
 pub mod robust;
+pub mod scores;
 
 pub use critical::CriticalError;
 pub use robust::{
