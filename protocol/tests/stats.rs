@@ -532,3 +532,28 @@ mod agreement_and_scores {
         }
     }
 }
+
+mod q_and_hampel {
+    use interlab_protocol::stats::qhampel;
+
+    use super::*;
+
+    #[test]
+    fn atrazine_q_method_and_hampel_match_pt13528_and_printed_digits() {
+        let o = json("iso13528_2022_annexE_printed.json");
+        let e = &o["E3_atrazine"];
+        let x = fs(&e["x"]);
+        let q = qhampel::q_hampel(&x).unwrap();
+        close(q.s, f(&e["computed_pt13528"]["q_method"]), 1e-9);
+        close(q.x, f(&e["computed_pt13528"]["q_hampel"][0]), 1e-9);
+        printed(q.x, &e["printed"]["qhampel_x"]);
+        printed(q.s, &e["printed"]["qhampel_s"]);
+        printed(q.u_x_pt, &e["printed"]["qhampel_u"]);
+    }
+
+    #[test]
+    fn equal_values_have_zero_q_scale() {
+        assert_eq!(qhampel::q_method(&[2.0; 5]).unwrap(), 0.0);
+        assert_eq!(qhampel::hampel(&[2.0; 5], 0.0).unwrap(), 2.0);
+    }
+}

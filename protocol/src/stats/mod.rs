@@ -10,6 +10,7 @@ pub mod critical;
 pub mod kappa;
 pub mod outliers;
 pub mod precision;
+pub mod qhampel;
 pub mod robust;
 pub mod scores;
 
