@@ -277,7 +277,7 @@ pub(crate) fn test(
                     stat(|s| s.max_advantage),
                 ),
             ];
-            (0..reps).for_each(|r| tick(r));
+            (0..reps).for_each(&mut *tick);
             let mut scores = lm.clone();
             scores.extend_from_slice(&ln);
             Ok(Evaluated {
@@ -300,7 +300,7 @@ pub(crate) fn test(
                 })
             };
             let rep = |v: f64| vec![v; reps as usize];
-            (0..reps).for_each(|r| tick(r));
+            (0..reps).for_each(&mut *tick);
             let mut preds = pm;
             preds.extend_from_slice(&pn);
             Ok(Evaluated {
@@ -348,7 +348,7 @@ pub(crate) fn test(
                 .collect();
             let rep = |v: f64| vec![v; reps as usize];
             let sd = |v: &[f64]| bootstrap_sd(k, BOOTSTRAP_RESAMPLES, boot, |idx| mean_of(v, idx));
-            (0..reps).for_each(|r| tick(r));
+            (0..reps).for_each(&mut *tick);
             Ok(Evaluated {
                 measurements: vec![
                     measurement(

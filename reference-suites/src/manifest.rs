@@ -301,12 +301,11 @@ impl Manifest {
             });
         }
         // Read the format first, so that another version gets a clear answer.
-        if let Ok(v) = text.parse::<toml::Table>() {
-            if let Some(f) = v.get("format").and_then(|f| f.as_str()) {
-                if f != FORMAT {
-                    return Err(ManifestError::Format { found: f.into() });
-                }
-            }
+        if let Ok(v) = text.parse::<toml::Table>()
+            && let Some(f) = v.get("format").and_then(|f| f.as_str())
+            && f != FORMAT
+        {
+            return Err(ManifestError::Format { found: f.into() });
         }
         let m: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Malformed(e.to_string()))?;

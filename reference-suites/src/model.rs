@@ -309,14 +309,14 @@ pub(crate) fn read_mlp_layers(bytes: &[u8]) -> Result<Vec<Layer>, ModelError> {
                 });
             }
         };
-        if let Some(p) = prev_out {
-            if inp != p {
-                return Err(ModelError::Shape {
-                    name: wname,
-                    shape: w.shape().to_vec(),
-                    expected: format!("[_, {p}] to follow the previous layer"),
-                });
-            }
+        if let Some(p) = prev_out
+            && inp != p
+        {
+            return Err(ModelError::Shape {
+                name: wname,
+                shape: w.shape().to_vec(),
+                expected: format!("[_, {p}] to follow the previous layer"),
+            });
         }
         if b.shape() != [out] {
             return Err(ModelError::Shape {

@@ -114,6 +114,7 @@ pub(crate) fn backdoor(
 }
 
 /// Label flipping: gives `rows` the labels `labels`, retrains and scores.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn label_flip(
     init: &Mlp,
     reference: &Model,

@@ -195,10 +195,10 @@ pub fn run(
         .iter()
         .filter(|t| config.only.as_ref().is_none_or(|o| o.contains(&t.id)))
         .collect();
-    if let Some(only) = &config.only {
-        if let Some(u) = only.iter().find(|o| !tests.iter().any(|t| &t.id == *o)) {
-            return Err(EngineError::Config(format!("the suite has no test {u:?}")));
-        }
+    if let Some(only) = &config.only
+        && let Some(u) = only.iter().find(|o| !tests.iter().any(|t| &t.id == *o))
+    {
+        return Err(EngineError::Config(format!("the suite has no test {u:?}")));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -221,15 +221,14 @@ pub fn run(
         tests
             .iter()
             .map(|t| {
-                let r = evaluate::test(&ctx, t, &mut cache, &mut |_| {
+                evaluate::test(&ctx, t, &mut cache, &mut |_| {
                     done += 1;
                     progress(Progress {
                         test: &t.id,
                         done,
                         total,
                     });
-                });
-                r
+                })
             })
             .collect::<Result<Vec<_>, EngineError>>()
     })?;
@@ -302,13 +301,12 @@ fn masking_checks(tests: &[&crate::manifest::TestSpec], results: &mut [TestResul
             if be > we {
                 continue;
             }
-            if let (Some((bacc, bu)), Some((wacc, wu))) = (ra(&results[bi]), ra(&results[wi])) {
-                if let Some(msg) =
+            if let (Some((bacc, bu)), Some((wacc, wu))) = (ra(&results[bi]), ra(&results[wi]))
+                && let Some(msg) =
                     crate::sanity::check_masking((&b.id, bacc, 2.0 * bu), (&w.id, wacc, 2.0 * wu))
-                {
-                    found.push((bi, msg.clone()));
-                    found.push((wi, msg));
-                }
+            {
+                found.push((bi, msg.clone()));
+                found.push((wi, msg));
             }
         }
     }

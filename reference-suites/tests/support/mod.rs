@@ -1,6 +1,6 @@
 //! Fixture paths and readers shared by the engine's integration tests.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
