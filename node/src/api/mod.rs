@@ -1,0 +1,83 @@
+//! The node's HTTP API (JSON, versioned under `/v1`). Reads are open; calls that sign
+//! with the node's key need the bearer token that `init` wrote. Every answer names the
+//! evidence root it was computed from.
+
+mod error;
+mod records;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    http::header::AUTHORIZATION,
+    middleware::{self, Next},
+    response::Response,
+    routing::{get, post},
+};
+pub use error::ApiError;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::{net::NetClient, publisher::Publisher, store::Store};
+
+/// Largest request body (artefact uploads are the biggest).
+const MAX_BODY: usize = 80 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct ApiState {
+    /// The evidence store.
+    pub store: Store,
+    /// The network handle.
+    pub net: NetClient,
+    /// Signs the node's own records.
+    pub publisher: Publisher,
+    /// The node's name from its config.
+    pub name: String,
+    /// Bearer token for mutating calls.
+    pub token: String,
+}
+
+/// Builds the router.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let open = Router::new()
+        .route("/v1/status", get(records::status))
+        .route("/v1/records", get(records::list))
+        .route("/v1/records/{id}", get(records::one))
+        .route("/v1/proof/{id}", get(records::proof))
+        .route("/v1/artefacts/{digest}", get(records::artefact))
+        .route("/v1/labs", get(records::labs))
+        .route("/v1/forks", get(records::forks));
+    let guarded = Router::new()
+        .route("/v1/publish", post(records::publish))
+        .route("/v1/artefacts", post(records::upload))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    open.merge(guarded)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(120),
+        ))
+        .with_state(state)
+}
+
+async fn require_token(
+    State(state): State<Arc<ApiState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let ok = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), state.token.as_bytes()));
+    if !ok {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(next.run(req).await)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,112 @@
+//! `interlab lab …`: the scheme owner's accreditation lifecycle, signed by the owner's node.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use interlab_protocol::{Body, PublicKey};
+
+use super::api_args::ApiArgs;
+
+/// Arguments of `interlab lab`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Accredit a lab (scheme owner).
+    Accredit {
+        /// The lab's public key (hex, as `interlab init` printed it).
+        #[arg(long)]
+        lab: PublicKey,
+        /// The lab's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Suspend a lab from now (or from --from-ms): its results stop counting.
+    Suspend {
+        /// The lab's public key.
+        #[arg(long)]
+        lab: PublicKey,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Start of the suspension (ms since the epoch; default now).
+        #[arg(long)]
+        from_ms: Option<u64>,
+    },
+    /// End a lab's suspension.
+    Reinstate {
+        /// The lab's public key.
+        #[arg(long)]
+        lab: PublicKey,
+    },
+    /// Revoke a lab: its records after --last-seq are rejected everywhere.
+    Revoke {
+        /// The lab's public key.
+        #[arg(long)]
+        lab: PublicKey,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The lab's last record that stays valid (default: its current head on this node).
+        #[arg(long)]
+        last_seq: Option<u64>,
+    },
+}
+
+pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+    let client = args.api.client()?;
+    let body = match args.command {
+        LabCommand::Accredit { lab, name } => Body::LabAccredited { lab, name },
+        LabCommand::Suspend {
+            lab,
+            reason,
+            from_ms,
+        } => Body::LabSuspended {
+            lab,
+            reason,
+            from_ms: from_ms.unwrap_or_else(interlab_node::publisher::now_ms),
+        },
+        LabCommand::Reinstate { lab } => Body::LabReinstated { lab },
+        LabCommand::Revoke {
+            lab,
+            reason,
+            last_seq,
+        } => {
+            let last_seq = match last_seq {
+                Some(s) => Some(s),
+                None => {
+                    let status = client.get("/v1/status")?;
+                    status["frontier"].as_array().and_then(|f| {
+                        f.iter()
+                            .find(|e| e["author"].as_str() == Some(lab.to_hex().as_str()))
+                            .and_then(|e| e["seq"].as_u64())
+                    })
+                }
+            };
+            Body::LabRevoked {
+                lab,
+                reason,
+                last_seq,
+            }
+        }
+    };
+    let kind = body.kind();
+    let v = client.publish(&body)?;
+    if json {
+        println!("{v}");
+    } else {
+        println!(
+            "published {kind} {} (seq {}); evidence root {}",
+            v["id"].as_str().unwrap_or("?"),
+            v["seq"],
+            v["evidence_root"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
