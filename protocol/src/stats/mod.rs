@@ -6,15 +6,21 @@
 //! `docs/statistics.md`. [`comparability_report`] is the one entry point that turns
 //! measurements into a report per measurand; the modules below hold the pieces.
 
+mod assemble;
+pub mod criteria;
 pub mod critical;
+pub mod drift;
 pub mod kappa;
 pub mod outliers;
 pub mod precision;
 pub mod qhampel;
+pub mod report;
 pub mod robust;
 pub mod scores;
 
+pub use assemble::comparability_report;
 pub use critical::CriticalError;
+pub use report::{MeasurandReport, Observation, Report, ReportConfig, ReportError};
 pub use robust::{
     AlgorithmA, AlgorithmAConfig, AlgorithmS, HuberFactor, RobustError, StartScale, Stopping,
     algorithm_a, algorithm_s, made, median, niqr,

@@ -279,25 +279,25 @@ pub fn screen(cells: &[Cell]) -> (Vec<ScreeningStep>, Vec<usize>) {
             ("grubbs_double_high", &g.double_high),
             ("grubbs_double_low", &g.double_low),
         ] {
-            if let Some(t) = t {
-                if let Some(class) = t.class {
-                    let out = class == Class::Outlier;
-                    steps.push(ScreeningStep {
-                        test: name,
-                        cells: t.cells.clone(),
-                        statistic: t.g,
-                        class,
-                        excluded: out,
-                    });
-                    if out {
-                        excluded.extend(
-                            t.cells
-                                .iter()
-                                .filter(|c| !excluded.contains(c))
-                                .copied()
-                                .collect::<Vec<_>>(),
-                        );
-                    }
+            if let Some(t) = t
+                && let Some(class) = t.class
+            {
+                let out = class == Class::Outlier;
+                steps.push(ScreeningStep {
+                    test: name,
+                    cells: t.cells.clone(),
+                    statistic: t.g,
+                    class,
+                    excluded: out,
+                });
+                if out {
+                    let new: Vec<usize> = t
+                        .cells
+                        .iter()
+                        .filter(|c| !excluded.contains(c))
+                        .copied()
+                        .collect();
+                    excluded.extend(new);
                 }
             }
         }

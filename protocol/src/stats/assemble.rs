@@ -1,0 +1,442 @@
+//! Builds the per-measurand report: groups observations, runs each statistic and turns
+//! every degenerate case into an absent number plus a note.
+
+use std::collections::HashMap;
+
+use super::report::*;
+use super::{
+    criteria::{self, Judged},
+    drift, kappa,
+    outliers::{self},
+    precision::{self, Cell},
+    qhampel,
+    robust::{self},
+    scores,
+};
+use crate::Verdict;
+
+/// Turns measurements into a comparability report per measurand (see `docs/statistics.md`).
+///
+/// The cross-sectional statistics use each measurand's latest round; drift uses all
+/// rounds. Fails only on non-finite values or negative uncertainties (naming the
+/// observation); everything else degenerate yields `None` fields and notes.
+pub fn comparability_report(
+    obs: &[Observation],
+    cfg: &ReportConfig,
+) -> Result<Report, ReportError> {
+    if obs.is_empty() {
+        return Err(ReportError::Empty);
+    }
+    for (index, o) in obs.iter().enumerate() {
+        for (field, v) in [("value", o.value), ("u", o.u)] {
+            if let Some(value) = v.filter(|v| !v.is_finite()) {
+                return Err(ReportError::NonFinite {
+                    index,
+                    lab: o.lab.clone(),
+                    field,
+                    value,
+                });
+            }
+        }
+        if let Some(value) = o.u.filter(|u| *u < 0.0) {
+            return Err(ReportError::NegativeUncertainty {
+                index,
+                lab: o.lab.clone(),
+                value,
+            });
+        }
+    }
+    let groups = group(obs.iter().enumerate(), |(_, o)| o.measurand.as_str());
+    let measurands = groups
+        .into_iter()
+        .map(|(name, rows)| {
+            let rows: Vec<&Observation> = rows.into_iter().map(|(_, o)| o).collect();
+            measurand_report(name, &rows, cfg)
+        })
+        .collect();
+    Ok(Report { measurands })
+}
+
+/// Groups items by key, keeping first-appearance order (fast path for runs of one key).
+fn group<'a, T, I: Iterator<Item = T>>(
+    items: I,
+    key: impl Fn(&T) -> &'a str,
+) -> Vec<(&'a str, Vec<T>)> {
+    let mut index: HashMap<&'a str, usize> = HashMap::new();
+    let mut out: Vec<(&'a str, Vec<T>)> = Vec::new();
+    let mut last: Option<(&'a str, usize)> = None;
+    for item in items {
+        let k = key(&item);
+        let slot = match last {
+            Some((lk, i)) if lk == k => i,
+            _ => *index.entry(k).or_insert_with(|| {
+                out.push((k, Vec::new()));
+                out.len() - 1
+            }),
+        };
+        last = Some((k, slot));
+        out[slot].1.push(item);
+    }
+    out
+}
+
+fn round_of(o: &Observation) -> u64 {
+    o.round.unwrap_or(0)
+}
+
+fn lab_means(rows: &[&Observation]) -> Vec<(String, Vec<f64>)> {
+    group(rows.iter(), |o| o.lab.as_str())
+        .into_iter()
+        .map(|(lab, rs)| (lab.to_string(), rs.iter().filter_map(|o| o.value).collect()))
+        .collect()
+}
+
+fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> MeasurandReport {
+    let mut notes = Vec::new();
+    let latest = rows.iter().map(|o| round_of(o)).max().unwrap_or(0);
+    let rounds_seen: Vec<u64> = {
+        let mut r: Vec<u64> = rows.iter().map(|o| round_of(o)).collect();
+        r.sort_unstable();
+        r.dedup();
+        r
+    };
+    let current: Vec<&Observation> = rows
+        .iter()
+        .copied()
+        .filter(|o| round_of(o) == latest)
+        .collect();
+    if rounds_seen.len() > 1 {
+        notes.push(format!(
+            "rounds {:?} present: cross-sectional statistics use round {latest}",
+            rounds_seen
+        ));
+    }
+    let labs = lab_means(&current);
+    let cells: Vec<Cell> = labs.iter().map(|(_, v)| Cell::of(v)).collect();
+    for (lab, v) in &labs {
+        if v.is_empty() {
+            notes.push(format!(
+                "lab {lab:?} reported no values: it is listed but takes no part in the statistics"
+            ));
+        }
+    }
+    let means: Vec<f64> = cells.iter().filter_map(|c| c.mean).collect();
+    let p = means.len();
+    let (alg_a, robust_summary) = assigned(&means, cfg, &mut notes);
+    let (x_pt, sigma_pt, u_x_pt) = match &alg_a {
+        Some(a) if a.s > 0.0 => (Some(a.x), Some(a.s), Some(a.u_x_pt)),
+        Some(a) => {
+            notes.push(format!(
+                "all lab means equal {}: s* = 0, so no scores can be formed",
+                a.x
+            ));
+            (Some(a.x), None, None)
+        }
+        None => (None, None, None),
+    };
+    let h = precision::mandel_h(&cells);
+    let k = precision::mandel_k(&cells);
+    let prec = precision::precision(&cells);
+    let (steps, excluded) = outliers::screen(&cells);
+    let name_of = |i: &usize| labs[*i].0.clone();
+    let precision_without_outliers = (!excluded.is_empty()).then(|| {
+        let kept: Vec<Cell> = cells
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !excluded.contains(i))
+            .map(|(_, c)| *c)
+            .collect();
+        precision::precision(&kept)
+    });
+    let cochran = outliers::cochran(&cells).map(|c| CochranLine {
+        c: c.c,
+        lab: name_of(&c.cell),
+        n: c.n,
+        crit_5: c.crit_5,
+        crit_1: c.crit_1,
+        class: c.class,
+    });
+    let (ids, vals): (Vec<usize>, Vec<f64>) = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.mean.map(|m| (i, m)))
+        .unzip();
+    let line = |t: &outliers::GrubbsTest| GrubbsLine {
+        g: t.g,
+        labs: t.cells.iter().map(name_of).collect(),
+        crit_5: t.crit_5,
+        crit_1: t.crit_1,
+        class: t.class,
+    };
+    let grubbs = outliers::grubbs(&vals, &ids).map(|g| GrubbsLines {
+        single_high: line(&g.single_high),
+        single_low: line(&g.single_low),
+        double_high: g.double_high.as_ref().map(line),
+        double_low: g.double_low.as_ref().map(line),
+    });
+    if grubbs.is_none() {
+        notes.push(format!(
+            "grubbs needs at least 3 labs with distinct means (have {p})"
+        ));
+    }
+    let screening = steps
+        .iter()
+        .map(|s| ScreeningLine {
+            test: s.test,
+            labs: s.cells.iter().map(name_of).collect(),
+            statistic: s.statistic,
+            class: s.class,
+            excluded: s.excluded,
+        })
+        .collect();
+    let criterion = cfg.criteria.get(name);
+    let all_labs = group(rows.iter().copied(), |o| o.lab.as_str());
+    let drift_by_lab = if rounds_seen.len() > 1 {
+        drift_series(rows, &rounds_seen, cfg)
+    } else {
+        HashMap::new()
+    };
+    let mut lines = Vec::with_capacity(labs.len());
+    for (i, ((lab, _), cell)) in labs.iter().zip(&cells).enumerate() {
+        let us: Vec<f64> = current
+            .iter()
+            .filter(|o| o.lab == *lab)
+            .filter_map(|o| o.u)
+            .collect();
+        let u = (!us.is_empty()).then(|| us.iter().sum::<f64>() / us.len() as f64);
+        let z = cell
+            .mean
+            .zip(x_pt)
+            .zip(sigma_pt)
+            .and_then(|((m, x), s)| scores::z(m, x, s));
+        let z_prime = cell
+            .mean
+            .zip(x_pt)
+            .zip(sigma_pt.zip(u_x_pt))
+            .and_then(|((m, x), (s, ux))| scores::z_prime(m, x, s, ux));
+        let zeta = cell
+            .mean
+            .zip(x_pt)
+            .zip(u.zip(u_x_pt))
+            .and_then(|((m, x), (ul, ux))| scores::zeta(m, ul, x, ux));
+        let en = cell
+            .mean
+            .zip(x_pt)
+            .zip(u.zip(u_x_pt))
+            .and_then(|((m, x), (ul, ux))| scores::en(m, 2.0 * ul, x, 2.0 * ux));
+        let judged: Vec<Judged> = all_labs
+            .iter()
+            .find(|(l, _)| l == lab)
+            .map(|(_, rs)| {
+                rs.iter()
+                    .filter_map(|o| {
+                        Some(Judged {
+                            value: o.value?,
+                            verdict: o.verdict?,
+                            round: o.round,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let agreement = criterion
+            .filter(|_| !judged.is_empty())
+            .map(|c| criteria::agreement(&judged, c));
+        let implied_threshold = (!judged.is_empty()).then(|| criteria::implied_threshold(&judged));
+        lines.push(LabLine {
+            lab: lab.clone(),
+            n: cell.n,
+            mean: cell.mean,
+            sd: cell.sd,
+            h: h[i],
+            k: k[i],
+            z,
+            z_band: z.map(scores::band),
+            z_prime,
+            u,
+            zeta,
+            zeta_band: zeta.map(scores::band),
+            en,
+            en_band: en.map(|e| scores::en_band(e, cfg.en_limit)),
+            outlier: excluded.contains(&i),
+            agreement,
+            implied_threshold,
+            drift: drift_by_lab.get(lab.as_str()).cloned(),
+        });
+    }
+    if cells.iter().all(|c| c.n <= 1) && p > 0 {
+        notes.push("one value per lab: no repeatability, no Mandel k, no Cochran test".into());
+    }
+    notes.extend(prec.notes.iter().cloned());
+    let kappa = kappa_line(rows, &mut notes);
+    MeasurandReport {
+        measurand: name.to_string(),
+        round: latest,
+        p,
+        labs: lines,
+        algorithm_a: alg_a,
+        robust: robust_summary,
+        precision: prec,
+        precision_without_outliers,
+        mandel_critical: precision::mandel_critical(&cells),
+        cochran,
+        grubbs,
+        screening,
+        kappa,
+        notes,
+    }
+}
+
+/// Algorithm A and the other robust summaries of the lab means (p ≥ 3).
+fn assigned(
+    means: &[f64],
+    cfg: &ReportConfig,
+    notes: &mut Vec<String>,
+) -> (Option<robust::AlgorithmA>, Option<RobustSummary>) {
+    let p = means.len();
+    if p < 3 {
+        notes.push(format!(
+            "only {p} lab(s) with values: no assigned value, robust statistics or scores (at least 3 are needed)"
+        ));
+        return (None, None);
+    }
+    let Ok(a) = robust::algorithm_a(means, &cfg.algorithm_a) else {
+        return (None, None);
+    };
+    if !a.converged && a.s > 0.0 {
+        notes.push(format!(
+            "algorithm A stopped after {} iterations without meeting its stopping rule",
+            a.iterations
+        ));
+    }
+    let q_hampel = if p <= cfg.q_hampel_max_labs {
+        qhampel::q_hampel(means).ok()
+    } else {
+        notes.push(format!(
+            "Q/Hampel skipped: {p} labs exceed the limit of {} (cost grows as p²)",
+            cfg.q_hampel_max_labs
+        ));
+        None
+    };
+    let summary = (|| {
+        Some(RobustSummary {
+            median: robust::median(means).ok()?,
+            made: robust::made(means).ok()?,
+            niqr: robust::niqr(means).ok()?,
+            q_hampel,
+            u_negligible: scores::u_negligible(a.u_x_pt, a.s),
+        })
+    })();
+    (Some(a), summary)
+}
+
+/// z-scores of every lab in every round (Algorithm A per round), then the drift charts.
+fn drift_series<'a>(
+    rows: &[&'a Observation],
+    rounds: &[u64],
+    cfg: &ReportConfig,
+) -> HashMap<&'a str, drift::Drift> {
+    let mut series: HashMap<&'a str, Vec<(u64, f64)>> = HashMap::new();
+    for &r in rounds {
+        let in_round: Vec<&Observation> =
+            rows.iter().copied().filter(|o| round_of(o) == r).collect();
+        let labs = group(in_round.iter().copied(), |o| o.lab.as_str());
+        let means: Vec<(&str, f64)> = labs
+            .iter()
+            .filter_map(|(lab, rs)| {
+                let v: Vec<f64> = rs.iter().filter_map(|o| o.value).collect();
+                robust::mean_sd(&v).map(|(m, _)| (*lab, m))
+            })
+            .collect();
+        if means.len() < 3 {
+            continue;
+        }
+        let xs: Vec<f64> = means.iter().map(|m| m.1).collect();
+        let Ok(a) = robust::algorithm_a(&xs, &cfg.algorithm_a) else {
+            continue;
+        };
+        for (lab, m) in means {
+            if let Some(z) = scores::z(m, a.x, a.s) {
+                series.entry(lab).or_default().push((r, z));
+            }
+        }
+    }
+    series
+        .into_iter()
+        .map(|(lab, s)| (lab, drift::drift(&s, &cfg.drift)))
+        .collect()
+}
+
+/// Fleiss κ over rounds (items) and labs that gave a verdict in every round; a lab's
+/// verdict for a round is `fail` if any of its rows in that round says fail.
+fn kappa_line(rows: &[&Observation], notes: &mut Vec<String>) -> Option<KappaLine> {
+    let with: Vec<&Observation> = rows
+        .iter()
+        .copied()
+        .filter(|o| o.verdict.is_some())
+        .collect();
+    if with.is_empty() {
+        return None;
+    }
+    let mut rounds: Vec<u64> = with.iter().map(|o| round_of(o)).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let per_lab = group(with.iter().copied(), |o| o.lab.as_str());
+    let mut matrix: Vec<Vec<bool>> = Vec::new();
+    let mut dropped = 0;
+    for (_, rs) in &per_lab {
+        let mut v = Vec::with_capacity(rounds.len());
+        for r in &rounds {
+            let mine: Vec<Verdict> = rs
+                .iter()
+                .filter(|o| round_of(o) == *r)
+                .filter_map(|o| o.verdict)
+                .collect();
+            if mine.is_empty() {
+                break;
+            }
+            v.push(mine.iter().all(|x| *x == Verdict::Pass));
+        }
+        if v.len() == rounds.len() {
+            matrix.push(v);
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} lab(s) without a verdict in every round are left out of kappa"
+        ));
+    }
+    let labs = matrix.len();
+    let table: Vec<Vec<f64>> = (0..rounds.len())
+        .map(|j| {
+            let pass = matrix.iter().filter(|v| v[j]).count() as f64;
+            vec![pass, labs as f64 - pass]
+        })
+        .collect();
+    let fleiss = match kappa::fleiss(&table) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            notes.push(format!("fleiss kappa: {e}"));
+            None
+        }
+    };
+    let cohen = (labs == 2)
+        .then(|| {
+            let mut t = vec![vec![0.0; 2]; 2];
+            for j in 0..rounds.len() {
+                t[usize::from(!matrix[0][j])][usize::from(!matrix[1][j])] += 1.0;
+            }
+            kappa::cohen(&t)
+                .map_err(|e| notes.push(format!("cohen kappa: {e}")))
+                .ok()
+        })
+        .flatten();
+    Some(KappaLine {
+        items: rounds.len(),
+        labs,
+        fleiss,
+        cohen,
+    })
+}
