@@ -1,1 +1,5 @@
-//! Cross-crate integration tests.
+//! Cross-crate integration tests: real `interlab` processes on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod network;

@@ -2,6 +2,7 @@
 //! with the node's key need the bearer token that `init` wrote. Every answer names the
 //! evidence root it was computed from.
 
+mod admin;
 mod error;
 mod records;
 
@@ -51,6 +52,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))
+        .route("/v1/admin/block", post(admin::block))
+        .route("/v1/admin/sync", post(admin::sync))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.merge(guarded)
         .layer(DefaultBodyLimit::max(MAX_BODY))

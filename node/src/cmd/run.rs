@@ -30,6 +30,9 @@ pub(crate) struct Args {
     /// Your own model (safetensors) instead of the suite's reference model.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Run only this test of the suite (repeatable; default: every test).
+    #[arg(long)]
+    only: Vec<String>,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -41,6 +44,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let mut config = RunConfig::new()
         .with_threads(args.threads)
         .with_round(round);
+    if !args.only.is_empty() {
+        config = config.with_only(args.only.clone());
+    }
     if let Some(seed) = args.seed {
         config = config.with_seed(seed);
     }
