@@ -68,9 +68,9 @@ pub(crate) fn test(
     cache: &mut Cache,
     tick: &mut dyn FnMut(u32),
 ) -> Result<Evaluated, EngineError> {
-    let attack_err = |source: AttackError| EngineError::Attack {
+    let attack_err = |error: AttackError| EngineError::Attack {
         test: t.id.clone(),
-        source,
+        error,
     };
     let model_err = |e: ModelError| attack_err(AttackError::Model(e));
     let data = ctx.suite.data();
@@ -208,12 +208,12 @@ pub(crate) fn test(
         } => {
             let idx = indices(ctx, t, rows, data.train.len())?;
             let file = open(ctx, t, &labels.artefact)?;
-            let all = file
-                .labels(&labels.tensor, data.classes)
-                .map_err(|source| EngineError::Data {
-                    test: t.id.clone(),
-                    source,
-                })?;
+            let all =
+                file.labels(&labels.tensor, data.classes)
+                    .map_err(|error| EngineError::Data {
+                        test: t.id.clone(),
+                        error,
+                    })?;
             let new: Vec<u32> = if all.len() == data.train.len() {
                 idx.iter().map(|&r| all[r]).collect()
             } else if all.len() == idx.len() {
@@ -221,7 +221,7 @@ pub(crate) fn test(
             } else {
                 return Err(EngineError::Data {
                     test: t.id.clone(),
-                    source: DataError::Shape {
+                    error: DataError::Shape {
                         name: labels.tensor.clone(),
                         shape: vec![all.len()],
                         expected: format!(
@@ -384,9 +384,9 @@ fn unreachable_kind() -> Result<crate::attacks::Adversarial, AttackError> {
 
 fn open<'a>(ctx: &Context<'a>, t: &TestSpec, artefact: &str) -> Result<DataFile<'a>, EngineError> {
     let bytes = ctx.suite.artefact(artefact).unwrap_or(&[]);
-    DataFile::open(bytes).map_err(|source| EngineError::Data {
+    DataFile::open(bytes).map_err(|error| EngineError::Data {
         test: t.id.clone(),
-        source,
+        error,
     })
 }
 
@@ -398,9 +398,9 @@ fn indices(
 ) -> Result<Vec<usize>, EngineError> {
     open(ctx, t, &r.artefact)?
         .indices(&r.tensor, n)
-        .map_err(|source| EngineError::Data {
+        .map_err(|error| EngineError::Data {
             test: t.id.clone(),
-            source,
+            error,
         })
 }
 
@@ -427,7 +427,7 @@ fn poison_test(
 ) -> Result<Evaluated, EngineError> {
     let model_err = |e: ModelError| EngineError::Attack {
         test: t.id.clone(),
-        source: AttackError::Model(e),
+        error: AttackError::Model(e),
     };
     let data = ctx.suite.data();
     let init_model =

@@ -79,7 +79,13 @@ pub enum ModelError {
     Unsupported(String),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
-    Tensor(#[from] candle_core::Error),
+    Tensor(String),
+}
+
+impl From<candle_core::Error> for ModelError {
+    fn from(e: candle_core::Error) -> Self {
+        ModelError::Tensor(e.to_string())
+    }
 }
 
 /// One dense layer, y = x·Wᵀ + b.

@@ -43,13 +43,6 @@ impl OnnxModel {
                 graph.output.len()
             )));
         };
-        let mut m = OnnxModel {
-            input: input.name.clone(),
-            output: output.name.clone(),
-            proto,
-            input_dim: 0,
-            classes: 0,
-        };
         // Input width from the declared shape; class count by running one zero row.
         let dim = input
             .r#type
@@ -60,9 +53,9 @@ impl OnnxModel {
                 _ => None,
             })
             .and_then(|s| s.dim.get(1))
-            .and_then(|d| match d.value {
+            .and_then(|d| match &d.value {
                 Some(candle_onnx::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) => {
-                    usize::try_from(v).ok()
+                    usize::try_from(*v).ok()
                 }
                 _ => None,
             })
@@ -70,7 +63,13 @@ impl OnnxModel {
             .ok_or_else(|| {
                 err("input must be declared [batch, features] with a fixed feature count")
             })?;
-        m.input_dim = dim;
+        let mut m = OnnxModel {
+            input: input.name.clone(),
+            output: output.name.clone(),
+            proto: proto.clone(),
+            input_dim: dim,
+            classes: 0,
+        };
         let probe = Tensor::zeros((1, dim), candle_core::DType::F32, &Device::Cpu)?;
         let out = m.logits(&probe)?;
         match out.dims() {

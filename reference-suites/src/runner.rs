@@ -30,23 +30,23 @@ pub enum EngineError {
     #[error("run configuration: {0}")]
     Config(String),
     /// The model under test cannot be used.
-    #[error("model under test: {0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
     /// An attack refused its parameters or failed.
-    #[error("test {test:?}: {source}")]
+    #[error("test {test:?}: {error}")]
     Attack {
         /// Test id.
         test: String,
         /// Cause.
-        source: AttackError,
+        error: AttackError,
     },
     /// Test data named by the manifest is unusable.
-    #[error("test {test:?}: {source}")]
+    #[error("test {test:?}: {error}")]
     Data {
         /// Test id.
         test: String,
         /// Cause.
-        source: DataError,
+        error: DataError,
     },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {reason}")]
@@ -57,7 +57,7 @@ pub enum EngineError {
         reason: String,
     },
     /// The result failed the protocol's check (a NaN metric …).
-    #[error("the run result is invalid: {0}")]
+    #[error(transparent)]
     Invalid(#[from] MeasurementError),
 }
 

@@ -65,10 +65,10 @@ pub enum AttackSpecError {
     #[error("unknown attack {0:?} (expected fgsm, pgd or square)")]
     UnknownAttack(String),
     /// The model is refused.
-    #[error("model: {0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
     /// The data is refused.
-    #[error("data: {0}")]
+    #[error(transparent)]
     Data(#[from] DataError),
     /// The attack refused its settings.
     #[error(transparent)]

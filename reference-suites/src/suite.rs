@@ -19,12 +19,12 @@ use crate::{
 #[non_exhaustive]
 pub enum SuiteError {
     /// The manifest file cannot be read.
-    #[error("cannot read manifest {path}: {source}")]
+    #[error("cannot read manifest {path}: {error}")]
     Read {
         /// Path.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The manifest is refused.
     #[error(transparent)]
@@ -64,10 +64,10 @@ pub enum SuiteError {
         found: u64,
     },
     /// The data artefact is refused.
-    #[error("data: {0}")]
+    #[error(transparent)]
     Data(#[from] DataError),
     /// The model artefact is refused.
-    #[error("model: {0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
 }
 
@@ -101,9 +101,9 @@ impl Suite {
     pub fn load(manifest_path: impl AsRef<Path>) -> Result<Self, SuiteError> {
         let path = manifest_path.as_ref();
         let text =
-            read_bounded(path, MAX_MANIFEST_BYTES as u64).map_err(|source| SuiteError::Read {
+            read_bounded(path, MAX_MANIFEST_BYTES as u64).map_err(|error| SuiteError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         let text = String::from_utf8(text)
             .map_err(|e| ManifestError::Malformed(format!("not UTF-8: {e}")))?;
