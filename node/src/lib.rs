@@ -1,1 +1,3 @@
 //! The Interlab node.
+
+pub mod net;

@@ -25,6 +25,9 @@ enum Command {
     Suite(cmd::suite::Args),
     /// One ad-hoc evasion attack on a model and a data file.
     Attack(cmd::attack::Args),
+    /// Network benchmarks on loopback (propagation, catch-up).
+    #[command(hide = true)]
+    BenchNet(cmd::bench_net::Args),
 }
 
 /// Exit code 1: the command ran and found a failure (bad evidence, refused input).
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
+        Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),
     };
     match out {
         Ok(code) => code,

@@ -3,3 +3,4 @@
 pub(crate) mod attack;
 pub(crate) mod suite;
 pub(crate) mod verify;
+pub(crate) mod bench_net;

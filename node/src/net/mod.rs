@@ -31,6 +31,7 @@
 //! ```
 
 mod behaviour;
+pub mod bench;
 mod client;
 mod config;
 mod event_loop;

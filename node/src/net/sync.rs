@@ -17,8 +17,10 @@ use super::wire::{SyncRequest, SyncResponse, peek};
 /// Tunables of the state machine (times in milliseconds of the caller's clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncConfig {
-    /// Frontier exchange with each peer at most this often.
+    /// Anti-entropy period: frontiers are exchanged with `frontier_fanout` peers per period.
     pub interval_ms: u64,
+    /// Peers asked for their frontier per period.
+    pub frontier_fanout: usize,
     /// Records asked for per range request.
     pub range_limit: u32,
     /// Range requests in flight per peer.
@@ -39,6 +41,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             interval_ms: 5_000,
+            frontier_fanout: 2,
             range_limit: 1024,
             ranges_per_peer: 4,
             max_batch: 4096,
@@ -266,17 +269,25 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
             }
             Event::Tick => {
                 self.expire(now_ms, &mut out);
-                let due: Vec<P> = self
+                // Anti-entropy with a few peers per interval, longest-unasked first, so
+                // the cost per node stays constant however many peers it has.
+                let mut due: Vec<(u64, P)> = self
                     .peers
                     .iter()
-                    .filter(|(_, s)| {
-                        !s.frontier_inflight
-                            && s.frontier_asked_ms
-                                .is_none_or(|t| now_ms.saturating_sub(t) >= self.cfg.interval_ms)
-                    })
-                    .map(|(p, _)| *p)
+                    .filter(|(_, s)| !s.frontier_inflight)
+                    .map(|(p, s)| (s.frontier_asked_ms.unwrap_or(0), *p))
                     .collect();
-                for p in due {
+                due.sort();
+                let recent = self
+                    .peers
+                    .values()
+                    .filter(|s| {
+                        s.frontier_asked_ms
+                            .is_some_and(|t| now_ms.saturating_sub(t) < self.cfg.interval_ms)
+                    })
+                    .count();
+                let room = self.cfg.frontier_fanout.saturating_sub(recent);
+                for (_, p) in due.into_iter().take(room) {
                     self.ask_frontier(p, now_ms, &mut out);
                 }
             }
@@ -405,20 +416,17 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                 self.range_done(&author, from);
                 let mut expect = from_seq;
                 let mut got = 0u64;
+                // The records should be `author`'s from `from_seq` on, in order. That is
+                // not checked here (decoding twice costs as much as ingesting): a record
+                // that is not what it should be fails validation in the store.
                 for r in records.into_iter().take(limit as usize) {
-                    // A responder may only send the chain asked for, in order.
-                    match peek(&r) {
-                        Some((a, s, _)) if a == author && s == expect => {
-                            self.queue.push_back(Work {
-                                bytes: r.into_vec(),
-                                pos: Some((a, s)),
-                                source: Source::Range,
-                            });
-                            expect += 1;
-                            got += 1;
-                        }
-                        _ => break,
-                    }
+                    self.queue.push_back(Work {
+                        bytes: r.into_vec(),
+                        pos: Some((author, expect)),
+                        source: Source::Range,
+                    });
+                    expect += 1;
+                    got += 1;
                 }
                 if got > 0 {
                     let upto = self.queued_upto.entry(author).or_insert(0);
