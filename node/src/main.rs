@@ -21,6 +21,15 @@ struct Cli {
 enum Command {
     /// Check a file of envelopes offline: signatures, canonical form, chains.
     Verify(cmd::verify::Args),
+    /// Create a node directory: lab key (mode 0600), API token and configuration.
+    Init(cmd::init::Args),
+    /// Scheme-owner commands (create a scheme).
+    Scheme(cmd::scheme::Args),
+    /// Throughput benchmarks (ingest against bare signature verification).
+    Bench(cmd::bench::Args),
+    /// Tools for tests that need a real process.
+    #[command(hide = true)]
+    Debug(cmd::debug::Args),
     /// Run a reference suite locally, or show its id.
     Suite(cmd::suite::Args),
     /// One ad-hoc evasion attack on a model and a data file.
@@ -45,6 +54,10 @@ fn main() -> ExitCode {
     init_tracing();
     let out = match cli.command {
         Command::Verify(args) => cmd::verify::run(args, cli.json),
+        Command::Init(args) => cmd::init::run(args, cli.json),
+        Command::Scheme(args) => cmd::scheme::run(args, cli.json),
+        Command::Bench(args) => cmd::bench::run(args, cli.json),
+        Command::Debug(args) => cmd::debug::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),

@@ -49,8 +49,6 @@ impl<'t> Tables<'t> {
         let pos = tables::pos_key(&rec.author, rec.seq);
         self.records.insert(&pos[..], bytes)?;
         self.ids.insert(&opened.id.as_bytes()[..], &pos[..])?;
-        let head = tables::head_value(rec.seq, &opened.id, rec.time_ms);
-        self.heads.insert(&rec.author.as_bytes()[..], &head[..])?;
         self.index(&rec.body, &pos, true)?;
         if let Body::SchemeGenesis { .. } = rec.body {
             self.meta
@@ -135,17 +133,29 @@ impl<'t> Tables<'t> {
                 }
             }
         };
-        match head {
-            Some(h) => {
-                let v = tables::head_value(h.seq, &h.id, h.time_ms);
-                self.heads.insert(&rev.lab.as_bytes()[..], &v[..])?;
-            }
-            None => {
-                self.heads.remove(&rev.lab.as_bytes()[..])?;
-            }
-        }
+        // The heads table is written from the overlay at the end of the batch.
         overlay.heads.insert(rev.lab, head);
         Ok(())
+    }
+}
+
+/// A batch whose envelopes have been decoded, checked for canonical form and
+/// signature-verified: the part of ingest that needs no log and no lock. Produced by
+/// [`Store::prepare`], consumed by [`Store::ingest_prepared`].
+#[derive(Debug)]
+pub struct Prepared {
+    items: Vec<(Vec<u8>, Result<Opened, Rejection>)>,
+}
+
+impl Prepared {
+    /// Number of envelopes in the batch.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 }
 
@@ -157,24 +167,54 @@ impl Store {
     /// `Err` means nothing of the batch was written; the per-item results say which
     /// records were accepted and why others were not.
     pub fn ingest(&self, batch: &[Vec<u8>], now_ms: u64) -> Result<Vec<IngestResult>, StoreError> {
-        // Signatures and canonical form need no log: check them before taking the lock.
-        let opened: Vec<Result<Opened, Rejection>> = batch
-            .iter()
-            .map(|b| Envelope::open_bytes(b).map_err(Rejection::from))
+        self.ingest_prepared(Store::prepare(batch.to_vec()), now_ms)
+    }
+
+    /// Decodes, checks canonical form and verifies the signatures of a batch, without
+    /// touching the log or taking the writer lock, so that a caller can prepare the next
+    /// batch while the previous one commits.
+    pub fn prepare(batch: Vec<Vec<u8>>) -> Prepared {
+        let items = batch
+            .into_iter()
+            .map(|b| {
+                let opened = Envelope::open_bytes(&b).map_err(Rejection::from);
+                (b, opened)
+            })
             .collect();
+        Prepared { items }
+    }
+
+    /// [`Store::ingest`] of a prepared batch.
+    pub fn ingest_prepared(
+        &self,
+        batch: Prepared,
+        now_ms: u64,
+    ) -> Result<Vec<IngestResult>, StoreError> {
         let _w = self.writer()?;
         let cache = self.cache();
         let txn = self.inner.db.begin_write()?;
         let mut overlay = Overlay::default();
-        let mut results = Vec::with_capacity(batch.len());
+        let mut results = Vec::with_capacity(batch.items.len());
         {
             let mut t = Tables::open(&txn)?;
-            for (bytes, o) in batch.iter().zip(opened) {
+            for (bytes, o) in batch.items {
                 let r = match o {
-                    Ok(o) => ingest_one(&mut t, &cache, &mut overlay, o, bytes, now_ms)?,
+                    Ok(o) => ingest_one(&mut t, &cache, &mut overlay, o, &bytes, now_ms)?,
                     Err(e) => Err(e),
                 };
                 results.push(r);
+            }
+            // One head write per author per batch.
+            for (author, head) in &overlay.heads {
+                match head {
+                    Some(h) => {
+                        let v = tables::head_value(h.seq, &h.id, h.time_ms);
+                        t.heads.insert(&author.as_bytes()[..], &v[..])?;
+                    }
+                    None => {
+                        t.heads.remove(&author.as_bytes()[..])?;
+                    }
+                }
             }
         }
         txn.commit()?;

@@ -46,6 +46,7 @@ mod tables;
 mod tests;
 
 pub use check::CheckReport;
+pub use ingest::Prepared;
 pub use query::RecordFilter;
 
 use cache::Cache;

@@ -16,6 +16,14 @@ pub const T0_MS: u64 = 1_767_225_600_000;
 /// Run results per round before the owner opens the next one.
 const RESULTS_PER_ROUND: u64 = 1000;
 
+/// Batch sizes (1 to `max_batch`) for streaming a workload, the same for the same seed:
+/// the crash test's child and its checker cut the stream identically.
+pub fn batch_plan(seed: u64, max_batch: usize) -> impl Iterator<Item = usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6261_7463_6865_7321);
+    let max = max_batch.max(1);
+    std::iter::repeat_with(move || rng.random_range(1..=max))
+}
+
 /// One author's chain position.
 #[derive(Debug, Clone)]
 pub struct Writer {
