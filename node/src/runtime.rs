@@ -180,6 +180,7 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         net: net.clone(),
         name: config.name().to_owned(),
         token,
+        cache: Default::default(),
     });
     let (stop, mut stopped) = watch::channel(false);
     let app = api::router(state.clone());

@@ -5,6 +5,7 @@
 mod admin;
 mod error;
 mod records;
+pub mod reports;
 
 use std::{sync::Arc, time::Duration};
 
@@ -37,6 +38,8 @@ pub struct ApiState {
     pub name: String,
     /// Bearer token for mutating calls.
     pub token: String,
+    /// Opened records per evidence root, for governance answers.
+    pub cache: reports::LogCache,
 }
 
 /// Builds the router.
@@ -48,7 +51,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/proof/{id}", get(records::proof))
         .route("/v1/artefacts/{digest}", get(records::artefact))
         .route("/v1/labs", get(records::labs))
-        .route("/v1/forks", get(records::forks));
+        .route("/v1/forks", get(records::forks))
+        .route("/v1/comparability", get(reports::comparability))
+        .route("/v1/drift", get(reports::drift))
+        .route("/v1/disputes", get(reports::disputes));
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))
