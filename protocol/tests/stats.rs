@@ -557,3 +557,14 @@ mod q_and_hampel {
         assert_eq!(qhampel::hampel(&[2.0; 5], 0.0).unwrap(), 2.0);
     }
 }
+
+#[test]
+fn one_pass_median_made_niqr_equal_the_separate_functions() {
+    let o = json("iso13528_2022_annexE_printed.json");
+    let x = fs(&o["E3_atrazine"]["x"]);
+    let (m, d, q) = robust::median_made_niqr(&x).unwrap();
+    assert_eq!(
+        (m, d, q),
+        (median(&x).unwrap(), made(&x).unwrap(), niqr(&x).unwrap())
+    );
+}

@@ -84,11 +84,9 @@ fn round_of(o: &Observation) -> u64 {
     o.round.unwrap_or(0)
 }
 
-fn lab_means(rows: &[&Observation]) -> Vec<(String, Vec<f64>)> {
-    group(rows.iter(), |o| o.lab.as_str())
-        .into_iter()
-        .map(|(lab, rs)| (lab.to_string(), rs.iter().filter_map(|o| o.value).collect()))
-        .collect()
+/// Per lab (first-appearance order): its rows.
+fn by_lab<'a>(rows: &[&'a Observation]) -> Vec<(&'a str, Vec<&'a Observation>)> {
+    group(rows.iter().copied(), |o| o.lab.as_str())
 }
 
 fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> MeasurandReport {
@@ -111,9 +109,20 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             rounds_seen
         ));
     }
-    let labs = lab_means(&current);
-    let cells: Vec<Cell> = labs.iter().map(|(_, v)| Cell::of(v)).collect();
-    for (lab, v) in &labs {
+    let labs: Vec<(String, Vec<f64>, Option<f64>)> = by_lab(&current)
+        .into_iter()
+        .map(|(lab, rs)| {
+            let us: Vec<f64> = rs.iter().filter_map(|o| o.u).collect();
+            let u = (!us.is_empty()).then(|| us.iter().sum::<f64>() / us.len() as f64);
+            (
+                lab.to_string(),
+                rs.iter().filter_map(|o| o.value).collect(),
+                u,
+            )
+        })
+        .collect();
+    let cells: Vec<Cell> = labs.iter().map(|(_, v, _)| Cell::of(v)).collect();
+    for (lab, v, _) in &labs {
         if v.is_empty() {
             notes.push(format!(
                 "lab {lab:?} reported no values: it is listed but takes no part in the statistics"
@@ -190,20 +199,15 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         })
         .collect();
     let criterion = cfg.criteria.get(name);
-    let all_labs = group(rows.iter().copied(), |o| o.lab.as_str());
+    let all_labs: HashMap<&str, Vec<&Observation>> = by_lab(rows).into_iter().collect();
     let drift_by_lab = if rounds_seen.len() > 1 {
         drift_series(rows, &rounds_seen, cfg)
     } else {
         HashMap::new()
     };
     let mut lines = Vec::with_capacity(labs.len());
-    for (i, ((lab, _), cell)) in labs.iter().zip(&cells).enumerate() {
-        let us: Vec<f64> = current
-            .iter()
-            .filter(|o| o.lab == *lab)
-            .filter_map(|o| o.u)
-            .collect();
-        let u = (!us.is_empty()).then(|| us.iter().sum::<f64>() / us.len() as f64);
+    for (i, ((lab, _, u), cell)) in labs.iter().zip(&cells).enumerate() {
+        let u = *u;
         let z = cell
             .mean
             .zip(x_pt)
@@ -225,9 +229,8 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             .zip(u.zip(u_x_pt))
             .and_then(|((m, x), (ul, ux))| scores::en(m, 2.0 * ul, x, 2.0 * ux));
         let judged: Vec<Judged> = all_labs
-            .iter()
-            .find(|(l, _)| l == lab)
-            .map(|(_, rs)| {
+            .get(lab.as_str())
+            .map(|rs| {
                 rs.iter()
                     .filter_map(|o| {
                         Some(Judged {
@@ -318,15 +321,15 @@ fn assigned(
         ));
         None
     };
-    let summary = (|| {
-        Some(RobustSummary {
-            median: robust::median(means).ok()?,
-            made: robust::made(means).ok()?,
-            niqr: robust::niqr(means).ok()?,
+    let summary = robust::median_made_niqr(means)
+        .ok()
+        .map(|(median, made, niqr)| RobustSummary {
+            median,
+            made,
+            niqr,
             q_hampel,
             u_negligible: scores::u_negligible(a.u_x_pt, a.s),
-        })
-    })();
+        });
     (Some(a), summary)
 }
 

@@ -58,11 +58,33 @@ fn check_alpha(alpha: f64) -> Result<(), CriticalError> {
 /// the lower `tail` quantile of W (no `1 − tail` cancellation).
 pub fn f_upper(tail: f64, d1: f64, d2: f64) -> Result<f64, CriticalError> {
     check_alpha(tail)?;
+    let key = (tail.to_bits(), d1.to_bits(), d2.to_bits());
+    if let Some(v) = CACHE.with(|c| c.borrow().get(&key).copied()) {
+        return Ok(v);
+    }
     let beta = Beta::new(d2 / 2.0, d1 / 2.0).map_err(|e| {
         CriticalError::Distribution(format!("beta({}, {}): {e}", d2 / 2.0, d1 / 2.0))
     })?;
     let w = beta.inverse_cdf(tail);
-    Ok(d2 * (1.0 - w) / (d1 * w))
+    let f = d2 * (1.0 - w) / (d1 * w);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_LIMIT {
+            c.clear();
+        }
+        c.insert(key, f);
+    });
+    Ok(f)
+}
+
+/// Bound on memoized F quantiles per thread.
+const CACHE_LIMIT: usize = 4096;
+
+thread_local! {
+    /// F quantiles already computed on this thread, by exact arguments: a report over many
+    /// measurands asks for the same few values again and again. Same arguments, same bits.
+    static CACHE: std::cell::RefCell<std::collections::HashMap<(u64, u64, u64), f64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Upper-tail quantile of Student's t with `df` degrees of freedom (one-sided `tail`).

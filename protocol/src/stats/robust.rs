@@ -57,7 +57,7 @@ pub(crate) fn check_finite(x: &[f64]) -> Result<(), RobustError> {
 
 fn sorted(x: &[f64]) -> Vec<f64> {
     let mut v = x.to_vec();
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     v
 }
 
@@ -86,6 +86,22 @@ pub fn mad(x: &[f64]) -> Result<f64, RobustError> {
 /// MADe = 1.483 · median|xᵢ − med(x)| (ISO 13528:2022 C.2.2).
 pub fn made(x: &[f64]) -> Result<f64, RobustError> {
     Ok(MADE_FACTOR * mad(x)?)
+}
+
+/// Median, MADe and nIQR together, sorting once (what a report needs).
+pub fn median_made_niqr(x: &[f64]) -> Result<(f64, f64, f64), RobustError> {
+    check_finite(x)?;
+    let s = sorted(x);
+    let m = median_sorted(&s);
+    let mut dev: Vec<f64> = s.iter().map(|v| (v - m).abs()).collect();
+    dev.sort_unstable_by(f64::total_cmp);
+    let q1 = quantile_type7_sorted(&s, 0.25).ok_or(RobustError::Empty)?;
+    let q3 = quantile_type7_sorted(&s, 0.75).ok_or(RobustError::Empty)?;
+    Ok((
+        m,
+        MADE_FACTOR * median_sorted(&dev),
+        NIQR_FACTOR * (q3 - q1),
+    ))
 }
 
 /// Sample quantile, R type 7 (linear interpolation between order statistics at
@@ -299,7 +315,7 @@ pub fn algorithm_a(x: &[f64], cfg: &AlgorithmAConfig) -> Result<AlgorithmA, Robu
     let mut xs = median_sorted(&s_sorted);
     let madv = {
         let mut dev: Vec<f64> = x.iter().map(|v| (v - xs).abs()).collect();
-        dev.sort_by(f64::total_cmp);
+        dev.sort_unstable_by(f64::total_cmp);
         median_sorted(&dev)
     };
     let mut ss = match cfg.start {
