@@ -159,7 +159,7 @@ fn relu(h: &Tensor) -> candle_core::Result<Tensor> {
 enum Kind {
     Mlp(Mlp),
     #[cfg(feature = "onnx")]
-    Onnx(crate::onnx::OnnxModel),
+    Onnx(Box<crate::onnx::OnnxModel>),
 }
 
 /// A loaded classifier with its input width and class count.
@@ -188,7 +188,7 @@ impl Model {
         Ok(Model {
             input_dim: m.input_dim(),
             classes: m.classes(),
-            kind: Kind::Onnx(m),
+            kind: Kind::Onnx(Box::new(m)),
         })
     }
 

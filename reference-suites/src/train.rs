@@ -149,3 +149,59 @@ pub(crate) fn train(
         .collect();
     Model::from_mlp(Mlp::new(trained)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{data::DataFile, model::read_mlp_layers};
+
+    fn suite_file(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("suites/digits-mlp")
+            .join(name);
+        std::fs::read(p).unwrap()
+    }
+
+    #[test]
+    fn retraining_mlp_init_with_the_recipe_lands_on_pytorchs_trained_weights() {
+        let init = Mlp::new(read_mlp_layers(&suite_file("mlp_init.safetensors")).unwrap()).unwrap();
+        let want = read_mlp_layers(&suite_file("mlp_trained.safetensors")).unwrap();
+        let data = suite_file("data.safetensors");
+        let train_split = DataFile::open(&data)
+            .unwrap()
+            .split("x_train", "y_train", 10, (0.0, 1.0))
+            .unwrap();
+        let recipe = Recipe {
+            steps: 300,
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            batch_size: None,
+        };
+        let got = train(
+            &init,
+            &train_split.x,
+            &train_split.y,
+            &recipe,
+            &mut Rng::new(0),
+        )
+        .unwrap();
+        let got = got.mlp().unwrap().layers();
+        let mut worst = 0f32;
+        for (g, w) in got.iter().zip(&want) {
+            for (a, b) in [(&g.w, &w.w), (&g.b, &w.b)] {
+                let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                for (x, y) in a.iter().zip(&b) {
+                    worst = worst.max((x - y).abs());
+                }
+            }
+        }
+        eprintln!("largest weight difference to PyTorch: {worst}");
+        assert!(
+            worst < 1e-3,
+            "largest weight difference to PyTorch: {worst}"
+        );
+    }
+}

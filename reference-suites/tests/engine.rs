@@ -384,7 +384,7 @@ fn nan_in_the_data_is_refused_naming_tensor_and_row() {
 
 #[cfg(feature = "onnx")]
 #[test]
-fn the_onnx_export_gives_the_same_adversarial_rows_as_the_safetensors_model() {
+fn the_onnx_export_gives_the_same_adversarial_rows_as_the_safetensors_model_outside_fragile_rows() {
     use interlab_suites::{AttackKind, AttackSpec, Precision, attack};
     let suite = Suite::load(manifest()).unwrap();
     let onnx =
@@ -403,6 +403,13 @@ fn the_onnx_export_gives_the_same_adversarial_rows_as_the_safetensors_model() {
     };
     let a = attack(&onnx, &suite.data().test, &spec).unwrap();
     let b = attack(suite.model(), &suite.data().test, &spec).unwrap();
+    let fragile = i64s(&art(), "fragile_test_rows");
+    for (r, (x, y)) in a.x_adv.chunks(64).zip(b.x_adv.chunks(64)).enumerate() {
+        assert!(
+            fragile[r] == 1 || x == y,
+            "row {r} differs between onnx and safetensors"
+        );
+    }
     assert_eq!(a.clean_accuracy, b.clean_accuracy);
     assert!(
         (a.robust_accuracy - b.robust_accuracy).abs() <= 0.012,
