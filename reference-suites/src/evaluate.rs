@@ -93,6 +93,11 @@ pub(crate) fn test(
             let (x, y) = (&data.test.x, &data.test.y);
             let mut outs: Vec<EvasionOutcome> = Vec::new();
             let mut warnings: Vec<String> = Vec::new();
+            if let (Some(o), Some(e)) = (ctx.eps_override, t.params.eps()) {
+                warnings.push(format!(
+                    "eps override: ran with eps {o} instead of the suite's {e} (an experiment, not the published test)"
+                ));
+            }
             let mut used_eps = 0.0;
             for r in 0..reps {
                 if r > 0 && !random {

@@ -75,6 +75,28 @@ fn another_seed_changes_randomised_tests_but_not_deterministic_ones() {
 }
 
 #[test]
+fn an_eps_override_changes_the_attack_and_is_stated_in_the_warnings() {
+    let suite = Suite::load(manifest()).unwrap();
+    let only = vec!["fgsm-eps0.1".to_string()];
+    let base = run(&suite, &RunConfig::new().with_only(only.clone()), |_| {}).unwrap();
+    let small = run(
+        &suite,
+        &RunConfig::new().with_only(only).with_eps(0.05),
+        |_| {},
+    )
+    .unwrap();
+    let ra = |o: &interlab_suites::RunOutput| {
+        o.result
+            .measurement("fgsm-eps0.1", "robust_accuracy")
+            .unwrap()
+            .mean
+    };
+    assert!(ra(&small) > ra(&base), "{} vs {}", ra(&small), ra(&base));
+    assert!(base.result.tests[0].warnings.is_empty());
+    assert!(small.result.tests[0].warnings[0].contains("eps 0.05 instead of the suite's 0.1"));
+}
+
+#[test]
 fn progress_reports_every_repetition_of_every_test() {
     let suite = Suite::load(manifest()).unwrap();
     let only = vec!["fgsm-eps0.1".to_string(), "pgd-rs-eps0.1".to_string()];
