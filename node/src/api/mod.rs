@@ -3,6 +3,7 @@
 //! evidence root it was computed from.
 
 mod admin;
+pub mod dashboard;
 mod error;
 mod records;
 pub mod reports;
@@ -45,6 +46,7 @@ pub struct ApiState {
 /// Builds the router.
 pub fn router(state: Arc<ApiState>) -> Router {
     let open = Router::new()
+        .route("/", get(dashboard::page))
         .route("/v1/status", get(records::status))
         .route("/v1/records", get(records::list))
         .route("/v1/records/{id}", get(records::one))

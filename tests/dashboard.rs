@@ -1,0 +1,196 @@
+//! The dashboard in a real browser: a scheme owner and three labs run two tests of the
+//! digits suite over two rounds, then headless Chromium loads `GET /` of a lab node,
+//! takes a screenshot and dumps the rendered DOM, which must hold every chart non-empty.
+//!
+//! Needs `/usr/bin/chromium` (Debian `chromium`); `.ci/run` installs it. Set
+//! `INTERLAB_DASHBOARD_SCREENSHOT=/path.png` to keep the screenshot.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use interlab_tests::{Network, Node, digits_suite};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CONVERGE: Duration = Duration::from_secs(90);
+
+fn chromium() -> PathBuf {
+    let p = std::env::var("CHROMIUM").map_or_else(|_| PathBuf::from(CHROMIUM), PathBuf::from);
+    assert!(
+        p.exists(),
+        "headless Chromium is needed at {} for the dashboard test; install it with \
+         `apt-get install -y --no-install-recommends chromium chromium-driver` (.ci/run does) \
+         or point $CHROMIUM at a Chromium binary",
+        p.display()
+    );
+    p
+}
+
+/// Runs Chromium headless with `extra` arguments on `url`; returns stdout.
+fn browse(profile: &Path, extra: &[&str], url: &str) -> String {
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium {extra:?} {url} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The counts (`data-bars` / `data-points`) of every `<svg class="chart CLASS…">`.
+fn chart_counts(dom: &str, class: &str, attr: &str) -> Vec<usize> {
+    let needle = format!("class=\"chart {class}");
+    dom.match_indices(&needle)
+        .filter_map(|(i, _)| {
+            let tag_end = dom[i..].find('>')? + i;
+            let tag = &dom[i..tag_end];
+            let at = tag.find(&format!("{attr}=\""))? + attr.len() + 2;
+            let rest = &tag[at..];
+            rest[..rest.find('"')?].parse().ok()
+        })
+        .collect()
+}
+
+fn publish_suite(owner: &Node) -> String {
+    let out = owner.cli(&[
+        "suite",
+        "publish",
+        digits_suite().to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["suite"].as_str().unwrap().to_owned()
+}
+
+fn run(lab: &Node, suite: &str, round: u32, extra: &[&str]) {
+    let round = round.to_string();
+    let mut args = vec![
+        "run",
+        "--suite",
+        suite,
+        "--round",
+        &round,
+        "--only",
+        "fgsm-eps0.1",
+        "--only",
+        "pgd-rs-eps0.1",
+        "--json",
+    ];
+    args.extend(extra);
+    let out = lab.cli(&args);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["id"].is_string(), "run gave no record id: {out}");
+}
+
+#[test]
+fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
+    let browser = chromium();
+    let net = Network::start(3);
+    let suite = publish_suite(&net.owner);
+    // Two rounds; labs differ by seed (random starts), one uses a larger ε.
+    for round in 1..=2u32 {
+        net.owner.cli(&[
+            "round",
+            "open",
+            "--suite",
+            &suite,
+            "--round",
+            &round.to_string(),
+        ]);
+        for (i, lab) in net.labs.iter().enumerate() {
+            let seed = (1000 + 10 * round as usize + i).to_string();
+            let mut extra = vec!["--seed", seed.as_str()];
+            if i == 2 {
+                extra.extend(["--eps", "0.13"]);
+            }
+            run(lab, &suite, round, &extra);
+        }
+    }
+    // genesis + 3 accreditations + suite + 2 rounds + 6 results
+    let nodes: Vec<&Node> = net.nodes().collect();
+    let (root, records) = Network::converge(&nodes, 13, CONVERGE);
+
+    let lab = &net.labs[0];
+    let api = lab.client().base().to_owned();
+    let url = format!("{api}/?suite={suite}&round=2");
+    let tmp = tempfile::tempdir().unwrap();
+    let shot = tmp.path().join("dashboard.png");
+    browse(
+        &tmp.path().join("profile-shot"),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,3000",
+        ],
+        &url,
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote no screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the screenshot is not a PNG"
+    );
+    assert!(
+        png.len() > 50_000,
+        "the screenshot is only {} bytes: the page looks blank",
+        png.len()
+    );
+    if let Ok(keep) = std::env::var("INTERLAB_DASHBOARD_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+
+    let dom = browse(&tmp.path().join("profile-dom"), &["--dump-dom"], &url);
+    assert!(
+        dom.contains(&root),
+        "the page does not name the evidence root {root}"
+    );
+    assert!(dom.contains(&format!("<dd id=\"record-count\">{records}</dd>")));
+    let z = chart_counts(&dom, "z-scores", "data-bars");
+    assert!(
+        z.iter().any(|n| *n == 3),
+        "no z-score chart with a bar per lab: {z:?}"
+    );
+    let h = chart_counts(&dom, "mandel-h", "data-bars");
+    assert!(h.iter().any(|n| *n == 3), "Mandel h bars: {h:?}");
+    // pgd-rs has three repetitions per lab, so k exists there.
+    let k = chart_counts(&dom, "mandel-k", "data-bars");
+    assert!(k.iter().any(|n| *n == 3), "Mandel k bars: {k:?}");
+    let youden = chart_counts(&dom, "youden", "data-points");
+    assert_eq!(youden, vec![3], "Youden plot points");
+    let cusum = chart_counts(&dom, "control cusum", "data-points");
+    let ewma = chart_counts(&dom, "control ewma", "data-points");
+    // Two rounds × three labs per chart (CUSUM draws C⁺ and C⁻).
+    assert!(ewma.iter().any(|n| *n == 6), "EWMA points: {ewma:?}");
+    assert!(cusum.iter().any(|n| *n == 12), "CUSUM points: {cusum:?}");
+    for section in [
+        "id=\"agreement\"",
+        "id=\"flags\"",
+        "id=\"disputes\"",
+        "id=\"labs\"",
+        "id=\"forks\"",
+    ] {
+        assert!(dom.contains(section), "the page lacks {section}");
+    }
+    assert!(
+        dom.contains("class=\"round current\""),
+        "the selected round is not marked"
+    );
+    drop(browser);
+}
