@@ -41,8 +41,8 @@ fn run_and_kill(dir: &Path, kill_after: usize, pause_us: u64) -> Vec<RecordId> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+        .expect("the interlab binary starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
     let mut acked = Vec::new();
     let mut line = Vec::new();
     let parse = |line: &[u8], acked: &mut Vec<RecordId>| {
@@ -51,21 +51,26 @@ fn run_and_kill(dir: &Path, kill_after: usize, pause_us: u64) -> Vec<RecordId> {
             .strip_prefix(b"ACK ")
             .and_then(|r| r.strip_suffix(b"\n"))
         {
-            acked.push(std::str::from_utf8(rest).unwrap().parse().unwrap());
+            let id = std::str::from_utf8(rest).expect("ACK lines are UTF-8");
+            acked.push(id.parse().expect("ACK names a record id"));
         }
     };
     while acked.len() < kill_after {
         line.clear();
-        if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+        if reader
+            .read_until(b'\n', &mut line)
+            .expect("reading the child")
+            == 0
+        {
             break;
         }
         parse(&line, &mut acked);
     }
     std::thread::sleep(Duration::from_micros(pause_us));
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
+    child.kill().expect("SIGKILL is sent"); // SIGKILL on Unix
+    child.wait().expect("the child is reaped");
     let mut rest = Vec::new();
-    reader.read_to_end(&mut rest).unwrap();
+    reader.read_to_end(&mut rest).expect("reading the child");
     for l in rest.split_inclusive(|b| *b == b'\n') {
         parse(l, &mut acked);
     }
@@ -97,6 +102,11 @@ fn every_acknowledged_record_survives_repeated_sigkill_and_the_store_verifies() 
         );
     }
     let report = store.check().unwrap();
+    eprintln!(
+        "{} records acknowledged, {} stored",
+        acked.len(),
+        report.records
+    );
     assert!(report.records as usize >= acked.len());
 
     // What is stored is exactly the first k whole batches of the stream.

@@ -12,22 +12,26 @@ fn interlab(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_interlab"))
         .args(args)
         .output()
-        .unwrap();
+        .expect("the interlab binary runs");
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     )
 }
 
 fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    p.to_str().expect("temporary paths are UTF-8")
 }
 
 #[cfg(unix)]
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    std::fs::metadata(p)
+        .expect("the file exists")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]

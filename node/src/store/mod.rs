@@ -219,10 +219,10 @@ impl Store {
             .evidence
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((generation, ev)) = slot.as_ref() {
-            if *generation == cache.generation {
-                return ev.clone();
-            }
+        if let Some((generation, ev)) = slot.as_ref()
+            && *generation == cache.generation
+        {
+            return ev.clone();
         }
         let ev = cache.evidence();
         *slot = Some((cache.generation, ev.clone()));
