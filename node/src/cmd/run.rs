@@ -33,6 +33,19 @@ pub(crate) struct Args {
     /// Run only this test of the suite (repeatable; default: every test).
     #[arg(long)]
     only: Vec<String>,
+    /// Replace ε of every evasion test (an experiment, not the published procedure).
+    #[arg(long)]
+    eps: Option<f64>,
+    /// Precision of input gradients: f32 (the suite's) or f64.
+    #[arg(long, value_parser = ["f32", "f64"])]
+    precision: Option<String>,
+    /// This run re-runs an earlier (e.g. disputed) result.
+    #[arg(long)]
+    rerun_of: Option<interlab_protocol::RecordId>,
+    /// Simulate a careless lab: judge verdicts with the threshold moved this far towards
+    /// passing while naming the suite's criterion.
+    #[arg(long, hide = true)]
+    lax_criterion: Option<f64>,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -44,6 +57,12 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let mut config = RunConfig::new()
         .with_threads(args.threads)
         .with_round(round);
+    if let Some(eps) = args.eps {
+        config = config.with_eps(eps);
+    }
+    if args.precision.as_deref() == Some("f64") {
+        config = config.with_precision(interlab_suites::Precision::F64);
+    }
     if !args.only.is_empty() {
         config = config.with_only(args.only.clone());
     }
@@ -63,7 +82,11 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         );
         b
     });
-    let (id, result) = ops::run_suite(&client, &args.suite, config, |p| {
+    let deviation = ops::Deviation {
+        lax_threshold: args.lax_criterion,
+        rerun_of: args.rerun_of,
+    };
+    let (id, result) = ops::run_suite(&client, &args.suite, config, deviation, |p| {
         if let Some(b) = &bar {
             b.set_length(p.total);
             b.set_position(p.done);

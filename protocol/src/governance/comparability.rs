@@ -362,6 +362,11 @@ pub fn comparability(
         })
         .collect();
     let (fleiss, fleiss_note) = fleiss_this_round(&counted, round, &criteria);
+    let ids: BTreeSet<RecordId> = runs.iter().map(|(o, _)| o.id).collect();
+    let disputes_here: Vec<DisputeView> = all_disputes
+        .into_iter()
+        .filter(|d| ids.contains(&d.target))
+        .collect();
     let flags = flag_labs(
         authority,
         equivocators,
@@ -369,12 +374,8 @@ pub fn comparability(
         report.as_ref(),
         round,
         &agreement,
+        &disputes_here,
     );
-    let ids: BTreeSet<RecordId> = runs.iter().map(|(o, _)| o.id).collect();
-    let disputes = all_disputes
-        .into_iter()
-        .filter(|d| ids.contains(&d.target))
-        .collect();
     Ok(Comparability {
         suite: query.suite,
         suite_name: suite.name,
@@ -391,8 +392,12 @@ pub fn comparability(
         fleiss,
         fleiss_note,
         flags,
-        disputes,
+        disputes: disputes_here,
     })
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or_else(|| "undefined".to_owned(), |x| format!("{x:.4}"))
 }
 
 fn lab_name(authority: &Authority, key: &PublicKey) -> String {
@@ -472,12 +477,16 @@ fn flag_labs(
     report: Option<&Report>,
     round: u32,
     agreement: &[LabAgreement],
+    disputes: &[DisputeView],
 ) -> Vec<Flag> {
     let mut labs: BTreeMap<String, PublicKey> = counted
         .iter()
         .map(|(o, _)| (lab_name(authority, &o.record.author), o.record.author))
         .collect();
-    for k in equivocators {
+    for k in equivocators
+        .iter()
+        .chain(disputes.iter().filter_map(|d| d.target_author.as_ref()))
+    {
         labs.insert(lab_name(authority, k), *k);
     }
     let mut flags = Vec::new();
@@ -498,40 +507,35 @@ fn flag_labs(
             let Some(line) = m.labs.iter().find(|l| l.lab == lab) else {
                 continue;
             };
-            let assigned = m.algorithm_a.as_ref();
-            match (line.z, line.z_band) {
-                (Some(z), Some(b)) if b != Band::Satisfactory => {
-                    if !kinds.contains(&"z_score") {
-                        kinds.push("z_score");
-                    }
-                    reasons.push(format!(
-                        "{}: z = {z:.2} ({})",
-                        m.measurand,
-                        if b == Band::Unsatisfactory {
-                            "unsatisfactory"
-                        } else {
-                            "questionable"
-                        }
-                    ));
+            // A performance flag needs z and ζ to agree (where both exist): z alone, with a
+            // participant-derived σ_pt near zero, overstates numerical noise between labs
+            // that all reproduce the reference; ζ weighs the lab's own uncertainty.
+            let bad = |b: Option<Band>| b.map(|b| b != Band::Satisfactory);
+            let verdict = match (bad(line.z_band), bad(line.zeta_band)) {
+                (Some(z), Some(zeta)) => z && zeta,
+                (Some(z), None) => z,
+                (None, Some(zeta)) => zeta,
+                (None, None) => false,
+            };
+            if verdict {
+                if !kinds.contains(&"z_score") {
+                    kinds.push("z_score");
                 }
-                (None, _) => {
-                    if let (Some(a), Some(mean)) = (assigned, line.mean) {
-                        if a.s == 0.0 && mean != a.x {
-                            if !kinds.contains(&"z_score") {
-                                kinds.push("z_score");
-                            }
-                            reasons.push(format!(
-                                "{}: mean {mean:.4} differs from x* = {:.4}, which the other labs reproduced exactly (s* = 0, z undefined)",
-                                m.measurand, a.x
-                            ));
-                        }
+                let band = line.zeta_band.or(line.z_band).map_or("", |b| {
+                    if b == Band::Unsatisfactory {
+                        "unsatisfactory"
+                    } else {
+                        "questionable"
                     }
-                }
-                _ => {}
-            }
-            if line.outlier && !kinds.contains(&"outlier") {
-                kinds.push("outlier");
-                reasons.push(format!("{}: ISO 5725-2 outlier", m.measurand));
+                });
+                reasons.push(format!(
+                    "{}: mean {} vs x* {}, z = {}, ζ = {} ({band})",
+                    m.measurand,
+                    fmt(line.mean),
+                    fmt(m.algorithm_a.as_ref().map(|a| a.x)),
+                    fmt(line.z),
+                    fmt(line.zeta),
+                ));
             }
             if let Some(d) = &line.drift {
                 if let Some(a) = d.alarms.first() {
@@ -544,6 +548,25 @@ fn flag_labs(
                     ));
                 }
             }
+        }
+        for d in disputes.iter().filter(|d| {
+            d.target_author == Some(key)
+                && d.resolution
+                    .as_ref()
+                    .is_some_and(|r| r.outcome == crate::Outcome::Upheld)
+        }) {
+            if !kinds.contains(&"dispute_upheld") {
+                kinds.push("dispute_upheld");
+            }
+            let action = d
+                .resolution
+                .as_ref()
+                .map_or(crate::Action::None, |r| r.action);
+            reasons.push(format!(
+                "a dispute ({:?}) against its result {} was upheld (action {action:?})",
+                d.grounds,
+                d.target.short()
+            ));
         }
         for a in agreement.iter().filter(|a| a.lab == lab) {
             let disagree = a.agreement.disagreements.len();

@@ -1,0 +1,464 @@
+//! `interlab demo`: a whole scheme on loopback in one process — an owner and labs as real
+//! nodes (real libp2p over TCP, real stores, real HTTP APIs), a real round of the digits
+//! suite with the differences a real network sees, a dispute, and the report.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use interlab_protocol::{Body, Digest, Envelope, Grounds, RECORD_VERSION, Record};
+use interlab_suites::{Precision, RunConfig};
+use serde_json::{Value, json};
+
+use crate::{
+    client::{ApiClient, ClientError},
+    config::{Config, NodeDir},
+    keyfile,
+    ops::{self, Deviation, OpsError},
+    publisher::now_ms,
+    runtime::{self, Overrides, RunningNode},
+    store::Store,
+};
+
+/// The digits suite, shipped inside the binary so the demo runs from anywhere.
+const SUITE_FILES: [(&str, &[u8]); 5] = [
+    (
+        "suite.toml",
+        include_bytes!("../../reference-suites/suites/digits-mlp/suite.toml"),
+    ),
+    (
+        "data.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/data.safetensors"),
+    ),
+    (
+        "mlp_init.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/mlp_init.safetensors"),
+    ),
+    (
+        "mlp_trained.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/mlp_trained.safetensors"),
+    ),
+    (
+        "poisoning_inputs.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/poisoning_inputs.safetensors"),
+    ),
+];
+
+/// Why the demo failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// Setting up a node directory.
+    #[error("setting up {path}: {message}")]
+    Setup {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A node did not start.
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    /// An API call failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A workflow failed.
+    #[error(transparent)]
+    Ops(#[from] OpsError),
+    /// Nodes did not agree in time.
+    #[error("nodes did not converge within {0:?}: {1}")]
+    NoConvergence(Duration, String),
+    /// Bad settings.
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Number of labs (at least 3: the last two deviate on purpose).
+    pub labs: usize,
+    /// Seed of the honest labs' runs.
+    pub seed: u64,
+    /// Where node directories go.
+    pub dir: PathBuf,
+    /// Bind the owner's API (and dashboard) here.
+    pub serve: Option<String>,
+}
+
+/// What a lab does differently, as a real network would see it.
+#[derive(Debug, Clone)]
+struct LabPlan {
+    name: String,
+    threads: usize,
+    precision: Precision,
+    seed_offset: u64,
+    eps: Option<f64>,
+    lax: Option<f64>,
+    story: &'static str,
+}
+
+fn plans(n: usize) -> Vec<LabPlan> {
+    let honest = [
+        (
+            1,
+            Precision::F32,
+            0,
+            "reference setup: 1 thread, f32 gradients",
+        ),
+        (2, Precision::F32, 0, "2 threads"),
+        (1, Precision::F64, 0, "f64 gradients"),
+        (2, Precision::F32, 1, "2 threads, its own seed"),
+        (1, Precision::F64, 2, "f64 gradients, its own seed"),
+    ];
+    let mut out = Vec::new();
+    for i in 0..n.saturating_sub(2) {
+        let (threads, precision, seed_offset, story) = honest[i % honest.len()];
+        out.push(LabPlan {
+            name: format!("lab-{}", i + 1),
+            threads,
+            precision,
+            seed_offset: seed_offset + (i / honest.len()) as u64 * 10,
+            eps: None,
+            lax: None,
+            story,
+        });
+    }
+    out.push(LabPlan {
+        name: format!("lab-{}", n - 1),
+        threads: 1,
+        precision: Precision::F32,
+        seed_offset: 0,
+        eps: None,
+        lax: Some(0.15),
+        story: "judges verdicts with a laxer threshold than the suite's criterion",
+    });
+    out.push(LabPlan {
+        name: format!("lab-{n}"),
+        threads: 2,
+        precision: Precision::F32,
+        seed_offset: 0,
+        eps: Some(0.15),
+        lax: None,
+        story: "runs the evasion tests at ε = 0.15 instead of 0.1",
+    });
+    out
+}
+
+fn setup_dir(
+    root: &Path,
+    name: &str,
+) -> Result<(NodeDir, interlab_protocol::SecretKey), DemoError> {
+    let dir = NodeDir::new(root.join(name));
+    let err = |message: String| DemoError::Setup {
+        path: dir.root().to_path_buf(),
+        message,
+    };
+    std::fs::create_dir_all(dir.root()).map_err(|e| err(e.to_string()))?;
+    let key = keyfile::create_secret_key(&dir.key()).map_err(|e| err(e.to_string()))?;
+    keyfile::create_token(&dir.token()).map_err(|e| err(e.to_string()))?;
+    Config::default()
+        .with_name(name)
+        .build()
+        .and_then(|c| c.save(&dir.config()))
+        .map_err(|e| err(e.to_string()))?;
+    Ok((dir, key))
+}
+
+/// Progress sink: a step name and a message.
+pub trait DemoProgress {
+    /// A step started or advanced.
+    fn step(&mut self, message: &str);
+}
+
+impl<F: FnMut(&str)> DemoProgress for F {
+    fn step(&mut self, message: &str) {
+        self(message)
+    }
+}
+
+/// A finished demo: the nodes still run until [`Demo::shutdown`].
+#[derive(Debug)]
+pub struct Demo {
+    /// The async runtime the nodes run on.
+    pub runtime: tokio::runtime::Runtime,
+    /// Owner first, then labs.
+    pub nodes: Vec<RunningNode>,
+    /// The summary (`--json` prints it).
+    pub summary: Value,
+    /// The comparability answer of the owner's node.
+    pub answer: Value,
+}
+
+impl Demo {
+    /// Stops every node.
+    pub fn shutdown(self) {
+        let Demo { runtime, nodes, .. } = self;
+        runtime.block_on(async move {
+            for n in nodes {
+                n.shutdown().await;
+            }
+        });
+    }
+}
+
+/// Runs the demo.
+pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
+    if opts.labs < 3 {
+        return Err(DemoError::Settings(format!(
+            "--labs {} is too few: the demo needs at least 3 labs (the last two deviate on purpose)",
+            opts.labs
+        )));
+    }
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| DemoError::Settings(format!("cannot start the async runtime: {e}")))?;
+
+    // The scheme owner creates the scheme before its node starts.
+    progress.step("creating the scheme owner and the scheme");
+    let (owner_dir, owner_key) = setup_dir(&opts.dir, "owner")?;
+    let store = Store::open(&owner_dir.store()).map_err(|e| DemoError::Setup {
+        path: owner_dir.store(),
+        message: e.to_string(),
+    })?;
+    let genesis = Envelope::seal(
+        &owner_key,
+        &Record {
+            v: RECORD_VERSION,
+            author: owner_key.public(),
+            scheme: None,
+            seq: 0,
+            prev: None,
+            time_ms: now_ms(),
+            body: Body::SchemeGenesis {
+                name: "EU AI Act cybersecurity PT (demo)".into(),
+            },
+        },
+    );
+    let scheme = match store.ingest(&[genesis.to_bytes()], now_ms()) {
+        Ok(mut r) => match r.pop() {
+            Some(Ok(id)) => id,
+            other => {
+                return Err(DemoError::Settings(format!("genesis refused: {other:?}")));
+            }
+        },
+        Err(e) => return Err(DemoError::Settings(e.to_string())),
+    };
+    drop(store);
+    let owner_overrides = Overrides {
+        api: opts.serve.clone(),
+        scheme: Some(scheme),
+        sync_interval: Some(Duration::from_millis(500)),
+        ..Overrides::default()
+    };
+    let owner = rt.block_on(runtime::start(&owner_dir, owner_overrides))?;
+    let bootstrap = owner.info.p2p.clone();
+    let owner_api = ApiClient::for_dir(owner_dir.root())?;
+
+    // Labs: their own keys and nodes, joining the scheme by its id.
+    let plans = plans(opts.labs);
+    let mut nodes = vec![owner];
+    let mut labs = Vec::new();
+    for p in &plans {
+        progress.step(&format!("starting {} and accrediting it", p.name));
+        let (dir, key) = setup_dir(&opts.dir, &p.name)?;
+        let node = rt.block_on(runtime::start(
+            &dir,
+            Overrides {
+                bootstrap: bootstrap.clone(),
+                scheme: Some(scheme),
+                sync_interval: Some(Duration::from_millis(500)),
+                ..Overrides::default()
+            },
+        ))?;
+        owner_api.publish(&Body::LabAccredited {
+            lab: key.public(),
+            name: p.name.clone(),
+        })?;
+        labs.push((p.clone(), ApiClient::for_dir(dir.root())?));
+        nodes.push(node);
+    }
+
+    // The owner publishes the suite and opens round 1.
+    progress.step("publishing the digits-mlp reference suite and opening round 1");
+    let suite_dir = opts.dir.join("suite");
+    std::fs::create_dir_all(&suite_dir).map_err(|e| DemoError::Setup {
+        path: suite_dir.clone(),
+        message: e.to_string(),
+    })?;
+    for (name, bytes) in SUITE_FILES {
+        std::fs::write(suite_dir.join(name), bytes).map_err(|e| DemoError::Setup {
+            path: suite_dir.join(name),
+            message: e.to_string(),
+        })?;
+    }
+    let (suite, _) = ops::publish_suite(&owner_api, &suite_dir.join("suite.toml"), None)?;
+    owner_api.publish(&Body::RoundOpened {
+        suite,
+        round: 1,
+        deadline_ms: None,
+    })?;
+
+    // Every lab runs the whole suite on its own node, with its own differences.
+    let mut result_ids = BTreeMap::new();
+    for (i, (p, client)) in labs.iter().enumerate() {
+        wait_for_suite(client, &suite)?;
+        progress.step(&format!(
+            "{} ({}/{}) runs the suite: {}",
+            p.name,
+            i + 1,
+            labs.len(),
+            p.story
+        ));
+        let mut config = RunConfig::new()
+            .with_threads(p.threads)
+            .with_precision(p.precision)
+            .with_round(1);
+        if p.seed_offset != 0 {
+            config = config.with_seed(opts.seed.wrapping_add(p.seed_offset));
+        } else if opts.seed != 0 {
+            config = config.with_seed(opts.seed);
+        }
+        if let Some(eps) = p.eps {
+            config = config.with_eps(eps);
+        }
+        let deviation = Deviation {
+            lax_threshold: p.lax,
+            rerun_of: None,
+        };
+        let (id, _) = ops::run_suite(client, &suite, config, deviation, |_| {})?;
+        result_ids.insert(p.name.clone(), id);
+    }
+
+    // The first lab disputes the ε lab's result; that lab answers; the owner rules.
+    progress.step("a dispute: lab-1 cannot reproduce the last lab's evasion results");
+    let (eps_plan, eps_client) = labs
+        .last()
+        .ok_or_else(|| DemoError::Settings("no labs".into()))?;
+    let first = &labs[0];
+    let target = result_ids[&eps_plan.name];
+    let dispute = first.1.publish(&Body::Dispute {
+        target,
+        grounds: Grounds::NotReproducible,
+        statement: format!(
+            "{}'s robust accuracies are far below what every other lab measured on the same \
+             reference model; our own run is attached",
+            eps_plan.name
+        ),
+        evidence: vec![result_ids[&first.0.name]],
+    })?;
+    let dispute_id: interlab_protocol::RecordId = dispute["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| DemoError::Settings("dispute answer without id".into()))?;
+    wait_for_record(eps_client, &dispute_id)?;
+    eps_client.publish(&Body::DisputeResponse {
+        dispute: dispute_id,
+        statement: "our evasion tests ran with ε = 0.15 by mistake".into(),
+        evidence: vec![],
+    })?;
+    let resolve_after = owner_api.clone();
+    wait_for_record(&resolve_after, &dispute_id)?;
+    owner_api.publish(&Body::DisputeResolution {
+        dispute: dispute_id,
+        outcome: interlab_protocol::Outcome::Upheld,
+        action: interlab_protocol::Action::Exclude,
+        statement: "upheld: the result does not measure the published suite; excluded".into(),
+    })?;
+
+    // Everyone converges on one evidence root.
+    progress.step("waiting until every node holds the same evidence");
+    let clients: Vec<(String, ApiClient)> =
+        std::iter::once(("owner".to_owned(), owner_api.clone()))
+            .chain(labs.iter().map(|(p, c)| (p.name.clone(), c.clone())))
+            .collect();
+    let roots = converge(&clients, Duration::from_secs(60))?;
+    let answer = owner_api.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
+    let with_disputed = owner_api.get(&format!(
+        "/v1/comparability?suite={suite}&round=1&include_disputed=true"
+    ))?;
+    let flagged: Vec<Value> = answer["comparability"]["flags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let records = answer["evidence"]["records"].clone();
+    let summary = json!({
+        "scheme": scheme,
+        "suite": suite,
+        "evidence_roots": roots,
+        "records": records,
+        "labs": plans.iter().map(|p| json!({"lab": p.name, "setup": p.story})).collect::<Vec<_>>(),
+        "flagged": flagged,
+        "report": answer["comparability"],
+        "report_including_disputed": with_disputed["comparability"],
+        "dashboard": format!("{}/", nodes[0].info.api),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    Ok(Demo {
+        runtime: rt,
+        nodes,
+        summary,
+        answer,
+    })
+}
+
+fn wait_for_suite(client: &ApiClient, suite: &Digest) -> Result<(), DemoError> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if !client
+            .records(&format!("kind=suite_published&suite={suite}"))?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(DemoError::NoConvergence(
+        Duration::from_secs(30),
+        format!("suite {suite} did not reach {}", client.base()),
+    ))
+}
+
+fn wait_for_record(client: &ApiClient, id: &interlab_protocol::RecordId) -> Result<(), DemoError> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if client.get(&format!("/v1/records/{id}")).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(DemoError::NoConvergence(
+        Duration::from_secs(30),
+        format!("record {id} did not reach {}", client.base()),
+    ))
+}
+
+fn converge(
+    clients: &[(String, ApiClient)],
+    timeout: Duration,
+) -> Result<BTreeMap<String, String>, DemoError> {
+    let t = Instant::now();
+    loop {
+        let mut roots = BTreeMap::new();
+        for (name, c) in clients {
+            let s = c.get("/v1/status")?;
+            roots.insert(
+                name.clone(),
+                s["evidence_root"].as_str().unwrap_or_default().to_owned(),
+            );
+        }
+        let first = roots.values().next().cloned().unwrap_or_default();
+        if roots.values().all(|r| *r == first) {
+            return Ok(roots);
+        }
+        if t.elapsed() > timeout {
+            return Err(DemoError::NoConvergence(timeout, format!("{roots:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
