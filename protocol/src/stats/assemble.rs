@@ -46,13 +46,9 @@ pub fn comparability_report(
             });
         }
     }
-    let groups = group(obs.iter().enumerate(), |(_, o)| o.measurand.as_str());
-    let measurands = groups
+    let measurands = group(obs.iter(), |o| o.measurand.as_str())
         .into_iter()
-        .map(|(name, rows)| {
-            let rows: Vec<&Observation> = rows.into_iter().map(|(_, o)| o).collect();
-            measurand_report(name, &rows, cfg)
-        })
+        .map(|(name, rows)| measurand_report(name, &rows, cfg))
         .collect();
     Ok(Report { measurands })
 }
@@ -84,6 +80,21 @@ fn round_of(o: &Observation) -> u64 {
     o.round.unwrap_or(0)
 }
 
+/// The distinct rounds, ascending (rounds are few, rows many: no sort of the rows).
+fn distinct_rounds(rows: &[&Observation]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    let mut last = None;
+    for o in rows {
+        let r = round_of(o);
+        if last != Some(r) && !out.contains(&r) {
+            out.push(r);
+        }
+        last = Some(r);
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Per lab (first-appearance order): its rows.
 fn by_lab<'a>(rows: &[&'a Observation]) -> Vec<(&'a str, Vec<&'a Observation>)> {
     group(rows.iter().copied(), |o| o.lab.as_str())
@@ -92,17 +103,15 @@ fn by_lab<'a>(rows: &[&'a Observation]) -> Vec<(&'a str, Vec<&'a Observation>)> 
 fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> MeasurandReport {
     let mut notes = Vec::new();
     let latest = rows.iter().map(|o| round_of(o)).max().unwrap_or(0);
-    let rounds_seen: Vec<u64> = {
-        let mut r: Vec<u64> = rows.iter().map(|o| round_of(o)).collect();
-        r.sort_unstable();
-        r.dedup();
-        r
+    let rounds_seen = distinct_rounds(rows);
+    let current: Vec<&Observation> = if rounds_seen.len() == 1 {
+        rows.to_vec()
+    } else {
+        rows.iter()
+            .copied()
+            .filter(|o| round_of(o) == latest)
+            .collect()
     };
-    let current: Vec<&Observation> = rows
-        .iter()
-        .copied()
-        .filter(|o| round_of(o) == latest)
-        .collect();
     if rounds_seen.len() > 1 {
         notes.push(format!(
             "rounds {:?} present: cross-sectional statistics use round {latest}",
@@ -199,7 +208,12 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         })
         .collect();
     let criterion = cfg.criteria.get(name);
-    let all_labs: HashMap<&str, Vec<&Observation>> = by_lab(rows).into_iter().collect();
+    let any_verdict = rows.iter().any(|o| o.verdict.is_some());
+    let all_labs: HashMap<&str, Vec<&Observation>> = if any_verdict {
+        by_lab(rows).into_iter().collect()
+    } else {
+        HashMap::new()
+    };
     let drift_by_lab = if rounds_seen.len() > 1 {
         drift_series(rows, &rounds_seen, cfg)
     } else {
