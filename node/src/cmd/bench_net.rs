@@ -37,6 +37,9 @@ enum Which {
         /// Random earlier nodes each node dials.
         #[arg(long, default_value_t = 4)]
         degree: usize,
+        /// Gossipsub heartbeat in milliseconds.
+        #[arg(long, default_value_t = 700)]
+        heartbeat_ms: u64,
     },
     /// A node that missed a long log joins and catches up.
     CatchUp {
@@ -61,6 +64,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             records,
             rate,
             degree,
+            heartbeat_ms,
         } => {
             let spec = PropagationSpec {
                 nodes,
@@ -68,6 +72,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 records,
                 rate,
                 degree,
+                heartbeat: std::time::Duration::from_millis(heartbeat_ms),
                 seed: args.seed,
                 dir,
             };

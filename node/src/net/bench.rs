@@ -32,6 +32,8 @@ pub struct PropagationSpec {
     pub rate: f64,
     /// Each node dials this many random earlier nodes.
     pub degree: usize,
+    /// Gossipsub heartbeat (mesh repair and lazy gossip).
+    pub heartbeat: Duration,
     /// Seed of keys and topology.
     pub seed: u64,
     /// Directory for the stores (a fresh subdirectory is made and removed).
@@ -163,7 +165,11 @@ pub async fn propagation(spec: &PropagationSpec) -> Result<PropagationReport, Ne
         }
         boot.sort();
         boot.dedup();
-        let cfg = bench_config().with_bootstrap(boot).build()?;
+        let cfg = bench_config()
+            .with_heartbeat(spec.heartbeat)
+            .with_pending_ttl(spec.heartbeat * 5)
+            .with_bootstrap(boot)
+            .build()?;
         let (client, task) = spawn(cfg, k.to_bytes(), store.clone()).await?;
         let addr = client
             .listen_addrs()
@@ -179,7 +185,7 @@ pub async fn propagation(spec: &PropagationSpec) -> Result<PropagationReport, Ne
         });
     }
     // Let connections, subscriptions and meshes form.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
 
     let seen: Arc<Mutex<HashMap<RecordId, (usize, Instant)>>> = Arc::default();
     let mut watchers = Vec::new();

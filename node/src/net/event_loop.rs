@@ -52,7 +52,7 @@ struct Fetch {
 
 enum Wake {
     Cmd(Option<Command>),
-    Swarm(SwarmEvent<BehaviourEvent>),
+    Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Ingested(Result<IngestOutcome, tokio::task::JoinError>),
     Tick,
 }
@@ -184,7 +184,7 @@ impl EventLoop {
         loop {
             let wake = tokio::select! {
                 c = self.commands.recv() => Wake::Cmd(c),
-                e = self.swarm.select_next_some() => Wake::Swarm(e),
+                e = self.swarm.select_next_some() => Wake::Swarm(Box::new(e)),
                 r = wait(&mut self.ingest) => Wake::Ingested(r),
                 _ = tick.tick() => Wake::Tick,
             };
@@ -199,7 +199,7 @@ impl EventLoop {
                     break;
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
-                Wake::Swarm(e) => self.on_swarm(e),
+                Wake::Swarm(e) => self.on_swarm(*e),
                 Wake::Ingested(r) => {
                     self.ingest = None;
                     let (results, view) = match r {

@@ -565,10 +565,10 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
         let mut accepted = Vec::new();
         let failed = results.len() != batch.len();
         for (i, work) in batch.into_iter().enumerate() {
-            if let (Source::Range, Some((a, s))) = (&work.source, work.pos) {
-                if self.queued_upto.get(&a) == Some(&s) {
-                    self.queued_upto.remove(&a);
-                }
+            if let (Source::Range, Some((a, s))) = (&work.source, work.pos)
+                && self.queued_upto.get(&a) == Some(&s)
+            {
+                self.queued_upto.remove(&a);
             }
             let result = if failed {
                 // The store failed: nothing was decided; gossip is dropped without blame.
@@ -665,11 +665,11 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
         });
         list.sort_by_key(|h| h.seq);
         self.held_total += 1;
-        if list.len() > self.cfg.pending_per_author {
-            if let Some(h) = list.pop() {
-                self.held_total -= 1;
-                Self::drop_held(h, Verdict::Ignore, out);
-            }
+        if list.len() > self.cfg.pending_per_author
+            && let Some(h) = list.pop()
+        {
+            self.held_total -= 1;
+            Self::drop_held(h, Verdict::Ignore, out);
         }
         while self.held_total > self.cfg.pending_total {
             // Evict the farthest record of the author holding the most.
