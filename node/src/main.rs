@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Check a file of envelopes offline: signatures, canonical form, chains.
     Verify(cmd::verify::Args),
+    /// Comparability statistics of a CSV of results (ISO 13528, ISO 5725-2, kappa, drift).
+    Stats(cmd::stats::Args),
     /// Create a node directory: lab key (mode 0600), API token and configuration.
     Init(cmd::init::Args),
     /// Scheme-owner commands (create a scheme).
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
     init_tracing();
     let out = match cli.command {
         Command::Verify(args) => cmd::verify::run(args, cli.json),
+        Command::Stats(args) => cmd::stats::run(args, cli.json),
         Command::Init(args) => cmd::init::run(args, cli.json),
         Command::Scheme(args) => cmd::scheme::run(args, cli.json),
         Command::Bench(args) => cmd::bench::run(args, cli.json),
