@@ -3,4 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod dashboard;
+mod demo;
+mod governance;
 mod network;

@@ -145,9 +145,9 @@ impl ApiClient {
         self.post_json("/v1/publish", &serde_json::json!({ "body": body }))
     }
 
-    /// Uploads an artefact; checks the digest the node computed.
-    pub fn upload(&self, bytes: &[u8]) -> Result<Digest, ClientError> {
-        let url = self.url("/v1/artefacts");
+    /// `POST path` with raw bytes and the token → JSON.
+    pub fn post_bytes(&self, path: &str, bytes: &[u8]) -> Result<Value, ClientError> {
+        let url = self.url(path);
         let mut req = self.agent.post(&url);
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
@@ -155,7 +155,17 @@ impl ApiClient {
         let r = req
             .header("Content-Type", "application/octet-stream")
             .send(bytes);
-        let v = self.finish(&url, r)?;
+        self.finish(&url, r)
+    }
+
+    /// Submits an envelope signed elsewhere.
+    pub fn submit(&self, envelope: &Envelope) -> Result<Value, ClientError> {
+        self.post_bytes("/v1/envelopes", &envelope.to_bytes())
+    }
+
+    /// Uploads an artefact; checks the digest the node computed.
+    pub fn upload(&self, bytes: &[u8]) -> Result<Digest, ClientError> {
+        let v = self.post_bytes("/v1/artefacts", bytes)?;
         let digest: Digest = v["digest"]
             .as_str()
             .and_then(|d| d.parse().ok())

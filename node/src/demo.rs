@@ -378,6 +378,12 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             .chain(labs.iter().map(|(p, c)| (p.name.clone(), c.clone())))
             .collect();
     let roots = converge(&clients, Duration::from_secs(60))?;
+    // Every node answers the regulator's question from the same evidence, byte for byte.
+    let mut report_digests = BTreeMap::new();
+    for (name, c) in &clients {
+        let a = c.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
+        report_digests.insert(name.clone(), a["report_digest"].clone());
+    }
     let answer = owner_api.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
     let with_disputed = owner_api.get(&format!(
         "/v1/comparability?suite={suite}&round=1&include_disputed=true"
@@ -391,6 +397,7 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         "scheme": scheme,
         "suite": suite,
         "evidence_roots": roots,
+        "report_digests": report_digests,
         "records": records,
         "labs": plans.iter().map(|p| json!({"lab": p.name, "setup": p.story})).collect::<Vec<_>>(),
         "flagged": flagged,

@@ -6,8 +6,16 @@ use std::fmt::Write;
 use serde_json::Value;
 
 fn num(v: &Value, digits: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "—".to_owned(), |x| format!("{x:.digits$}"))
+    v.as_f64().map_or_else(
+        || "—".to_owned(),
+        |x| {
+            if x != 0.0 && x.abs() < 0.5 * 10f64.powi(-(digits as i32)) {
+                format!("{x:.2e}")
+            } else {
+                format!("{x:.digits$}")
+            }
+        },
+    )
 }
 
 /// Renders a `GET /v1/comparability` answer.

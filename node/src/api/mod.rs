@@ -60,6 +60,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))
+        .route("/v1/envelopes", post(records::submit))
         .route("/v1/admin/block", post(admin::block))
         .route("/v1/admin/sync", post(admin::sync))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));

@@ -275,3 +275,39 @@ pub(crate) async fn forks(State(s): State<Arc<ApiState>>) -> Result<Json<Value>,
         .collect();
     Ok(Json(json!({ "evidence_root": ev.root, "forks": forks })))
 }
+
+/// `POST /v1/envelopes`: an envelope signed elsewhere (e.g. with a key kept offline),
+/// validated, stored durably and gossiped like any other.
+pub(crate) async fn submit(
+    State(s): State<Arc<ApiState>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let store = s.store.clone();
+    let bytes = body.to_vec();
+    let batch = vec![bytes.clone()];
+    let now = crate::publisher::now_ms();
+    let mut results = tokio::task::spawn_blocking(move || store.ingest(&batch, now))
+        .await
+        .map_err(ApiError::internal)??;
+    match results.pop() {
+        Some(Ok(id)) => {
+            if let Err(e) = s.net.publish(bytes).await {
+                tracing::debug!(%id, "gossip of submitted record: {e}");
+            }
+            Ok(Json(
+                json!({ "id": id, "evidence_root": s.store.evidence().root }),
+            ))
+        }
+        Some(Err(interlab_protocol::Rejection::Equivocation(proof))) => {
+            // The store kept the proof; spread it so every node flags the author.
+            if let Err(e) = s.net.publish_fork((*proof).clone()).await {
+                tracing::debug!("gossip of fork proof: {e}");
+            }
+            Err(ApiError::rejected(
+                &interlab_protocol::Rejection::Equivocation(proof),
+            ))
+        }
+        Some(Err(r)) => Err(ApiError::rejected(&r)),
+        None => Err(ApiError::internal("store returned no result")),
+    }
+}

@@ -22,6 +22,10 @@ pub struct PeerInfo {
 #[derive(Debug)]
 pub(crate) enum Command {
     Publish(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
+    PublishFork(
+        interlab_protocol::ForkProof,
+        oneshot::Sender<Result<(), NetError>>,
+    ),
     #[cfg(any(test, feature = "test-utils"))]
     PublishRaw(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
@@ -64,6 +68,12 @@ impl NetClient {
     /// connected it still succeeds: peers fetch the record by catch-up later.
     pub async fn publish(&self, envelope_bytes: Vec<u8>) -> Result<(), NetError> {
         self.ask(|r| Command::Publish(envelope_bytes, r)).await?
+    }
+
+    /// Gossips a fork proof found outside the network (e.g. by the API); the caller has
+    /// stored it already.
+    pub async fn publish_fork(&self, proof: interlab_protocol::ForkProof) -> Result<(), NetError> {
+        self.ask(|r| Command::PublishFork(proof, r)).await?
     }
 
     /// Publishes raw bytes on the scheme topic, unchecked (tests of hostile peers).

@@ -324,6 +324,10 @@ impl EventLoop {
                 let r = self.publish(bytes);
                 let _ = reply.send(r);
             }
+            Command::PublishFork(proof, reply) => {
+                let r = self.gossip(Gossip::Fork(proof.to_bytes()));
+                let _ = reply.send(r);
+            }
             #[cfg(any(test, feature = "test-utils"))]
             Command::PublishRaw(data, reply) => {
                 let r = match self.topic.clone() {

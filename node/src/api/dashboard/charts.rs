@@ -7,10 +7,15 @@ use std::fmt::Write;
 use interlab_protocol::stats::{
     MeasurandReport,
     drift::{Drift, DriftConfig},
+    report::LabLine,
     scores::Band as ZBand,
 };
 
 use super::svg::{self, Band, Bar, Rule, esc, num};
+
+/// Legend of the critical lines of the Mandel charts.
+const CRIT_NOTE: &str = "<i class=\"key crit5\"></i> 5 % critical value \
+     <i class=\"key crit1\"></i> 1 % critical value (ISO 5725-2)";
 
 fn z_class(b: Option<ZBand>) -> &'static str {
     match b {
@@ -36,9 +41,7 @@ pub(crate) fn z_scores(m: &MeasurandReport) -> String {
         };
         return svg::empty("z-scores", &title, &why);
     }
-    let bars: Vec<Bar> = m
-        .labs
-        .iter()
+    let bars: Vec<Bar> = by_name(m)
         .map(|l| Bar {
             label: l.lab.clone(),
             value: l.z,
@@ -75,7 +78,16 @@ pub(crate) fn z_scores(m: &MeasurandReport) -> String {
             class: if v.abs() == 3.0 { "crit1" } else { "crit5" },
         })
         .collect();
-    svg::hbars("z-scores", &title, &bars, &bands, &rules, (-3.5, 3.5))
+    svg::hbars(
+        "z-scores",
+        &title,
+        &bars,
+        &bands,
+        &rules,
+        (-3.5, 3.5),
+        "z = (lab mean − x*) / s*. |z| ≤ 2 satisfactory, 2 < |z| < 3 questionable \
+         (amber band), |z| ≥ 3 unsatisfactory (red band).",
+    )
 }
 
 /// Mandel's h per lab with the 5 % and 1 % critical lines (two-sided).
@@ -89,9 +101,7 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
         );
     }
     let crit = &m.mandel_critical;
-    let bars: Vec<Bar> = m
-        .labs
-        .iter()
+    let bars: Vec<Bar> = by_name(m)
         .map(|l| Bar {
             label: l.lab.clone(),
             value: l.h,
@@ -113,7 +123,15 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
             });
         }
     }
-    svg::hbars("mandel-h", &title, &bars, &[], &rules, (-1.0, 1.0))
+    svg::hbars(
+        "mandel-h",
+        &title,
+        &bars,
+        &[],
+        &rules,
+        (-1.0, 1.0),
+        CRIT_NOTE,
+    )
 }
 
 /// Mandel's k per lab with the 5 % and 1 % critical lines (upper).
@@ -129,9 +147,7 @@ pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
         return svg::empty("mandel-k", &title, why);
     }
     let crit = &m.mandel_critical;
-    let bars: Vec<Bar> = m
-        .labs
-        .iter()
+    let bars: Vec<Bar> = by_name(m)
         .map(|l| Bar {
             label: l.lab.clone(),
             value: l.k,
@@ -148,7 +164,22 @@ pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
             })
         })
         .collect();
-    svg::hbars("mandel-k", &title, &bars, &[], &rules, (0.0, 1.0))
+    svg::hbars(
+        "mandel-k",
+        &title,
+        &bars,
+        &[],
+        &rules,
+        (0.0, 1.0),
+        CRIT_NOTE,
+    )
+}
+
+/// Lab lines in name order, so every chart lists the labs alike.
+fn by_name(m: &MeasurandReport) -> impl Iterator<Item = &LabLine> {
+    let mut v: Vec<&LabLine> = m.labs.iter().collect();
+    v.sort_by(|a, b| a.lab.cmp(&b.lab));
+    v.into_iter()
 }
 
 fn exceed(v: Option<f64>, c5: Option<f64>, c1: Option<f64>) -> &'static str {
@@ -180,9 +211,7 @@ pub(crate) fn youden_pair(ms: &[&MeasurandReport]) -> Option<(usize, usize)> {
 /// systematic error.
 pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
     let title = format!("Youden plot — {} vs {}", a.measurand, b.measurand);
-    let pts: Vec<(String, f64, f64, usize)> = a
-        .labs
-        .iter()
+    let pts: Vec<(String, f64, f64, usize)> = by_name(a)
         .enumerate()
         .filter_map(|(i, la)| {
             let lb = b.labs.iter().find(|l| l.lab == la.lab)?;
@@ -225,19 +254,29 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
             },
         );
     }
+    let mut taken = Vec::new();
     for (lab, x, y, i) in &pts {
-        f.point(&mut s, *x, *y, lab, *i);
+        f.point(&mut s, (*x, *y), lab, *i, &mut taken);
     }
     s.push_str("</svg></figure>");
+    let names: Vec<(String, usize)> = pts.iter().map(|p| (p.0.clone(), p.3)).collect();
+    let _ = write!(
+        s,
+        "<div>{}<p class=\"note\">Each point is one lab: its mean of {} (across) against \
+         its mean of {} (up). Dashed lines: the assigned values x*. Points spread along the \
+         diagonal through (x*, x*) suggest a lab-specific systematic effect common to both \
+         tests; points off it suggest a random or test-specific error.</p></div>",
+        svg::legend(&names),
+        esc(&a.measurand),
+        esc(&b.measurand)
+    );
     s
 }
 
 /// CUSUM (C⁺ up, −C⁻ down) and EWMA of each lab's z-scores over rounds, with the
 /// decision interval ±h and the EWMA control limits.
 pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
-    let series: Vec<(usize, &str, &Drift)> = m
-        .labs
-        .iter()
+    let series: Vec<(usize, &str, &Drift)> = by_name(m)
         .enumerate()
         .filter_map(|(i, l)| l.drift.as_ref().map(|d| (i, l.lab.as_str(), d)))
         .filter(|(_, _, d)| !d.rounds.is_empty())

@@ -318,7 +318,7 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
         for m in &ms {
             let _ = write!(
                 s,
-                "<div class=\"measurand\"><h3>{}</h3><div class=\"grid2\">{}<div>{}{}</div></div></div>",
+                "<div class=\"measurand\"><h3>{}</h3><div class=\"grid2\">{}{}{}</div></div>",
                 esc(&m.measurand),
                 charts::z_scores(m),
                 charts::mandel_h(m),
@@ -328,7 +328,13 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
         s.push_str("</section>");
         s.push_str("<section id=\"youden\" class=\"card\"><h2>Youden plot</h2>");
         match charts::youden_pair(&ms) {
-            Some((i, j)) => s.push_str(&charts::youden(ms[i], ms[j])),
+            Some((i, j)) => {
+                let _ = write!(
+                    s,
+                    "<div class=\"grid2 youden-box\">{}</div>",
+                    charts::youden(ms[i], ms[j])
+                );
+            }
             None => s.push_str(&svg::empty(
                 "youden",
                 "Youden plot",

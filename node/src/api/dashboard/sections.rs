@@ -176,15 +176,26 @@ pub(crate) fn assigned(ms: &[&MeasurandReport]) -> String {
             m.robust
                 .as_ref()
                 .map_or("—", |r| if r.u_negligible { "yes" } else { "no" }),
-            m.notes
-                .iter()
-                .map(|n| esc(n))
-                .collect::<Vec<_>>()
-                .join("<br>")
+            notes(&m.notes)
         );
     }
     s.push_str("</tbody></table>");
     s
+}
+
+fn notes(notes: &[String]) -> String {
+    if notes.is_empty() {
+        return "—".to_owned();
+    }
+    let body: String = notes
+        .iter()
+        .map(|n| format!("<div>{}</div>", esc(n)))
+        .collect();
+    format!(
+        "<details><summary>{} note{}</summary>{body}</details>",
+        notes.len(),
+        if notes.len() == 1 { "" } else { "s" }
+    )
 }
 
 /// The harmonized criteria, verdict agreement per lab and test, implied thresholds and κ.
@@ -401,7 +412,9 @@ pub(crate) fn results(c: &Comparability) -> String {
         "<table class=\"results\"><thead><tr><th>Lab</th><th>Round</th><th>Recorded</th>\
          <th>Counted</th><th>Environment</th><th>Record</th></tr></thead><tbody>",
     );
-    for r in &c.results {
+    let mut rows: Vec<_> = c.results.iter().collect();
+    rows.sort_by(|a, b| (a.round, &a.lab_name, a.time_ms).cmp(&(b.round, &b.lab_name, b.time_ms)));
+    for r in rows {
         let counted = if r.counted {
             "<span class=\"badge ok\">counted</span>".to_owned()
         } else {

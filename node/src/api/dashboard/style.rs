@@ -30,7 +30,7 @@ dl.kv dt{color:var(--dim)}
 dl.kv dd{margin:0}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--dim);font-weight:600;background:#fafbfc}
+th{font-size:12px;color:var(--dim);font-weight:600;background:#fafbfc}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.flagged td{background:#fdf1f0}
 details summary{cursor:pointer;color:var(--accent);margin:6px 0}
@@ -49,7 +49,7 @@ li.flag ul{margin:4px 0 0 18px;padding:0;color:var(--ink)}
 .summary{display:flex;gap:14px;flex-wrap:wrap;margin:0 0 18px}
 .summary .tile{flex:1 1 160px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 16px}
 .tile .big{font-size:24px;font-weight:600;color:var(--accent)}
-.tile .lbl{color:var(--dim);font-size:12px;text-transform:uppercase;letter-spacing:.4px}
+.tile .lbl{color:var(--dim);font-size:12.5px}
 figure.chart-box{margin:0;padding:0}
 .chart-title{font-weight:600;font-size:13px;margin:4px 0 4px}
 svg.chart{width:100%;height:auto;display:block;background:#fff}
@@ -81,6 +81,9 @@ svg.chart .series{fill:none;stroke-width:2}
 svg.chart .series.dashed{stroke-dasharray:5 3}
 .chart-empty{border:1px dashed var(--line);border-radius:6px;padding:10px 14px;background:#fafbfc}
 .chart-empty p{margin:4px 0 0;color:var(--dim);font-style:italic}
+.chart-note{font-size:11.5px;color:var(--dim);margin:2px 0 6px}
+.chart-note i.key{display:inline-block;width:18px;height:0;border-top:2px dashed var(--warn);vertical-align:3px;margin:0 3px 0 6px}
+.chart-note i.key.crit1{border-top:2px dotted var(--bad)}
 .legend{display:flex;flex-wrap:wrap;gap:12px;margin:6px 0;font-size:12px}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .s0{fill:#1f77b4;stroke:#1f77b4;background:#1f77b4}.s1{fill:#d62728;stroke:#d62728;background:#d62728}
@@ -93,5 +96,7 @@ svg.chart .series.s5,svg.chart .series.s6,svg.chart .series.s7,svg.chart .series
 .measurand{border-top:1px solid var(--line);padding-top:12px;margin-top:12px}
 .measurand:first-of-type{border-top:0;margin-top:0;padding-top:0}
 .measurand h3{font-size:15px;margin:0 0 8px}
+td details summary{margin:0;font-size:12px}
+td details div{font-size:12px;color:var(--dim)}
 footer{color:var(--dim);font-size:12px;text-align:center;padding:12px}
 "#;

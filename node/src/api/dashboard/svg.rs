@@ -177,12 +177,13 @@ pub(crate) struct Bar {
     pub(crate) class: &'static str,
 }
 
-const LABEL_W: f64 = 150.0;
+const LABEL_W: f64 = 165.0;
 const WIDTH: f64 = 560.0;
 const ROW: f64 = 24.0;
 
 /// Horizontal bars per category, with bands and reference lines (vertical, on the
-/// value axis). `min_domain` is always kept visible (e.g. ±3 for z).
+/// value axis). `min_domain` is always kept visible (e.g. ±3 for z); `caption` is
+/// trusted HTML shown under the chart.
 pub(crate) fn hbars(
     class: &str,
     title: &str,
@@ -190,12 +191,13 @@ pub(crate) fn hbars(
     bands: &[Band],
     rules: &[Rule],
     min_domain: (f64, f64),
+    caption: &str,
 ) -> String {
     let drawn = bars.iter().filter(|b| b.value.is_some()).count();
     if drawn == 0 {
         return empty(class, title, "no lab has a value for this chart");
     }
-    let (top, bottom, right) = (8.0, 34.0, 16.0);
+    let (top, bottom) = (20.0, 22.0);
     let height = top + bottom + ROW * bars.len() as f64;
     let (lo, hi) = extent(
         bars.iter()
@@ -204,7 +206,8 @@ pub(crate) fn hbars(
             .chain([min_domain.0, min_domain.1, 0.0]),
         0.06,
     );
-    let x = Scale::new(lo, hi, LABEL_W, WIDTH - right);
+    // Room at both ends for the value printed next to a bar.
+    let x = Scale::new(lo, hi, LABEL_W + 40.0, WIDTH - 44.0);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -238,7 +241,7 @@ pub(crate) fn hbars(
             "<text class=\"cat\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             c(LABEL_W - 8.0),
             c(y + ROW * 0.65),
-            esc(&truncate(&b.label, 22))
+            esc(&truncate(&b.label, 21))
         );
         match b.value {
             Some(v) => {
@@ -278,23 +281,35 @@ pub(crate) fn hbars(
             }
         }
     }
+    // Labels of lines closer than a label's width are left out (the line stays).
+    let mut labelled: Vec<f64> = Vec::new();
     for r in rules {
         let xr = x.at(r.value);
         let _ = write!(
             s,
-            "<line class=\"rule {}\" x1=\"{}\" y1=\"{top}\" x2=\"{}\" y2=\"{}\"/>\
-             <text class=\"rule-label {}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            "<line class=\"rule {}\" x1=\"{}\" y1=\"{top}\" x2=\"{}\" y2=\"{}\"/>",
             r.class,
             c(xr),
             c(xr),
             c(plot_bottom),
-            r.class,
-            c(xr),
-            c(height - 4.0),
-            esc(&r.label)
         );
+        if labelled.iter().all(|l| (l - xr).abs() > 24.0) {
+            labelled.push(xr);
+            let _ = write!(
+                s,
+                "<text class=\"rule-label {}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                r.class,
+                c(xr),
+                c(top - 6.0),
+                esc(&r.label)
+            );
+        }
     }
-    s.push_str("</svg></figure>");
+    s.push_str("</svg>");
+    if !caption.is_empty() {
+        let _ = write!(s, "<div class=\"chart-note\">{caption}</div>");
+    }
+    s.push_str("</figure>");
     s
 }
 
@@ -450,23 +465,40 @@ impl Frame {
         );
     }
 
-    /// A labelled point.
-    pub(crate) fn point(&self, s: &mut String, x: f64, y: f64, label: &str, color: usize) {
+    /// A point, labelled unless an earlier label (in `taken`) sits too close.
+    pub(crate) fn point(
+        &self,
+        s: &mut String,
+        (x, y): (f64, f64),
+        label: &str,
+        color: usize,
+        taken: &mut Vec<(f64, f64)>,
+    ) {
         let (px, py) = (self.x.at(x), self.y.at(y));
         let _ = write!(
             s,
             "<circle class=\"point s{}\" cx=\"{}\" cy=\"{}\" r=\"5\"><title>{}: ({}, {})</title>\
-             </circle><text class=\"point-label\" x=\"{}\" y=\"{}\">{}</text>",
+             </circle>",
             color % PALETTE,
             c(px),
             c(py),
             esc(label),
             num(x),
             num(y),
-            c(px + 7.0),
-            c(py - 6.0),
-            esc(&truncate(label, 18))
         );
+        if taken
+            .iter()
+            .all(|(tx, ty)| (tx - px).abs() > 90.0 || (ty - py).abs() > 14.0)
+        {
+            taken.push((px, py));
+            let _ = write!(
+                s,
+                "<text class=\"point-label\" x=\"{}\" y=\"{}\">{}</text>",
+                c(px + 7.0),
+                c(py - 6.0),
+                esc(&truncate(label, 18))
+            );
+        }
     }
 
     /// A polyline with a marker at every point.
@@ -569,12 +601,13 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_inside_the_interval() {
+        assert_eq!(nice_ticks(-3.2, 3.2, 6), vec![-2.0, 0.0, 2.0]);
         assert_eq!(
-            nice_ticks(-3.2, 3.2, 6),
+            nice_ticks(-3.2, 3.2, 7),
             vec![-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
         );
         let t = nice_ticks(0.5, 0.5, 5);
-        assert!(!t.is_empty() && t.iter().all(|v| (0.49..=0.51).contains(v)));
+        assert!(!t.is_empty() && t.iter().all(|v| (0.47..=0.53).contains(v)));
     }
 
     #[test]
@@ -598,11 +631,11 @@ mod tests {
                 class: "ok",
             },
         ];
-        let svg = hbars("z-scores", "z", &bars, &[], &[], (-3.0, 3.0));
+        let svg = hbars("z-scores", "z", &bars, &[], &[], (-3.0, 3.0), "");
         assert!(svg.contains("data-bars=\"1\""), "{svg}");
         assert_eq!(svg.matches("<rect class=\"bar ").count(), 1);
         assert!(svg.contains(">n/a<"));
-        let none = hbars("z-scores", "z", &bars[1..], &[], &[], (-3.0, 3.0));
+        let none = hbars("z-scores", "z", &bars[1..], &[], &[], (-3.0, 3.0), "");
         assert!(none.contains("chart-empty z-scores") && !none.contains("<svg"));
     }
 }

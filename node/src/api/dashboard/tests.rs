@@ -1,2 +1,240 @@
+//! Rendering tests on reports computed by the real statistics from chosen observations.
+
+use std::collections::BTreeMap;
+
+use interlab_protocol::{
+    Criterion, Digest, Direction, EvidenceState, FrontierEntry, domain,
+    governance::Comparability,
+    stats::{self, Observation, Report, ReportConfig},
+    testkit::Author,
+};
+
+use super::*;
+
+/// `(lab, measurand, round, values)`; a `None` value is an empty cell.
+type Cells<'a> = &'a [(&'a str, &'a str, u64, &'a [Option<f64>])];
+
+fn report(cells: Cells<'_>) -> Report {
+    let mut obs = Vec::new();
+    for (lab, measurand, round, values) in cells {
+        for v in *values {
+            obs.push(Observation {
+                lab: (*lab).to_owned(),
+                measurand: (*measurand).to_owned(),
+                value: *v,
+                u: Some(0.01),
+                verdict: None,
+                round: Some(*round),
+            });
+        }
+    }
+    stats::comparability_report(&obs, &ReportConfig::default()).unwrap()
+}
+
+fn comparability(round: u32, report: Option<Report>) -> Comparability {
+    Comparability {
+        suite: Digest::of(domain::SUITE, b"suite"),
+        suite_name: "digits-mlp".into(),
+        suite_version: "1.0.0".into(),
+        round,
+        deadline_ms: None,
+        include_disputed: false,
+        criteria: vec![(
+            "fgsm".into(),
+            Criterion {
+                metric: "robust_accuracy".into(),
+                threshold: 0.25,
+                direction: Direction::AtLeast,
+            },
+        )],
+        criteria_changes: vec![],
+        results: vec![],
+        report_note: report
+            .is_none()
+            .then(|| "no counted results for this suite and round".to_owned()),
+        report,
+        agreement: vec![],
+        fleiss: None,
+        fleiss_note: Some("κ needs at least two labs".into()),
+        flags: vec![],
+        disputes: vec![],
+    }
+}
+
+fn page(view: View) -> String {
+    let author = Author::new(7).public();
+    render(&PageData {
+        node: "lab0".into(),
+        evidence: EvidenceState {
+            root: Digest::of(domain::REPORT, b"root"),
+            records: 12,
+            frontier: vec![FrontierEntry {
+                author,
+                seq: 3,
+                head: Digest::of(domain::RECORD_ID, b"head"),
+            }],
+        },
+        suites: vec![SuiteEntry {
+            id: Digest::of(domain::SUITE, b"suite"),
+            name: "digits-mlp".into(),
+            version: "1.0.0".into(),
+            rounds: vec![1, 2],
+        }],
+        view,
+        disputes: vec![],
+        labs: vec![],
+        forks: vec![],
+        names: BTreeMap::from([(author, "<i>owner</i>".to_owned())]),
+        drift: DriftConfig::default(),
+    })
+}
+
+/// The counts of every `<svg class="chart CLASS…" ATTR="N"`.
+fn counts(html: &str, class: &str, attr: &str) -> Vec<usize> {
+    let needle = format!("class=\"chart {class}\" {attr}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        })
+        .collect()
+}
+
+const A: &str = "fgsm/robust_accuracy";
+const B: &str = "pgd/robust_accuracy";
+
+fn three_labs_two_rounds() -> Report {
+    report(&[
+        ("alpha", A, 1, &[Some(0.30), Some(0.31)]),
+        ("beta", A, 1, &[Some(0.28), Some(0.27)]),
+        ("gamma", A, 1, &[Some(0.35), Some(0.33)]),
+        ("alpha", B, 1, &[Some(0.20), Some(0.22)]),
+        ("beta", B, 1, &[Some(0.18), Some(0.19)]),
+        ("gamma", B, 1, &[Some(0.25), Some(0.24)]),
+        ("alpha", A, 2, &[Some(0.29), Some(0.30)]),
+        ("beta", A, 2, &[Some(0.27), Some(0.28)]),
+        ("gamma", A, 2, &[Some(0.36), Some(0.37)]),
+        ("alpha", B, 2, &[Some(0.21), Some(0.20)]),
+        ("beta", B, 2, &[Some(0.17), Some(0.18)]),
+        ("gamma", B, 2, &[Some(0.26), Some(0.27)]),
+    ])
+}
+
 #[test]
-fn placeholder() {}
+fn a_full_round_draws_one_bar_per_lab_in_every_chart() {
+    let html = page(View::Report(Box::new(comparability(
+        2,
+        Some(three_labs_two_rounds()),
+    ))));
+    assert_eq!(counts(&html, "z-scores", "data-bars"), vec![3, 3]);
+    assert_eq!(counts(&html, "mandel-h", "data-bars"), vec![3, 3]);
+    assert_eq!(counts(&html, "mandel-k", "data-bars"), vec![3, 3]);
+    assert_eq!(counts(&html, "youden", "data-points"), vec![3]);
+    // Two rounds × three labs; CUSUM draws C⁺ and C⁻.
+    assert_eq!(counts(&html, "control ewma", "data-points"), vec![6, 6]);
+    assert_eq!(counts(&html, "control cusum", "data-points"), vec![12, 12]);
+    assert_eq!(html.matches("<rect class=\"bar ").count(), 18);
+    assert!(html.contains("class=\"round current\" href=\"/?suite="));
+    assert!(
+        !html.contains("class=\"chart-empty"),
+        "a chart fell back to a message: {}",
+        &html[html.find("class=\"chart-empty").unwrap_or(0)..][..400]
+    );
+}
+
+#[test]
+fn lab_names_statements_and_node_names_are_escaped_everywhere() {
+    let evil = "<script>alert('x')</script>";
+    let r = report(&[
+        (evil, A, 1, &[Some(0.30)]),
+        ("beta", A, 1, &[Some(0.28)]),
+        ("gamma", A, 1, &[Some(0.35)]),
+    ]);
+    let mut c = comparability(1, Some(r));
+    c.report_note = Some("<img src=x onerror=alert(1)>".into());
+    let html = page(View::Report(Box::new(c)));
+    assert!(!html.contains("<script>"), "raw script tag in the page");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(!html.contains("<i>owner</i>"));
+    assert!(html.contains("&lt;i&gt;owner&lt;/i&gt;"));
+    let problem = page(View::Problem("suite \"<b>\" is unknown".into()));
+    assert!(problem.contains("suite &quot;&lt;b&gt;&quot; is unknown"));
+}
+
+#[test]
+fn a_node_without_a_suite_says_so_instead_of_drawing_charts() {
+    let html = page(View::NoSuite);
+    assert!(html.contains("No suite has been published"));
+    assert!(!html.contains("<svg"));
+    assert!(html.contains("id=\"evidence-root\""));
+}
+
+#[test]
+fn a_round_without_counted_results_names_the_reason() {
+    let html = page(View::Report(Box::new(comparability(1, None))));
+    assert!(html.contains("No statistics for round 1: no counted results"));
+    assert!(!html.contains("<svg"));
+}
+
+#[test]
+fn a_round_with_only_earlier_results_shows_no_stale_charts() {
+    // The report holds round 1 only; round 2 is selected.
+    let r = report(&[("alpha", A, 1, &[Some(0.3)]), ("beta", A, 1, &[Some(0.2)])]);
+    let html = page(View::Report(Box::new(comparability(2, Some(r)))));
+    assert!(html.contains("No statistics for round 2"));
+    assert!(!html.contains("<svg"));
+}
+
+#[test]
+fn identical_results_explain_why_z_is_undefined() {
+    let r = report(&[
+        ("alpha", A, 1, &[Some(0.75)]),
+        ("beta", A, 1, &[Some(0.75)]),
+        ("gamma", A, 1, &[Some(0.75)]),
+    ]);
+    let html = page(View::Report(Box::new(comparability(1, Some(r)))));
+    assert!(
+        html.contains("chart-empty z-scores"),
+        "{}",
+        &html[html.find("Assigned").unwrap()..]
+    );
+    assert!(html.contains("every lab reproduced x* = 0.75 exactly (s* = 0)"));
+    assert!(html.contains("chart-empty mandel-k"));
+    assert!(html.contains("needs replicates"));
+    assert!(html.contains("chart-empty youden"));
+}
+
+#[test]
+fn a_single_lab_renders_readable_messages_not_broken_charts() {
+    let r = report(&[("alpha", A, 1, &[Some(0.3), Some(0.31)])]);
+    let html = page(View::Report(Box::new(comparability(1, Some(r)))));
+    assert!(html.contains("chart-empty z-scores"), "{html}");
+    assert!(html.contains("chart-empty mandel-h"));
+    assert!(html.contains("chart-empty control"));
+    assert!(!html.contains("NaN") && !html.contains("inf"));
+}
+
+#[test]
+fn a_lab_without_values_is_listed_as_not_available() {
+    let r = report(&[
+        ("alpha", A, 1, &[Some(0.30)]),
+        ("beta", A, 1, &[Some(0.28)]),
+        ("gamma", A, 1, &[Some(0.35)]),
+        ("delta", A, 1, &[None]),
+    ]);
+    let html = page(View::Report(Box::new(comparability(1, Some(r)))));
+    assert_eq!(counts(&html, "z-scores", "data-bars"), vec![3]);
+    assert!(html.contains(">n/a</text>"));
+}
+
+#[test]
+fn the_youden_pair_prefers_two_different_tests() {
+    let r = report(&[
+        ("alpha", "fgsm/a", 1, &[Some(1.0)]),
+        ("alpha", "fgsm/b", 1, &[Some(2.0)]),
+        ("alpha", "pgd/a", 1, &[Some(3.0)]),
+    ]);
+    let ms: Vec<&MeasurandReport> = r.measurands.iter().collect();
+    assert_eq!(charts::youden_pair(&ms), Some((0, 2)));
+    assert_eq!(charts::youden_pair(&ms[..1]), None);
+}
