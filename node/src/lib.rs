@@ -17,7 +17,14 @@
 //! # }
 //! ```
 
+pub mod api;
+pub mod client;
 pub mod config;
+pub mod demo;
 pub mod keyfile;
 pub mod net;
+pub mod ops;
+pub mod publisher;
+pub mod report_text;
+pub mod runtime;
 pub mod store;

@@ -32,6 +32,20 @@ enum Command {
     /// Tools for tests that need a real process.
     #[command(hide = true)]
     Debug(cmd::debug::Args),
+    /// Run this lab's node: store, peer network and HTTP API.
+    Node(cmd::node::Args),
+    /// Scheme-owner commands on labs: accredit, suspend, reinstate, revoke.
+    Lab(cmd::lab::Args),
+    /// Run a published suite on this lab's hardware and publish the signed result.
+    Run(cmd::run::Args),
+    /// Scheme-owner commands on rounds: open a comparison round.
+    Round(cmd::round::Args),
+    /// Open, answer, resolve and list disputes.
+    Dispute(cmd::dispute::Args),
+    /// Ask a node: comparability, drift, disputes, labs.
+    Query(cmd::query::Args),
+    /// Start a whole network on loopback, run a real round, show the report.
+    Demo(cmd::demo::Args),
     /// Run a reference suite locally, or show its id.
     Suite(cmd::suite::Args),
     /// One ad-hoc evasion attack on a model and a data file.
@@ -61,6 +75,13 @@ fn main() -> ExitCode {
         Command::Scheme(args) => cmd::scheme::run(args, cli.json),
         Command::Bench(args) => cmd::bench::run(args, cli.json),
         Command::Debug(args) => cmd::debug::run(args, cli.json),
+        Command::Node(args) => cmd::node::run(args, cli.json),
+        Command::Lab(args) => cmd::lab::run(args, cli.json),
+        Command::Run(args) => cmd::run::run(args, cli.json),
+        Command::Round(args) => cmd::round::run(args, cli.json),
+        Command::Dispute(args) => cmd::dispute::run(args, cli.json),
+        Command::Query(args) => cmd::query::run(args, cli.json),
+        Command::Demo(args) => cmd::demo::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),

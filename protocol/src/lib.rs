@@ -31,6 +31,7 @@ mod chain;
 mod digest;
 mod envelope;
 mod evidence;
+pub mod governance;
 mod keys;
 mod measurement;
 mod memlog;

@@ -21,6 +21,8 @@ pub(crate) struct Args {
 enum Command {
     /// Run every test of a suite and print measurements and verdicts.
     Run(RunArgs),
+    /// Publish a suite version to the scheme (scheme owner's node).
+    Publish(super::suite_publish::PublishArgs),
     /// Check a suite's artefacts and print its id.
     Id {
         /// The suite manifest (suite.toml).
@@ -76,6 +78,7 @@ pub(crate) fn read_limited(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(a) => run_suite(a, json),
+        Command::Publish(a) => super::suite_publish::run(a, json),
         Command::Id { manifest } => {
             let suite = Suite::load(&manifest)?;
             if json {
