@@ -204,6 +204,10 @@ fn number(s: Option<&str>, name: &str, line: u64) -> anyhow::Result<Option<f64>>
         .parse()
         .map_err(|_| anyhow::anyhow!("line {line}: `{name}` is not a number: {s:?}"))?;
     anyhow::ensure!(v.is_finite(), "line {line}: `{name}` is not finite: {s:?}");
+    anyhow::ensure!(
+        v.abs() <= 1e150,
+        "line {line}: `{name}` is out of range (beyond ±1e150): {s:?}"
+    );
     Ok(Some(v))
 }
 

@@ -15,6 +15,9 @@ use super::{
 };
 use crate::Verdict;
 
+/// Largest accepted magnitude: sums of squares of such values stay finite.
+const MAX_MAGNITUDE: f64 = 1e150;
+
 /// Turns measurements into a comparability report per measurand (see `docs/statistics.md`).
 ///
 /// The cross-sectional statistics use each measurand's latest round; drift uses all
@@ -29,6 +32,14 @@ pub fn comparability_report(
     }
     for (index, o) in obs.iter().enumerate() {
         for (field, v) in [("value", o.value), ("u", o.u)] {
+            if let Some(value) = v.filter(|v| v.is_finite() && v.abs() > MAX_MAGNITUDE) {
+                return Err(ReportError::OutOfRange {
+                    index,
+                    lab: o.lab.clone(),
+                    field,
+                    value,
+                });
+            }
             if let Some(value) = v.filter(|v| !v.is_finite()) {
                 return Err(ReportError::NonFinite {
                     index,

@@ -50,6 +50,18 @@ pub enum ReportError {
         /// The value.
         value: f64,
     },
+    /// A value so large that its square would overflow (|v| > 1e150).
+    #[error("observation {index} (lab {lab:?}) has {field} = {value}, beyond ±1e150")]
+    OutOfRange {
+        /// Position in the input.
+        index: usize,
+        /// Its lab.
+        lab: String,
+        /// `value` or `u`.
+        field: &'static str,
+        /// The value.
+        value: f64,
+    },
     /// A standard uncertainty is negative.
     #[error("observation {index} (lab {lab:?}) has a negative uncertainty: {value}")]
     NegativeUncertainty {
