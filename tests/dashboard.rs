@@ -103,7 +103,8 @@ fn run(lab: &Node, suite: &str, round: u32, extra: &[&str]) {
 
 #[test]
 fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
-    let browser = chromium();
+    // Fail before starting a network when the browser is missing.
+    chromium();
     let net = Network::start(3);
     let suite = publish_suite(&net.owner);
     // Two rounds; labs differ by seed (random starts), one uses a larger ε.
@@ -163,22 +164,19 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
     );
     assert!(dom.contains(&format!("<dd id=\"record-count\">{records}</dd>")));
     let z = chart_counts(&dom, "z-scores", "data-bars");
-    assert!(
-        z.iter().any(|n| *n == 3),
-        "no z-score chart with a bar per lab: {z:?}"
-    );
+    assert!(z.contains(&3), "no z-score chart with a bar per lab: {z:?}");
     let h = chart_counts(&dom, "mandel-h", "data-bars");
-    assert!(h.iter().any(|n| *n == 3), "Mandel h bars: {h:?}");
+    assert!(h.contains(&3), "Mandel h bars: {h:?}");
     // pgd-rs has three repetitions per lab, so k exists there.
     let k = chart_counts(&dom, "mandel-k", "data-bars");
-    assert!(k.iter().any(|n| *n == 3), "Mandel k bars: {k:?}");
+    assert!(k.contains(&3), "Mandel k bars: {k:?}");
     let youden = chart_counts(&dom, "youden", "data-points");
     assert_eq!(youden, vec![3], "Youden plot points");
     let cusum = chart_counts(&dom, "control cusum", "data-points");
     let ewma = chart_counts(&dom, "control ewma", "data-points");
     // Two rounds × three labs per chart (CUSUM draws C⁺ and C⁻).
-    assert!(ewma.iter().any(|n| *n == 6), "EWMA points: {ewma:?}");
-    assert!(cusum.iter().any(|n| *n == 12), "CUSUM points: {cusum:?}");
+    assert!(ewma.contains(&6), "EWMA points: {ewma:?}");
+    assert!(cusum.contains(&12), "CUSUM points: {cusum:?}");
     for section in [
         "id=\"agreement\"",
         "id=\"flags\"",
@@ -192,5 +190,4 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
         dom.contains("class=\"round current\""),
         "the selected round is not marked"
     );
-    drop(browser);
 }
