@@ -233,6 +233,7 @@ pub(crate) fn render(d: &PageData) -> String {
         current.as_ref().map(|(a, b)| (a.as_str(), *b)),
         include,
     ));
+    s.push_str(&sections::evidence(&d.node, &d.evidence, &d.names));
     match &d.view {
         View::NoSuite => s.push_str(
             "<section id=\"report\" class=\"card\"><h2>Comparability</h2><p class=\"note\">\
@@ -254,7 +255,6 @@ pub(crate) fn render(d: &PageData) -> String {
     s.push_str(&sections::labs(&d.labs));
     s.push_str(&sections::forks(&d.forks, &d.names));
     s.push_str("</div>");
-    s.push_str(&sections::evidence(&d.node, &d.evidence, &d.names));
     let _ = write!(
         s,
         "</main><footer>Computed by node {} from {} accepted records at evidence root \

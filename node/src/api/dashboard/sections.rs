@@ -28,9 +28,10 @@ pub(crate) fn word(v: &impl Serialize) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// A record time as RFC 3339 (UTC, seconds).
+/// A record time as RFC 3339 (UTC, seconds, space for `T`), as HTML.
 pub(crate) fn time(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+    let t = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string();
+    format!("<span class=\"time\">{}</span>", t.replace('T', " "))
 }
 
 /// Names for keys: lab names from the authority, "scheme owner" for the owner.

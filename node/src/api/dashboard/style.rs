@@ -20,6 +20,7 @@ main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .root{word-break:break-all;font-size:13px;background:#eef2f7;padding:4px 8px;border-radius:4px}
 .dim{color:var(--dim)}
+.time{white-space:nowrap}
 .small{font-size:12px}
 .strong{font-weight:600}
 .note{color:var(--dim);font-style:italic}
