@@ -31,8 +31,9 @@ pub enum CriticalError {
     /// The significance level is not in (0, 1).
     #[error("significance level must be in (0, 1) but got {0}")]
     BadAlpha(f64),
-    /// No closed form and no table value is available.
-    #[error("{test} has no critical value available for p = {p}")]
+    /// No closed form and no table value is available (double Grubbs beyond p = 40 or at
+    /// a level other than 1 % / 5 %).
+    #[error("{test} has no critical value available for p = {p} at this level")]
     NotAvailable {
         /// Which test.
         test: &'static str,
@@ -194,10 +195,55 @@ pub fn grubbs_single(p: usize, alpha: f64) -> Result<f64, CriticalError> {
     Ok((pf - 1.0) / pf.sqrt() * (t * t / (pf - 2.0 + t * t)).sqrt())
 }
 
-/// Grubbs double-outlier critical value. The distribution of the ratio s²₍ₚ₋₂₎/s²₀ has
-/// no closed form (ISO 5725-2 Table 5 tabulates Grubbs' 1950 integration); this crate
-/// does not ship that table yet, so the answer is always
-/// [`CriticalError::NotAvailable`] and the double test reports its ratio unclassified.
+/// ISO 5725-2:2019 Table 5, "two largest or two smallest" columns: (p, 1 %, 5 %) lower
+/// critical values of the double-Grubbs ratio s²₍ₚ₋₁,ₚ₎/s²₀ for p = 4…40. Like the single
+/// test they follow the two-sided convention (α/2 in the tested tail); simulation of
+/// normal samples reproduces them (see `tests/stats.rs`).
+// Published table values; 0.3927 is a critical value, not π/8.
+#[allow(clippy::approx_constant)]
+const GRUBBS_DOUBLE: [(usize, f64, f64); 37] = [
+    (4, 0.0000, 0.0002),
+    (5, 0.0018, 0.0090),
+    (6, 0.0116, 0.0349),
+    (7, 0.0308, 0.0708),
+    (8, 0.0563, 0.1101),
+    (9, 0.0851, 0.1492),
+    (10, 0.1150, 0.1864),
+    (11, 0.1448, 0.2213),
+    (12, 0.1738, 0.2537),
+    (13, 0.2016, 0.2836),
+    (14, 0.2280, 0.3112),
+    (15, 0.2530, 0.3367),
+    (16, 0.2767, 0.3603),
+    (17, 0.2990, 0.3822),
+    (18, 0.3200, 0.4025),
+    (19, 0.3398, 0.4214),
+    (20, 0.3585, 0.4391),
+    (21, 0.3761, 0.4556),
+    (22, 0.3927, 0.4711),
+    (23, 0.4085, 0.4857),
+    (24, 0.4234, 0.4994),
+    (25, 0.4376, 0.5123),
+    (26, 0.4510, 0.5245),
+    (27, 0.4638, 0.5360),
+    (28, 0.4759, 0.5470),
+    (29, 0.4875, 0.5574),
+    (30, 0.4985, 0.5672),
+    (31, 0.5091, 0.5766),
+    (32, 0.5192, 0.5856),
+    (33, 0.5288, 0.5941),
+    (34, 0.5381, 0.6023),
+    (35, 0.5469, 0.6101),
+    (36, 0.5554, 0.6175),
+    (37, 0.5636, 0.6247),
+    (38, 0.5714, 0.6316),
+    (39, 0.5789, 0.6382),
+    (40, 0.5862, 0.6445),
+];
+
+/// Grubbs double-outlier critical value (lower; the ratio is suspicious when small). The
+/// ratio's distribution has no closed form, so the values are ISO 5725-2 Table 5
+/// (p = 4…40, α = 1 % or 5 % only); other p or α give [`CriticalError::NotAvailable`].
 pub fn grubbs_double(p: usize, alpha: f64) -> Result<f64, CriticalError> {
     check_alpha(alpha)?;
     if p < 4 {
@@ -207,8 +253,13 @@ pub fn grubbs_double(p: usize, alpha: f64) -> Result<f64, CriticalError> {
             p,
         });
     }
-    Err(CriticalError::NotAvailable {
-        test: "grubbs double",
-        p,
-    })
+    let row = GRUBBS_DOUBLE.iter().find(|r| r.0 == p);
+    match row {
+        Some(&(_, one, _)) if alpha == 0.01 => Ok(one),
+        Some(&(_, _, five)) if alpha == 0.05 => Ok(five),
+        _ => Err(CriticalError::NotAvailable {
+            test: "grubbs double",
+            p,
+        }),
+    }
 }
