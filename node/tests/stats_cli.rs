@@ -96,6 +96,8 @@ fn apricot_json_has_the_documented_shape_and_the_reference_numbers() {
     close(&m["grubbs"]["single_low"]["crit_5"], 2.21500422332553);
     assert_eq!(m["grubbs"]["single_low"]["class"], "correct");
     close(&m["grubbs"]["double_low"]["G"], 0.33362270552813);
+    close(&m["grubbs"]["double_low"]["crit_5"], 0.1492);
+    assert_eq!(m["grubbs"]["double_low"]["class"], "correct");
     assert!(m.get("kappa").is_none());
 }
 
