@@ -11,7 +11,10 @@ use interlab_protocol::stats::{
     scores::Band as ZBand,
 };
 
-use super::svg::{self, Band, Bar, Rule, esc, num};
+use super::{
+    svg::{self, Band, Bar, Rule, esc, num},
+    xy,
+};
 
 /// Legend of the critical lines of the Mandel charts.
 const CRIT_NOTE: &str = "<i class=\"key crit5\"></i> 5 % critical value \
@@ -225,7 +228,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
     let xb = b.algorithm_a.as_ref().map(|x| x.x);
     let xdom = svg::extent(pts.iter().map(|p| p.1).chain(xa), 0.12);
     let ydom = svg::extent(pts.iter().map(|p| p.2).chain(xb), 0.12);
-    let (mut s, f) = svg::open_xy(
+    let (mut s, f) = xy::open_xy(
         "youden",
         &title,
         ("data-points", pts.len()),
@@ -266,7 +269,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
          its mean of {} (up). Dashed lines: the assigned values x*. Points spread along the \
          diagonal through (x*, x*) suggest a lab-specific systematic effect common to both \
          tests; points off it suggest a random or test-specific error.</p></div>",
-        svg::legend(&names),
+        xy::legend(&names),
         esc(&a.measurand),
         esc(&b.measurand)
     );
@@ -312,7 +315,7 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
             .chain(d.cusum_low.iter().map(|v| -v))
     });
     let ydom = svg::extent(cvals.chain([h * 1.15, -h * 1.15]), 0.02);
-    let (mut s, f) = svg::open_xy(
+    let (mut s, f) = xy::open_xy(
         "control cusum",
         &format!("CUSUM of z — {}", m.measurand),
         ("data-points", points * 2),
@@ -368,7 +371,7 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
     let evals = series.iter().flat_map(|(_, _, d)| d.ewma.iter().copied());
     let lim_max = limits.iter().map(|p| p.1).fold(0.0, f64::max);
     let ydom = svg::extent(evals.chain([lim_max * 1.2, -lim_max * 1.2]), 0.02);
-    let (mut s, f) = svg::open_xy(
+    let (mut s, f) = xy::open_xy(
         "control ewma",
         &format!("EWMA of z (λ = {}) — {}", num(lam), m.measurand),
         ("data-points", points),
@@ -400,7 +403,7 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
         .iter()
         .map(|(i, n, _)| ((*n).to_owned(), *i))
         .collect();
-    out.push_str(&svg::legend(&names));
+    out.push_str(&xy::legend(&names));
     let alarms: Vec<String> = series
         .iter()
         .flat_map(|(_, lab, d)| {

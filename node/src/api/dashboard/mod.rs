@@ -8,6 +8,7 @@ mod charts;
 mod sections;
 mod style;
 mod svg;
+mod xy;
 
 use std::{collections::BTreeSet, fmt::Write, sync::Arc};
 
