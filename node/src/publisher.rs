@@ -100,10 +100,10 @@ impl Publisher {
         };
         if let Some(net) = &self.net {
             // Gossip is best effort: with no peers yet, catch-up delivers it later.
-            if let Err(e) = net.publish(bytes).await {
-                if !matches!(e, NetError::Publish(_)) {
-                    tracing::warn!(%id, "gossip of own record failed: {e}");
-                }
+            if let Err(e) = net.publish(bytes).await
+                && !matches!(e, NetError::Publish(_))
+            {
+                tracing::warn!(%id, "gossip of own record failed: {e}");
             }
         }
         Ok((id, envelope))

@@ -143,19 +143,19 @@ impl Authority {
                 reason,
                 from_ms,
             } => {
-                if let Some(l) = self.labs.get_mut(lab) {
-                    if l.suspensions.last().is_none_or(|(_, u)| u.is_some()) {
-                        l.suspensions.push((*from_ms, None));
-                        l.suspension_reasons.push(reason.clone());
-                    }
+                if let Some(l) = self.labs.get_mut(lab)
+                    && l.suspensions.last().is_none_or(|(_, u)| u.is_some())
+                {
+                    l.suspensions.push((*from_ms, None));
+                    l.suspension_reasons.push(reason.clone());
                 }
                 None
             }
             Body::LabReinstated { lab } => {
-                if let Some(l) = self.labs.get_mut(lab) {
-                    if let Some((from, until @ None)) = l.suspensions.last_mut() {
-                        *until = Some(rec.time_ms.max(*from));
-                    }
+                if let Some(l) = self.labs.get_mut(lab)
+                    && let Some((from, until @ None)) = l.suspensions.last_mut()
+                {
+                    *until = Some(rec.time_ms.max(*from));
                 }
                 None
             }

@@ -73,19 +73,19 @@ impl MemoryLog {
         self.ids.insert(opened.id, (author, seq));
         let revocation = self.authority.apply(opened.id, &opened.record);
         self.chains.entry(author).or_default().push(opened);
-        if let Some(rev) = revocation {
-            if let Some(chain) = self.chains.get_mut(&rev.lab) {
-                let keep = rev
-                    .last_seq
-                    .map_or(0, |s| (s + 1) as usize)
-                    .min(chain.len());
-                for gone in chain.drain(keep..) {
-                    self.ids.remove(&gone.id);
-                    self.quarantined.push(gone);
-                }
-                if chain.is_empty() {
-                    self.chains.remove(&rev.lab);
-                }
+        if let Some(rev) = revocation
+            && let Some(chain) = self.chains.get_mut(&rev.lab)
+        {
+            let keep = rev
+                .last_seq
+                .map_or(0, |s| (s + 1) as usize)
+                .min(chain.len());
+            for gone in chain.drain(keep..) {
+                self.ids.remove(&gone.id);
+                self.quarantined.push(gone);
+            }
+            if chain.is_empty() {
+                self.chains.remove(&rev.lab);
             }
         }
     }

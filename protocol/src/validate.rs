@@ -326,13 +326,13 @@ pub fn validate_opened(
                     author: rec.author,
                 });
             }
-            if let Some(last_seq) = revoked_after {
-                if last_seq.is_none_or(|last| rec.seq > last) {
-                    return Err(Rejection::LabRevoked {
-                        lab: rec.author,
-                        last_seq,
-                    });
-                }
+            if let Some(last_seq) = revoked_after
+                && last_seq.is_none_or(|last| rec.seq > last)
+            {
+                return Err(Rejection::LabRevoked {
+                    lab: rec.author,
+                    last_seq,
+                });
             }
         }
     }

@@ -1,5 +1,7 @@
 //! Governance over a signed log: drift across rounds, disputes, counting rules.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use interlab_protocol::{

@@ -1,5 +1,7 @@
 //! The report entry point, verdict agreement, implied thresholds and drift charts.
 
+#![allow(clippy::unwrap_used)]
+
 use interlab_protocol::{
     Criterion, Direction, Verdict,
     stats::{

@@ -45,12 +45,11 @@ impl LogCache {
     /// The snapshot for the store's current root (rebuilt when the root moved).
     pub fn snapshot(&self, store: &Store) -> Result<Arc<Snapshot>, ApiError> {
         let evidence = store.evidence();
-        if let Ok(guard) = self.inner.lock() {
-            if let Some((root, snap)) = guard.as_ref() {
-                if *root == evidence.root {
-                    return Ok(snap.clone());
-                }
-            }
+        if let Ok(guard) = self.inner.lock()
+            && let Some((root, snap)) = guard.as_ref()
+            && *root == evidence.root
+        {
+            return Ok(snap.clone());
         }
         let mut records = Vec::new();
         for bytes in store.all_envelopes()? {
@@ -171,9 +170,10 @@ fn parse_query(p: &ComparabilityParams, snap: &Snapshot) -> Result<Comparability
     })
 }
 
-fn json_bytes(
-    v: &impl Serialize,
-) -> Result<([(header::HeaderName, &'static str); 1], Vec<u8>), ApiError> {
+/// A JSON body with its content type.
+type JsonBody = ([(header::HeaderName, &'static str); 1], Vec<u8>);
+
+fn json_bytes(v: &impl Serialize) -> Result<JsonBody, ApiError> {
     let bytes = serde_json::to_vec(v).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes))
 }

@@ -23,7 +23,7 @@ pub struct PeerInfo {
 pub(crate) enum Command {
     Publish(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     PublishFork(
-        interlab_protocol::ForkProof,
+        Box<interlab_protocol::ForkProof>,
         oneshot::Sender<Result<(), NetError>>,
     ),
     #[cfg(any(test, feature = "test-utils"))]
@@ -73,7 +73,8 @@ impl NetClient {
     /// Gossips a fork proof found outside the network (e.g. by the API); the caller has
     /// stored it already.
     pub async fn publish_fork(&self, proof: interlab_protocol::ForkProof) -> Result<(), NetError> {
-        self.ask(|r| Command::PublishFork(proof, r)).await?
+        self.ask(|r| Command::PublishFork(Box::new(proof), r))
+            .await?
     }
 
     /// Publishes raw bytes on the scheme topic, unchecked (tests of hostile peers).

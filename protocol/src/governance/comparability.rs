@@ -274,12 +274,12 @@ pub fn comparability(
             None
         };
         let idx = results.len();
-        if reason.is_none() {
-            if let Some(prev) = latest.insert((author, r.round), idx) {
-                let p: &mut ResultLine = &mut results[prev];
-                p.counted = false;
-                p.reason = Some(format!("superseded by the lab's later result {}", o.id));
-            }
+        if reason.is_none()
+            && let Some(prev) = latest.insert((author, r.round), idx)
+        {
+            let p: &mut ResultLine = &mut results[prev];
+            p.counted = false;
+            p.reason = Some(format!("superseded by the lab's later result {}", o.id));
         }
         results.push(ResultLine {
             id: o.id,
@@ -537,16 +537,16 @@ fn flag_labs(
                     fmt(line.zeta),
                 ));
             }
-            if let Some(d) = &line.drift {
-                if let Some(a) = d.alarms.first() {
-                    if !kinds.contains(&"drift") {
-                        kinds.push("drift");
-                    }
-                    reasons.push(format!(
-                        "{}: {} alarm at round {} (value {:.2})",
-                        m.measurand, a.rule, a.round, a.value
-                    ));
+            if let Some(d) = &line.drift
+                && let Some(a) = d.alarms.first()
+            {
+                if !kinds.contains(&"drift") {
+                    kinds.push("drift");
                 }
+                reasons.push(format!(
+                    "{}: {} alarm at round {} (value {:.2})",
+                    m.measurand, a.rule, a.round, a.value
+                ));
             }
         }
         for d in disputes.iter().filter(|d| {

@@ -1,5 +1,7 @@
 //! Wire-format, chain and evidence tests of the protocol crate.
 
+#![allow(clippy::unwrap_used)]
+
 mod chains;
 mod hostile;
 mod merkle;
