@@ -198,7 +198,7 @@ pub fn grubbs_single(p: usize, alpha: f64) -> Result<f64, CriticalError> {
 /// ISO 5725-2:2019 Table 5, "two largest or two smallest" columns: (p, 1 %, 5 %) lower
 /// critical values of the double-Grubbs ratio s²₍ₚ₋₁,ₚ₎/s²₀ for p = 4…40. Like the single
 /// test they follow the two-sided convention (α/2 in the tested tail); simulation of
-/// normal samples reproduces them (see `tests/stats.rs`).
+/// normal samples reproduces them (see `tests/stats_tables.rs`).
 // Published table values; 0.3927 is a critical value, not π/8.
 #[allow(clippy::approx_constant)]
 const GRUBBS_DOUBLE: [(usize, f64, f64); 37] = [
