@@ -4,5 +4,6 @@
 
 mod dashboard;
 mod demo;
+mod export;
 mod governance;
 mod network;

@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a file of envelopes offline: signatures, canonical form, chains.
+    /// Check a file of envelopes or an evidence bundle offline: signatures, canonical
+    /// form, chains, evidence root, and (bundles) the recomputed report.
     Verify(cmd::verify::Args),
     /// Comparability statistics of a CSV of results (ISO 13528, ISO 5725-2, kappa, drift).
     Stats(cmd::stats::Args),
@@ -46,6 +47,8 @@ enum Command {
     Query(cmd::query::Args),
     /// Start a whole network on loopback, run a real round, show the report.
     Demo(cmd::demo::Args),
+    /// Write an evidence bundle (envelopes, report, root) for offline verification.
+    Export(cmd::export::Args),
     /// Run a reference suite locally, or show its id.
     Suite(cmd::suite::Args),
     /// One ad-hoc evasion attack on a model and a data file.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Dispute(args) => cmd::dispute::run(args, cli.json),
         Command::Query(args) => cmd::query::run(args, cli.json),
         Command::Demo(args) => cmd::demo::run(args, cli.json),
+        Command::Export(args) => cmd::export::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),

@@ -26,6 +26,7 @@
 #![deny(unreachable_pub)]
 
 mod authority;
+mod bundle;
 mod cbor;
 mod chain;
 mod digest;
@@ -44,6 +45,7 @@ pub mod stats;
 pub mod testkit;
 
 pub use authority::{Authority, Lab, Revocation};
+pub use bundle::{BUNDLE_VERSION, Bundle, BundleError, MAX_BUNDLE_BYTES, Verified, report_bytes};
 pub use cbor::{CborError, from_slice_canonical, to_vec as to_canonical_vec};
 pub use chain::{Fork, ForkProof, ForkProofError};
 pub use digest::{Digest, ParseDigestError, RecordId, SchemeId, domain};
