@@ -470,3 +470,28 @@ fn held_gossip_of_an_unaccredited_author_is_rejected_when_it_expires() {
         }]
     );
 }
+
+#[test]
+fn a_joining_node_asks_another_peer_for_the_genesis_when_the_first_has_none() {
+    let scheme = TestScheme::new("join", 0, 5);
+    let mut sync: Sync<usize, Id> =
+        Sync::new(SyncConfig::default(), LocalView::default(), Some(scheme.id));
+    let ask = |peer| Action::Request {
+        peer,
+        request: SyncRequest::Genesis { scheme: scheme.id },
+    };
+    assert_eq!(sync.handle(Event::PeerUp(0), 0), vec![ask(0)]);
+    // Peer 1 connects while the request to peer 0 is in flight: no second request.
+    assert!(sync.handle(Event::PeerUp(1), 1).is_empty());
+    let acts = sync.handle(
+        Event::Response {
+            from: 0,
+            request: SyncRequest::Genesis { scheme: scheme.id },
+            response: SyncResponse::Genesis(None),
+        },
+        2,
+    );
+    assert!(acts.is_empty(), "{acts:?}");
+    // Peer 0 had none: the next round asks peer 1, not peer 0 again.
+    assert_eq!(sync.handle(Event::Tick, 3), vec![ask(1)]);
+}

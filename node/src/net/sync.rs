@@ -271,11 +271,11 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                 self.expire(now_ms, &mut out);
                 // Anti-entropy with a few peers per interval, longest-unasked first, so
                 // the cost per node stays constant however many peers it has.
-                let mut due: Vec<(u64, P)> = self
+                let mut due: Vec<(Option<u64>, P)> = self
                     .peers
                     .iter()
                     .filter(|(_, s)| !s.frontier_inflight)
-                    .map(|(p, s)| (s.frontier_asked_ms.unwrap_or(0), *p))
+                    .map(|(p, s)| (s.frontier_asked_ms, *p))
                     .collect();
                 due.sort();
                 let recent = self
@@ -350,6 +350,10 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
     fn ask_frontier(&mut self, p: P, now_ms: u64, out: &mut Vec<Action<P, M>>) {
         let Some((scheme, _)) = self.view.scheme else {
             if let (Some(scheme), None) = (self.want_scheme, self.genesis_inflight) {
+                // Rotate over peers: one without the genesis answers none.
+                if let Some(s) = self.peers.get_mut(&p) {
+                    s.frontier_asked_ms = Some(now_ms);
+                }
                 self.genesis_inflight = Some(p);
                 out.push(Action::Request {
                     peer: p,
@@ -484,8 +488,12 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
 
     fn plan_all(&mut self, now_ms: u64, out: &mut Vec<Action<P, M>>) {
         if self.view.scheme.is_none() {
-            let first = self.peers.keys().next().copied();
-            if let Some(p) = first {
+            let longest_unasked = self
+                .peers
+                .iter()
+                .min_by_key(|(_, s)| s.frontier_asked_ms)
+                .map(|(p, _)| *p);
+            if let Some(p) = longest_unasked {
                 self.ask_frontier(p, now_ms, out);
             }
             return;
