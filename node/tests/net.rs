@@ -1,6 +1,8 @@
 //! The peer network over real TCP on 127.0.0.1, with real stores in temporary
 //! directories: convergence, late join, partitions, hostile gossip.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use interlab_node::{
@@ -11,7 +13,7 @@ use interlab_node::{
 };
 use interlab_protocol::{
     Body, Digest, Envelope, Grounds, RecordId, SchemeId,
-    testkit::{Author, T0_MS, TestScheme},
+    testkit::{Author, TestScheme},
 };
 use tempfile::TempDir;
 
@@ -318,7 +320,6 @@ async fn hostile_gossip_is_rejected_and_lowers_the_senders_score_while_honest_re
     // The non-canonical twin's id would be the honest record's: it must not be stored.
     assert!(nodes[0].store.get(&canonical_twin.id()).unwrap().is_none());
     assert_eq!(nodes[0].store.evidence().records, 7);
-    let _ = T0_MS;
     let mut all = nodes;
     all.push(evil);
     stop(all).await;

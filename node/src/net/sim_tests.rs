@@ -313,7 +313,7 @@ fn run(
             }
         }
         sim.step();
-        if steps % 20 == 0 {
+        if steps.is_multiple_of(20) {
             sim.tick(10);
         }
     }
