@@ -4,8 +4,8 @@
 use std::{collections::HashSet, net::IpAddr, time::Duration};
 
 use libp2p::{
-    Swarm, allow_block_list, gossipsub, identify, identity, noise, request_response,
-    swarm::NetworkBehaviour, tcp, yamux,
+    Swarm, allow_block_list, connection_limits, gossipsub, identify, identity, noise,
+    request_response, swarm::NetworkBehaviour, tcp, yamux,
 };
 
 use super::{
@@ -27,6 +27,8 @@ pub const INVALID_MESSAGE_WEIGHT: f64 = -20.0;
 pub(crate) struct Behaviour {
     /// Test partitions: blocked peers are disconnected and refused.
     pub(crate) block: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// At most `max_peers` connections in total, two per peer.
+    pub(crate) limits: connection_limits::Behaviour,
     /// Record and fork-proof gossip.
     pub(crate) gossip: gossipsub::Behaviour,
     /// Catch-up, genesis and artefact fetches.
@@ -125,6 +127,11 @@ fn behaviour(key: &identity::Keypair, cfg: &NetConfig) -> Result<Behaviour, NetE
         identify::Behaviour::new(identify::Config::new("/interlab/id/1".into(), key.public()));
     Ok(Behaviour {
         block: allow_block_list::Behaviour::default(),
+        limits: connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(cfg.max_peers()))
+                .with_max_established_per_peer(Some(2)),
+        ),
         gossip,
         sync,
         identify,

@@ -94,7 +94,7 @@ impl NetConfig {
         self.range_limit = n;
         self
     }
-    /// Most simultaneous peer connections (default 64).
+    /// Most simultaneous established connections (default 64; at most two per peer).
     pub fn with_max_peers(mut self, n: u32) -> Self {
         self.max_peers = n;
         self
