@@ -304,10 +304,7 @@ fn later_items_of_a_batch_see_earlier_ones_and_a_crossed_batch_gaps() {
     let mut reversed = log.clone();
     reversed.reverse();
     let r = store.ingest(&reversed, now).unwrap();
-    assert!(
-        r[29].is_ok(),
-        "the genesis comes last and is accepted"
-    );
+    assert!(r[29].is_ok(), "the genesis comes last and is accepted");
     assert!(matches!(r[0], Err(Rejection::NoScheme)), "{:?}", r[0]);
     let r = store.ingest(&log, now).unwrap();
     assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 29);
