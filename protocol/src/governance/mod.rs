@@ -4,6 +4,7 @@
 
 mod comparability;
 mod disputes;
+mod flags;
 
 pub use comparability::{
     Comparability, ComparabilityQuery, CriteriaChange, Flag, GovernanceError, LabAgreement,
