@@ -1,0 +1,217 @@
+//! The request-response side of the [`EventLoop`]: serving `/interlab/sync/1` requests
+//! from the store, routing responses back to the state machine, and fetching artefacts
+//! from peers one candidate at a time. Split from `event_loop.rs` to keep the swarm and
+//! command plumbing apart from the protocol's serving rules.
+
+use interlab_protocol::Digest;
+use libp2p::{PeerId, request_response};
+use serde_bytes::ByteBuf;
+use tokio::sync::oneshot;
+
+use super::{EventLoop, Fetch, Outbound};
+use crate::{
+    net::{
+        NetError,
+        sync::Event,
+        wire::{
+            MAX_ARTEFACT_BYTES, MAX_FRONTIER_ENTRIES, MAX_RANGE_BYTES, MAX_RANGE_RECORDS,
+            SyncRequest, SyncResponse, artefact_digest,
+        },
+    },
+    store::StoreError,
+};
+
+impl EventLoop {
+    pub(super) fn fetch_artefact(
+        &mut self,
+        digest: Digest,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    ) {
+        match self.store.artefact(&digest) {
+            Ok(Some(bytes)) => {
+                let _ = reply.send(Ok(bytes));
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        }
+        let key = self.next_fetch;
+        self.next_fetch += 1;
+        let mut candidates: Vec<PeerId> = self.connected.keys().copied().collect();
+        candidates.sort();
+        self.fetches.insert(
+            key,
+            Fetch {
+                digest,
+                candidates,
+                reason: "no peer connected".into(),
+                reply,
+            },
+        );
+        self.try_fetch(key);
+    }
+
+    pub(super) fn try_fetch(&mut self, key: u64) {
+        let Some(f) = self.fetches.get_mut(&key) else {
+            return;
+        };
+        match f.candidates.pop() {
+            Some(peer) => {
+                let digest = f.digest;
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, SyncRequest::Artefact { digest });
+                self.outbound.insert(id, Outbound::Artefact(key));
+            }
+            None => {
+                if let Some(f) = self.fetches.remove(&key) {
+                    let _ = f.reply.send(Err(NetError::ArtefactUnavailable {
+                        digest: f.digest,
+                        reason: f.reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_artefact(
+        &mut self,
+        key: u64,
+        peer: PeerId,
+        response: Result<SyncResponse, String>,
+    ) {
+        let Some(f) = self.fetches.get_mut(&key) else {
+            return;
+        };
+        let reason = match response {
+            Ok(SyncResponse::Artefact(Some(bytes))) => {
+                let got = artefact_digest(&bytes);
+                if got == f.digest {
+                    let bytes = bytes.into_vec();
+                    let stored = self.store.put_artefact(&bytes);
+                    if let Some(f) = self.fetches.remove(&key) {
+                        let _ = f.reply.send(stored.map(|_| bytes).map_err(NetError::from));
+                    }
+                    return;
+                }
+                format!("peer {peer} sent bytes with digest {got}")
+            }
+            Ok(SyncResponse::Artefact(None)) => format!("peer {peer} does not have it"),
+            Ok(other) => format!("peer {peer} answered {other:?}"),
+            Err(e) => format!("request to {peer} failed: {e}"),
+        };
+        tracing::debug!("artefact fetch: {reason}");
+        f.reason = reason;
+        self.try_fetch(key);
+    }
+
+    pub(super) fn serve(&self, request: SyncRequest) -> SyncResponse {
+        match self.answer(request) {
+            Ok(r) => r,
+            Err(e) => SyncResponse::Error(e.to_string()),
+        }
+    }
+
+    pub(super) fn answer(&self, request: SyncRequest) -> Result<SyncResponse, StoreError> {
+        let scheme = self.store.scheme().map(|(s, _)| s);
+        Ok(match request {
+            SyncRequest::Frontier { scheme: s } if Some(s) == scheme => {
+                let mut f = self.store.frontier();
+                f.truncate(MAX_FRONTIER_ENTRIES);
+                SyncResponse::Frontier(f)
+            }
+            SyncRequest::Frontier { scheme: s } => SyncResponse::Error(format!(
+                "this node is in scheme {}, not {s}",
+                scheme.map_or_else(|| "none".to_owned(), |s| s.to_string())
+            )),
+            SyncRequest::Range {
+                author,
+                from_seq,
+                limit,
+            } => {
+                let limit = limit.min(MAX_RANGE_RECORDS) as usize;
+                let mut total = 0;
+                let mut out = Vec::new();
+                for r in self.store.range(&author, from_seq, limit)? {
+                    total += r.len();
+                    if total > MAX_RANGE_BYTES && !out.is_empty() {
+                        break;
+                    }
+                    out.push(ByteBuf::from(r));
+                }
+                SyncResponse::Range(out)
+            }
+            SyncRequest::Genesis { scheme: s } if Some(s) == scheme => {
+                SyncResponse::Genesis(self.store.get(&s)?.map(ByteBuf::from))
+            }
+            SyncRequest::Genesis { .. } => SyncResponse::Genesis(None),
+            SyncRequest::Artefact { digest } => {
+                let a = self.store.artefact(&digest)?;
+                SyncResponse::Artefact(
+                    a.filter(|b| b.len() <= MAX_ARTEFACT_BYTES)
+                        .map(ByteBuf::from),
+                )
+            }
+        })
+    }
+
+    pub(super) fn on_sync(&mut self, ev: request_response::Event<SyncRequest, SyncResponse>) {
+        use request_response::{Event as E, Message};
+        match ev {
+            E::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                tracing::trace!(%peer, kind = request.kind(), "serving sync request");
+                let response = self.serve(request);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            E::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => match self.outbound.remove(&request_id) {
+                Some(Outbound::Sync(request)) => self.feed(Event::Response {
+                    from: peer,
+                    request,
+                    response,
+                }),
+                Some(Outbound::Artefact(key)) => self.on_artefact(key, peer, Ok(response)),
+                None => {}
+            },
+            E::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => match self.outbound.remove(&request_id) {
+                Some(Outbound::Sync(request)) => {
+                    tracing::debug!(%peer, kind = request.kind(), "sync request failed: {error}");
+                    self.feed(Event::RequestFailed { peer, request });
+                }
+                Some(Outbound::Artefact(key)) => {
+                    self.on_artefact(key, peer, Err(error.to_string()))
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+}
