@@ -78,23 +78,13 @@ impl FromStr for Digest {
 
 impl Serialize for Digest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&self.to_hex())
-        } else {
-            s.serialize_bytes(&self.0)
-        }
+        crate::hexbytes::serialize(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let s = String::deserialize(d)?;
-            s.parse().map_err(serde::de::Error::custom)
-        } else {
-            let b = serde_bytes::ByteArray::<32>::deserialize(d)?;
-            Ok(Digest(b.into_array()))
-        }
+        crate::hexbytes::deserialize::<D, 32>(d).map(Digest)
     }
 }
 

@@ -71,24 +71,13 @@ impl FromStr for PublicKey {
 
 impl Serialize for PublicKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&self.to_hex())
-        } else {
-            s.serialize_bytes(&self.0)
-        }
+        crate::hexbytes::serialize(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let s = String::deserialize(d)?;
-            s.parse().map_err(serde::de::Error::custom)
-        } else {
-            Ok(PublicKey(
-                serde_bytes::ByteArray::<32>::deserialize(d)?.into_array(),
-            ))
-        }
+        crate::hexbytes::deserialize::<D, 32>(d).map(PublicKey)
     }
 }
 
@@ -104,26 +93,13 @@ impl fmt::Debug for Signature {
 
 impl Serialize for Signature {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&hex::encode(self.0))
-        } else {
-            s.serialize_bytes(&self.0)
-        }
+        crate::hexbytes::serialize(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let s = String::deserialize(d)?;
-            let mut out = [0u8; 64];
-            hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
-            Ok(Signature(out))
-        } else {
-            Ok(Signature(
-                serde_bytes::ByteArray::<64>::deserialize(d)?.into_array(),
-            ))
-        }
+        crate::hexbytes::deserialize::<D, 64>(d).map(Signature)
     }
 }
 

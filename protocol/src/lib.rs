@@ -33,6 +33,7 @@ mod digest;
 mod envelope;
 mod evidence;
 pub mod governance;
+mod hexbytes;
 mod keys;
 mod measurement;
 mod memlog;
