@@ -225,3 +225,90 @@ fn an_upheld_exclude_removes_the_result_unless_disputed_results_are_asked_for() 
         serde_json::to_vec(&without).unwrap()
     );
 }
+
+#[test]
+fn late_results_are_kept_but_marked_and_criteria_changes_between_versions_are_reported() {
+    let mut s = TestScheme::new("versions", 2, 23);
+    let (old_suite, mut envs) = publish_suite(&mut s);
+    let mut all = s.bytes();
+    all.append(&mut envs);
+    // Version 2 tightens the criterion and supersedes version 1.
+    #[derive(serde::Serialize)]
+    struct T {
+        id: String,
+        criterion: interlab_protocol::Criterion,
+    }
+    #[derive(serde::Serialize)]
+    struct M {
+        tests: Vec<T>,
+    }
+    let mut stricter = interlab_protocol::testkit::sample_criterion();
+    stricter.threshold = 0.4;
+    let manifest = to_canonical_vec(&M {
+        tests: vec![T {
+            id: "pgd".into(),
+            criterion: stricter.clone(),
+        }],
+    });
+    let suite = Digest::of(interlab_protocol::domain::SUITE, &manifest);
+    all.push(
+        s.owner
+            .next(Body::SuitePublished {
+                suite,
+                name: "drift".into(),
+                version: "2".into(),
+                manifest,
+                artefacts: vec![],
+                supersedes: Some(old_suite),
+            })
+            .to_bytes(),
+    );
+    // Round 1 closes right away (the deadline is the owner's clock now).
+    let deadline = interlab_protocol::testkit::T0_MS + 60_000;
+    all.push(
+        s.owner
+            .next(Body::RoundOpened {
+                suite,
+                round: 1,
+                deadline_ms: Some(deadline),
+            })
+            .to_bytes(),
+    );
+    let old_result = s.labs[0].next(Body::RunResult(sample_run_result(old_suite, 1, 0.3)));
+    let on_time = s.labs[0].next(Body::RunResult(sample_run_result(suite, 1, 0.5)));
+    let lab1 = &s.labs[1];
+    let late_record = interlab_protocol::Record {
+        time_ms: deadline + 1,
+        ..lab1.record(Body::RunResult(sample_run_result(suite, 1, 0.5)))
+    };
+    let late = lab1.sign(&late_record);
+    all.push(old_result.to_bytes());
+    all.push(on_time.to_bytes());
+    all.push(late.to_bytes());
+    let mut log = MemoryLog::new();
+    assert!(log.ingest_all(&all, NOW).is_empty());
+    let c = comparability(
+        &records(&log),
+        log.authority(),
+        &BTreeSet::new(),
+        &ComparabilityQuery {
+            suite,
+            round: Some(1),
+            include_disputed: false,
+        },
+        &ReportConfig::default(),
+    )
+    .unwrap();
+    let line = |id| c.results.iter().find(|r| r.id == id).unwrap();
+    assert!(!line(on_time.id()).late);
+    assert!(line(late.id()).late);
+    assert!(
+        line(late.id()).counted,
+        "late results are kept and counted, marked"
+    );
+    assert_eq!(c.criteria_changes.len(), 1);
+    assert_eq!(c.criteria_changes[0].after, Some(stricter));
+    // Results of version 1 are not mixed into version 2's report.
+    assert_eq!(c.results.len(), 2);
+    assert!(c.results.iter().all(|r| r.id != old_result.id()));
+}
