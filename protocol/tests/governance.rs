@@ -14,23 +14,30 @@ use interlab_protocol::{
 
 const NOW: u64 = u64::MAX / 2;
 
-/// A suite whose manifest (canonical CBOR) carries the sample criterion.
-fn publish_suite(s: &mut TestScheme) -> (Digest, Vec<Vec<u8>>) {
-    #[derive(serde::Serialize)]
-    struct T {
-        id: String,
-        criterion: interlab_protocol::Criterion,
-    }
-    #[derive(serde::Serialize)]
-    struct M {
-        tests: Vec<T>,
-    }
-    let manifest = to_canonical_vec(&M {
-        tests: vec![T {
+#[derive(serde::Serialize)]
+struct ManifestTest {
+    id: String,
+    criterion: interlab_protocol::Criterion,
+}
+
+/// The part of a suite manifest (canonical CBOR) that governance reads: test criteria.
+#[derive(serde::Serialize)]
+struct Manifest {
+    tests: Vec<ManifestTest>,
+}
+
+fn manifest(criterion: interlab_protocol::Criterion) -> Vec<u8> {
+    to_canonical_vec(&Manifest {
+        tests: vec![ManifestTest {
             id: "pgd".into(),
-            criterion: interlab_protocol::testkit::sample_criterion(),
+            criterion,
         }],
-    });
+    })
+}
+
+/// A suite whose manifest carries the sample criterion.
+fn publish_suite(s: &mut TestScheme) -> (Digest, Vec<Vec<u8>>) {
+    let manifest = manifest(interlab_protocol::testkit::sample_criterion());
     let suite = Digest::of(interlab_protocol::domain::SUITE, &manifest);
     let env = s.owner.next(Body::SuitePublished {
         suite,
@@ -233,23 +240,9 @@ fn late_results_are_kept_but_marked_and_criteria_changes_between_versions_are_re
     let mut all = s.bytes();
     all.append(&mut envs);
     // Version 2 tightens the criterion and supersedes version 1.
-    #[derive(serde::Serialize)]
-    struct T {
-        id: String,
-        criterion: interlab_protocol::Criterion,
-    }
-    #[derive(serde::Serialize)]
-    struct M {
-        tests: Vec<T>,
-    }
     let mut stricter = interlab_protocol::testkit::sample_criterion();
     stricter.threshold = 0.4;
-    let manifest = to_canonical_vec(&M {
-        tests: vec![T {
-            id: "pgd".into(),
-            criterion: stricter.clone(),
-        }],
-    });
+    let manifest = manifest(stricter.clone());
     let suite = Digest::of(interlab_protocol::domain::SUITE, &manifest);
     all.push(
         s.owner
