@@ -362,8 +362,7 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         statement: "our evasion tests ran with ε = 0.15 by mistake".into(),
         evidence: vec![],
     })?;
-    let resolve_after = owner_api.clone();
-    wait_for_record(&resolve_after, &dispute_id)?;
+    wait_for_record(&owner_api, &dispute_id)?;
     owner_api.publish(&Body::DisputeResolution {
         dispute: dispute_id,
         outcome: interlab_protocol::Outcome::Upheld,
@@ -414,35 +413,36 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     })
 }
 
-fn wait_for_suite(client: &ApiClient, suite: &Digest) -> Result<(), DemoError> {
+/// Polls `ready` until it holds or 30 s pass; `what` names the wait in the error.
+fn wait_until(
+    what: impl FnOnce() -> String,
+    mut ready: impl FnMut() -> Result<bool, DemoError>,
+) -> Result<(), DemoError> {
+    let limit = Duration::from_secs(30);
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if !client
-            .records(&format!("kind=suite_published&suite={suite}"))?
-            .is_empty()
-        {
+    while t.elapsed() < limit {
+        if ready()? {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(DemoError::NoConvergence(
-        Duration::from_secs(30),
-        format!("suite {suite} did not reach {}", client.base()),
-    ))
+    Err(DemoError::NoConvergence(limit, what()))
+}
+
+fn wait_for_suite(client: &ApiClient, suite: &Digest) -> Result<(), DemoError> {
+    let query = format!("kind=suite_published&suite={suite}");
+    wait_until(
+        || format!("suite {suite} did not reach {}", client.base()),
+        || Ok(!client.records(&query)?.is_empty()),
+    )
 }
 
 fn wait_for_record(client: &ApiClient, id: &interlab_protocol::RecordId) -> Result<(), DemoError> {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if client.get(&format!("/v1/records/{id}")).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(DemoError::NoConvergence(
-        Duration::from_secs(30),
-        format!("record {id} did not reach {}", client.base()),
-    ))
+    let path = format!("/v1/records/{id}");
+    wait_until(
+        || format!("record {id} did not reach {}", client.base()),
+        || Ok(client.get(&path).is_ok()),
+    )
 }
 
 fn converge(

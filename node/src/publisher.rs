@@ -31,6 +31,22 @@ pub enum PublishError {
     NoScheme,
 }
 
+/// Validates and durably stores one envelope off the async threads. The outer error is
+/// the store's; the inner result is the log's verdict on the record.
+pub async fn store_one(
+    store: &Store,
+    bytes: Vec<u8>,
+    now_ms: u64,
+) -> Result<Result<RecordId, Rejection>, PublishError> {
+    let store = store.clone();
+    let mut results = tokio::task::spawn_blocking(move || store.ingest(&[bytes], now_ms))
+        .await
+        .map_err(|e| PublishError::Task(e.to_string()))??;
+    results
+        .pop()
+        .ok_or_else(|| PublishError::Task("the store returned no verdict".into()))
+}
+
 /// Current wall-clock time in ms since the epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -88,16 +104,9 @@ impl Publisher {
         };
         let envelope = Envelope::seal(&self.key, &record);
         let bytes = envelope.to_bytes();
-        let store = self.store.clone();
-        let batch = vec![bytes.clone()];
-        let mut results = tokio::task::spawn_blocking(move || store.ingest(&batch, now))
-            .await
-            .map_err(|e| PublishError::Task(e.to_string()))??;
-        let id = match results.pop() {
-            Some(Ok(id)) => id,
-            Some(Err(rejection)) => return Err(PublishError::Rejected(rejection)),
-            None => return Err(PublishError::NoScheme),
-        };
+        let id = store_one(&self.store, bytes.clone(), now)
+            .await?
+            .map_err(PublishError::Rejected)?;
         if let Some(net) = &self.net {
             // Gossip is best effort: with no peers yet, catch-up delivers it later.
             if let Err(e) = net.publish(bytes).await

@@ -282,15 +282,10 @@ pub(crate) async fn submit(
     State(s): State<Arc<ApiState>>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let store = s.store.clone();
     let bytes = body.to_vec();
-    let batch = vec![bytes.clone()];
     let now = crate::publisher::now_ms();
-    let mut results = tokio::task::spawn_blocking(move || store.ingest(&batch, now))
-        .await
-        .map_err(ApiError::internal)??;
-    match results.pop() {
-        Some(Ok(id)) => {
+    match crate::publisher::store_one(&s.store, bytes.clone(), now).await? {
+        Ok(id) => {
             if let Err(e) = s.net.publish(bytes).await {
                 tracing::debug!(%id, "gossip of submitted record: {e}");
             }
@@ -298,7 +293,7 @@ pub(crate) async fn submit(
                 json!({ "id": id, "evidence_root": s.store.evidence().root }),
             ))
         }
-        Some(Err(interlab_protocol::Rejection::Equivocation(proof))) => {
+        Err(interlab_protocol::Rejection::Equivocation(proof)) => {
             // The store kept the proof; spread it so every node flags the author.
             if let Err(e) = s.net.publish_fork((*proof).clone()).await {
                 tracing::debug!("gossip of fork proof: {e}");
@@ -307,7 +302,6 @@ pub(crate) async fn submit(
                 &interlab_protocol::Rejection::Equivocation(proof),
             ))
         }
-        Some(Err(r)) => Err(ApiError::rejected(&r)),
-        None => Err(ApiError::internal("store returned no result")),
+        Err(r) => Err(ApiError::rejected(&r)),
     }
 }

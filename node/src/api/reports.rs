@@ -178,13 +178,22 @@ fn json_bytes(v: &impl Serialize) -> Result<JsonBody, ApiError> {
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes))
 }
 
+/// The snapshot and the comparability a query asks for (shared by the report endpoints).
+fn answer(
+    s: &ApiState,
+    p: &ComparabilityParams,
+) -> Result<(Arc<Snapshot>, Comparability), ApiError> {
+    let snap = s.cache.snapshot(&s.store)?;
+    let q = parse_query(p, &snap)?;
+    let c = compute(&snap, &q)?;
+    Ok((snap, c))
+}
+
 pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let snap = s.cache.snapshot(&s.store)?;
-    let q = parse_query(&p, &snap)?;
-    let c = compute(&snap, &q)?;
+    let (snap, c) = answer(&s, &p)?;
     let report_digest = Digest::of(
         interlab_protocol::domain::REPORT,
         &serde_json::to_vec(&c).map_err(ApiError::internal)?,
@@ -202,9 +211,7 @@ pub(crate) async fn drift(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let snap = s.cache.snapshot(&s.store)?;
-    let q = parse_query(&p, &snap)?;
-    let c = compute(&snap, &q)?;
+    let (snap, c) = answer(&s, &p)?;
     let mut labs = Vec::new();
     for m in c.report.iter().flat_map(|r| &r.measurands) {
         for l in &m.labs {
