@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cbor::{self, CborError},
     digest::{Digest, RecordId, domain},
-    keys::{PublicKey, SecretKey, Signature, SignatureError},
+    keys::{KeyCache, PublicKey, SecretKey, Signature, SignatureError},
     record::Record,
 };
 
@@ -101,6 +101,17 @@ impl Envelope {
     /// Checks the signature, then decodes the body strictly.
     pub fn open(self) -> Result<Opened, EnvelopeError> {
         self.verify_signature()?;
+        self.open_verified()
+    }
+
+    /// [`Envelope::open`] with the author's key taken from `keys`.
+    pub fn open_with(self, keys: &KeyCache) -> Result<Opened, EnvelopeError> {
+        keys.verify_strict(&self.author, &self.signed_message(), &self.sig)?;
+        self.open_verified()
+    }
+
+    /// Decodes the body of an envelope whose signature has been checked.
+    fn open_verified(self) -> Result<Opened, EnvelopeError> {
         let record: Record = match cbor::from_slice_canonical(&self.body, MAX_ENVELOPE_BYTES) {
             Ok(r) => r,
             Err(e) => {
@@ -132,10 +143,15 @@ impl Envelope {
 
     /// Checks `verify_strict(author, SIGN_CONTEXT ‖ body, sig)`.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        self.author.verify_strict(&self.signed_message(), &self.sig)
+    }
+
+    /// `SIGN_CONTEXT ‖ body`: what the signature covers.
+    fn signed_message(&self) -> Vec<u8> {
         let mut msg = Vec::with_capacity(SIGN_CONTEXT.len() + self.body.len());
         msg.extend_from_slice(SIGN_CONTEXT);
         msg.extend_from_slice(&self.body);
-        self.author.verify_strict(&msg, &self.sig)
+        msg
     }
 }
 

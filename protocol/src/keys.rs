@@ -1,6 +1,6 @@
 //! Ed25519 identities: every author in the log is a public key.
 
-use std::{fmt, str::FromStr};
+use std::{collections::HashMap, fmt, str::FromStr};
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -24,10 +24,54 @@ impl PublicKey {
     }
     /// Verifies `sig` over `msg` with the strict rules (no small-order keys, canonical S).
     pub fn verify_strict(&self, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
-        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
-        let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
-        vk.verify_strict(msg, &sig)
-            .map_err(|_| SignatureError::Invalid)
+        verify_parsed(&self.parse()?, msg, sig)
+    }
+
+    /// Decompresses the key's curve point (the part of a verification that depends on
+    /// the key alone).
+    fn parse(&self) -> Result<VerifyingKey, SignatureError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)
+    }
+}
+
+fn verify_parsed(vk: &VerifyingKey, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+    let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
+    vk.verify_strict(msg, &sig)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+/// Author keys parsed once for a batch of envelopes.
+///
+/// Decompressing a key costs about a tenth of a verification; a catch-up batch holds
+/// hundreds of records by a handful of authors, so parsing each key once pays. The
+/// check itself is unchanged: `verify_strict` under the same key.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: HashMap<PublicKey, Result<VerifyingKey, SignatureError>>,
+}
+
+impl KeyCache {
+    /// Parses every distinct key in `authors`.
+    pub fn parse<'a>(authors: impl IntoIterator<Item = &'a PublicKey>) -> KeyCache {
+        let mut keys = HashMap::new();
+        for a in authors {
+            keys.entry(*a).or_insert_with(|| a.parse());
+        }
+        KeyCache { keys }
+    }
+
+    /// [`PublicKey::verify_strict`], with the key taken from the cache when present.
+    pub fn verify_strict(
+        &self,
+        author: &PublicKey,
+        msg: &[u8],
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
+        match self.keys.get(author) {
+            Some(Ok(vk)) => verify_parsed(vk, msg, sig),
+            Some(Err(e)) => Err(*e),
+            None => author.verify_strict(msg, sig),
+        }
     }
 }
 
@@ -140,6 +184,39 @@ mod tests {
     fn secret_key_debug_hides_material() {
         let k = SecretKey::from_bytes(&[7; 32]);
         assert_eq!(format!("{k:?}"), "SecretKey(..)");
+    }
+
+    #[test]
+    fn cached_keys_give_the_same_verdicts() {
+        let k = SecretKey::from_bytes(&[1; 32]);
+        let other = SecretKey::from_bytes(&[2; 32]);
+        // The identity point's encoding: a small-order key, which the strict rules refuse.
+        let mut small = [0u8; 32];
+        small[0] = 1;
+        let small = PublicKey(small);
+        // Not a curve point at all (y = 2 has no x on Ed25519).
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        let off_curve = PublicKey(off_curve);
+        let cache = KeyCache::parse([k.public(), small, off_curve].iter());
+        let sig = k.sign(b"msg");
+        for (author, msg) in [
+            (k.public(), &b"msg"[..]),
+            (k.public(), b"msh"),
+            (other.public(), b"msg"),
+            (small, b"msg"),
+            (off_curve, b"msg"),
+        ] {
+            assert_eq!(
+                cache.verify_strict(&author, msg, &sig),
+                author.verify_strict(msg, &sig),
+                "{author:?}"
+            );
+        }
+        assert_eq!(
+            cache.verify_strict(&off_curve, b"msg", &sig),
+            Err(SignatureError::BadKey)
+        );
     }
 
     #[test]

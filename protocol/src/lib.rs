@@ -57,7 +57,7 @@ pub use evidence::{
     Blake3Tree, EvidenceState, FrontierEntry, InclusionProof, TreeHash, audit_path, evidence_root,
     merkle_root, verify_path,
 };
-pub use keys::{ParseKeyError, PublicKey, SecretKey, Signature, SignatureError};
+pub use keys::{KeyCache, ParseKeyError, PublicKey, SecretKey, Signature, SignatureError};
 pub use measurement::{
     Criterion, Direction, Environment, EvidenceRef, Measurement, MeasurementError, RunResult,
     Software, TestResult, Verdict,

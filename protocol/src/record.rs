@@ -199,19 +199,24 @@ pub enum Body {
 impl Body {
     /// A short kind name, as used by the API's `kind=` filter.
     pub fn kind(&self) -> &'static str {
+        Body::KINDS[usize::from(self.kind_index())]
+    }
+
+    /// The kind's position in [`Body::KINDS`] (stable: new kinds are appended).
+    pub fn kind_index(&self) -> u8 {
         match self {
-            Body::SchemeGenesis { .. } => "scheme_genesis",
-            Body::SuitePublished { .. } => "suite_published",
-            Body::LabAccredited { .. } => "lab_accredited",
-            Body::LabSuspended { .. } => "lab_suspended",
-            Body::LabReinstated { .. } => "lab_reinstated",
-            Body::LabRevoked { .. } => "lab_revoked",
-            Body::RoundOpened { .. } => "round_opened",
-            Body::RunResult(_) => "run_result",
-            Body::Dispute { .. } => "dispute",
-            Body::DisputeResponse { .. } => "dispute_response",
-            Body::DisputeResolution { .. } => "dispute_resolution",
-            Body::Retraction { .. } => "retraction",
+            Body::SchemeGenesis { .. } => 0,
+            Body::SuitePublished { .. } => 1,
+            Body::LabAccredited { .. } => 2,
+            Body::LabSuspended { .. } => 3,
+            Body::LabReinstated { .. } => 4,
+            Body::LabRevoked { .. } => 5,
+            Body::RoundOpened { .. } => 6,
+            Body::RunResult(_) => 7,
+            Body::Dispute { .. } => 8,
+            Body::DisputeResponse { .. } => 9,
+            Body::DisputeResolution { .. } => 10,
+            Body::Retraction { .. } => 11,
         }
     }
 

@@ -1,5 +1,7 @@
-//! The in-memory view that validation reads, so that checking a record costs no disk read
-//! in the common case (new record at the head of its chain).
+//! The in-memory view of the accepted records: authority, chain heads, every id's
+//! position and a dense per-author list of record summaries. Validation reads it so that
+//! checking a record costs no disk read in the common case, and listings filter it so
+//! that the disk holds one table per record instead of four indexes.
 //!
 //! [`Cache`] mirrors what is committed. During a batch, changes collect in an
 //! [`Overlay`]; they reach the cache only after the write transaction has committed, so a
@@ -7,23 +9,45 @@
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
 };
 
 use interlab_protocol::{
-    Authority, Envelope, EvidenceState, FrontierEntry, Head, LogView, PublicKey, RecordId,
+    Authority, Digest, Envelope, EvidenceState, FrontierEntry, Head, LogView, PublicKey, RecordId,
     SchemeId, Standing, evidence_root,
 };
 use redb::{ReadableTable, Table};
 
-use super::{StoreError, tables};
+use super::{
+    RecordFilter, StoreError,
+    tables::{self, Summary},
+};
 
-/// Committed state that validation needs: authority, chain heads and the accepted ids.
+/// A record's place in the log: its author's chain and its seq.
+pub(crate) type Pos = (PublicKey, u64);
+
+/// What listings filter on, for one record (16 bytes; suites are interned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    kind: u8,
+    /// Index into [`Cache::suites`].
+    suite: Option<u32>,
+    round: Option<u32>,
+}
+
+/// Committed state: authority, chain heads, accepted ids and record summaries.
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     pub(crate) authority: Authority,
     pub(crate) heads: BTreeMap<PublicKey, Head>,
-    pub(crate) ids: HashSet<RecordId>,
+    /// Accepted records by id.
+    pub(crate) ids: HashMap<RecordId, Pos>,
+    /// Per author (in key order), the entry of each accepted record at index `seq`.
+    /// Chains are contiguous from seq 0, so a vector indexed by seq holds them.
+    chains: BTreeMap<PublicKey, Vec<Entry>>,
+    /// Interned suite ids.
+    suites: Vec<Digest>,
+    suite_index: HashMap<Digest, u32>,
     /// Bumped at every change; names the cached evidence state.
     pub(crate) generation: u64,
 }
@@ -31,7 +55,7 @@ pub(crate) struct Cache {
 impl Cache {
     /// Accepted ids, sorted.
     pub(crate) fn sorted_ids(&self) -> Vec<RecordId> {
-        let mut ids: Vec<RecordId> = self.ids.iter().copied().collect();
+        let mut ids: Vec<RecordId> = self.ids.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
@@ -58,16 +82,107 @@ impl Cache {
             .collect()
     }
 
+    /// Adds an accepted record at the end of its author's chain. Records must come in
+    /// chain order; anything else means the disk and the cache disagree.
+    pub(crate) fn push(&mut self, (author, seq): Pos, summary: &Summary) -> Result<(), StoreError> {
+        let suite = summary.suite_round.map(|(s, _)| self.intern(s));
+        let entry = Entry {
+            kind: summary.kind,
+            suite,
+            round: summary.suite_round.and_then(|(_, r)| r),
+        };
+        let chain = self.chains.entry(author).or_default();
+        if chain.len() as u64 != seq {
+            return Err(StoreError::Corrupt(format!(
+                "record {author} seq {seq} follows a chain of {} records",
+                chain.len()
+            )));
+        }
+        chain.push(entry);
+        self.ids.insert(summary.id, (author, seq));
+        Ok(())
+    }
+
+    fn intern(&mut self, suite: Digest) -> u32 {
+        if let Some(i) = self.suite_index.get(&suite) {
+            return *i;
+        }
+        let i = u32::try_from(self.suites.len()).unwrap_or(u32::MAX);
+        self.suites.push(suite);
+        self.suite_index.insert(suite, i);
+        i
+    }
+
+    /// Positions of accepted records matching `filter`, in `(author, seq)` order, after
+    /// `after`, at most `limit`.
+    pub(crate) fn select(
+        &self,
+        filter: &RecordFilter,
+        after: Option<Pos>,
+        limit: usize,
+    ) -> Vec<Pos> {
+        let kind = filter
+            .kind
+            .as_deref()
+            .map(|k| interlab_protocol::Body::KINDS.iter().position(|x| *x == k));
+        // A filter naming an unknown kind or suite matches nothing.
+        let kind = match kind {
+            Some(None) => return Vec::new(),
+            Some(Some(i)) => u8::try_from(i).ok(),
+            None => None,
+        };
+        let suite = match &filter.suite {
+            Some(s) => match self.suite_index.get(s) {
+                Some(i) => Some(*i),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let wanted = |e: &Entry| {
+            kind.is_none_or(|k| e.kind == k)
+                && suite.is_none_or(|s| e.suite == Some(s))
+                && filter.round.is_none_or(|r| e.round == Some(r))
+        };
+        let mut out = Vec::new();
+        if limit == 0 {
+            return out;
+        }
+        let chains: Box<dyn Iterator<Item = (&PublicKey, &Vec<Entry>)>> = match &filter.author {
+            Some(a) => Box::new(self.chains.get_key_value(a).into_iter()),
+            None => match after {
+                Some((a, _)) => Box::new(self.chains.range(a..)),
+                None => Box::new(self.chains.iter()),
+            },
+        };
+        for (author, entries) in chains {
+            let from = match after {
+                Some((a, s)) if a == *author => s.saturating_add(1),
+                Some((a, _)) if a > *author => continue,
+                _ => 0,
+            };
+            let from = usize::try_from(from).unwrap_or(usize::MAX);
+            for (seq, e) in entries.iter().enumerate().skip(from) {
+                if wanted(e) {
+                    out.push((*author, seq as u64));
+                    if out.len() == limit {
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Applies a committed batch.
-    pub(crate) fn apply(&mut self, overlay: Overlay) {
+    pub(crate) fn apply(&mut self, overlay: Overlay) -> Result<(), StoreError> {
         let Overlay {
             heads,
-            added,
-            removed,
+            ops,
+            live: _,
             authority,
         } = overlay;
-        if heads.is_empty() && added.is_empty() && removed.is_empty() && authority.is_none() {
-            return;
+        if heads.is_empty() && ops.is_empty() && authority.is_none() {
+            return Ok(());
         }
         for (author, head) in heads {
             match head {
@@ -79,15 +194,34 @@ impl Cache {
                 }
             }
         }
-        for id in &removed {
-            self.ids.remove(id);
+        for op in ops {
+            match op {
+                Op::Add(pos, summary) => self.push(pos, &summary)?,
+                Op::Remove((author, seq), id) => {
+                    if let Some(chain) = self.chains.get_mut(&author) {
+                        chain.truncate(usize::try_from(seq).unwrap_or(usize::MAX));
+                        if chain.is_empty() {
+                            self.chains.remove(&author);
+                        }
+                    }
+                    self.ids.remove(&id);
+                }
+            }
         }
-        self.ids.extend(added);
         if let Some(a) = authority {
             self.authority = a;
         }
         self.generation += 1;
+        Ok(())
     }
+}
+
+/// One change of a batch, applied to the cache in order after the commit.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Add(Pos, Summary),
+    /// Quarantine: the record and, since chains only lose their tails, every later one.
+    Remove(Pos, RecordId),
 }
 
 /// Uncommitted changes of the batch being written.
@@ -95,22 +229,27 @@ impl Cache {
 pub(crate) struct Overlay {
     /// New heads (`None`: the chain was emptied by a revocation).
     pub(crate) heads: HashMap<PublicKey, Option<Head>>,
-    pub(crate) added: HashSet<RecordId>,
-    pub(crate) removed: HashSet<RecordId>,
+    ops: Vec<Op>,
+    /// Ids added (`Some`) or removed (`None`) by this batch, for lookups before the commit.
+    live: HashMap<RecordId, Option<Pos>>,
     /// The authority after this batch's owner records, when any changed it.
     pub(crate) authority: Option<Authority>,
 }
 
 impl Overlay {
-    pub(crate) fn add(&mut self, id: RecordId) {
-        self.removed.remove(&id);
-        self.added.insert(id);
+    pub(crate) fn add(&mut self, pos: Pos, summary: Summary) {
+        self.live.insert(summary.id, Some(pos));
+        self.ops.push(Op::Add(pos, summary));
     }
 
-    pub(crate) fn remove(&mut self, id: RecordId) {
-        if !self.added.remove(&id) {
-            self.removed.insert(id);
-        }
+    pub(crate) fn remove(&mut self, pos: Pos, id: RecordId) {
+        self.live.insert(id, None);
+        self.ops.push(Op::Remove(pos, id));
+    }
+
+    /// Whether the batch changed anything the cache holds.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heads.is_empty() && self.ops.is_empty() && self.authority.is_none()
     }
 }
 
@@ -118,12 +257,11 @@ impl Overlay {
 pub(crate) type BytesTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 
 /// Validation's view of the log in the middle of a batch: cache + overlay, and the write
-/// transaction's tables for the rare lookups the cache does not hold.
+/// transaction's records table for the rare lookup the cache does not hold.
 pub(crate) struct View<'a, 't> {
     pub(crate) cache: &'a Cache,
     pub(crate) overlay: &'a Overlay,
     pub(crate) records: &'a BytesTable<'t>,
-    pub(crate) ids: &'a BytesTable<'t>,
     /// First storage error met by a lookup (`LogView` cannot return one).
     pub(crate) error: RefCell<Option<StoreError>>,
 }
@@ -169,38 +307,31 @@ impl LogView for View<'_, '_> {
                 return None;
             }
         };
-        let bytes = got?;
-        match Envelope::decode(bytes.value()) {
+        let value = got?;
+        let decoded = tables::envelope_of(value.value()).and_then(|bytes| {
+            Envelope::decode(bytes).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "stored envelope of {author} seq {seq} does not decode: {e}"
+                ))
+            })
+        });
+        match decoded {
             Ok(env) => Some(env),
             Err(e) => {
-                self.note(StoreError::Corrupt(format!(
-                    "stored envelope of {author} seq {seq} does not decode: {e}"
-                )));
+                self.note(e);
                 None
             }
         }
     }
 
     fn contains(&self, id: &RecordId) -> bool {
-        if self.overlay.added.contains(id) {
-            return true;
-        }
-        if self.overlay.removed.contains(id) {
-            return false;
-        }
-        self.cache.ids.contains(id)
+        self.locate(id).is_some()
     }
 
     fn locate(&self, id: &RecordId) -> Option<(PublicKey, u64)> {
-        if !self.contains(id) {
-            return None;
-        }
-        match self.ids.get(&id.as_bytes()[..]) {
-            Ok(v) => tables::split_pos(v?.value()),
-            Err(e) => {
-                self.note(e);
-                None
-            }
+        match self.overlay.live.get(id) {
+            Some(pos) => *pos,
+            None => self.cache.ids.get(id).copied(),
         }
     }
 

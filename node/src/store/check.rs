@@ -4,7 +4,10 @@
 use interlab_protocol::{Digest, Envelope, PublicKey, RecordId, evidence_root};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::{Store, StoreError, tables};
+use super::{
+    Store, StoreError,
+    tables::{self, Summary},
+};
 
 /// What [`Store::check`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +26,14 @@ pub struct CheckReport {
 
 impl Store {
     /// Re-opens every stored envelope (signature, canonical form), checks that each
-    /// author's records form an unbroken hash chain from seq 0, that the id and head
-    /// indexes agree with the records, that every fork proof verifies, and that the
+    /// author's records form an unbroken hash chain from seq 0, that each stored summary
+    /// and head agrees with the records, that every fork proof verifies, and that the
     /// in-memory evidence root equals the one recomputed from disk. The first problem
     /// found is returned as [`StoreError::Corrupt`].
     pub fn check(&self) -> Result<CheckReport, StoreError> {
         let corrupt = |m: String| StoreError::Corrupt(m);
         let txn = self.inner.db.begin_read()?;
         let records = txn.open_table(tables::RECORDS)?;
-        let ids = txn.open_table(tables::IDS)?;
         let heads = txn.open_table(tables::HEADS)?;
         let mut all: Vec<RecordId> = Vec::new();
         let mut authors = 0u64;
@@ -55,8 +57,14 @@ impl Store {
             let (k, v) = item?;
             let (author, seq) = tables::split_pos(k.value())
                 .ok_or_else(|| corrupt("record key is not 40 bytes".into()))?;
-            let opened = Envelope::open_bytes(v.value())
+            let (summary, envelope) = tables::split_record(v.value())?;
+            let opened = Envelope::open_bytes(envelope)
                 .map_err(|e| corrupt(format!("record {author} seq {seq}: {e}")))?;
+            if summary != Summary::of(&opened) {
+                return Err(corrupt(format!(
+                    "the summary stored with {author} seq {seq} does not describe the record"
+                )));
+            }
             let rec = &opened.record;
             if rec.author != author || rec.seq != seq {
                 return Err(corrupt(format!(
@@ -91,24 +99,10 @@ impl Store {
                     rec.prev
                 )));
             }
-            let indexed = ids.get(&opened.id.as_bytes()[..])?;
-            if indexed.as_ref().map(|v| v.value()) != Some(k.value()) {
-                return Err(corrupt(format!(
-                    "id {} is not indexed at its position",
-                    opened.id
-                )));
-            }
             all.push(opened.id);
             prev = Some((author, seq, opened.id, rec.time_ms));
         }
         close_chain(prev)?;
-        if ids.len()? != all.len() as u64 {
-            return Err(corrupt(format!(
-                "{} ids indexed for {} records",
-                ids.len()?,
-                all.len()
-            )));
-        }
         if heads.len()? != authors {
             return Err(corrupt(format!(
                 "{} heads stored for {authors} chains",

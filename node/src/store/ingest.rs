@@ -5,24 +5,22 @@
 use std::cell::RefCell;
 
 use interlab_protocol::{
-    Accepted, Body, Envelope, Head, Opened, PublicKey, Rejection, Revocation, validate_opened,
+    Accepted, Body, Envelope, EnvelopeError, Head, KeyCache, Opened, PublicKey, Rejection,
+    Revocation, validate_opened,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::{
     IngestResult, Store, StoreError,
     cache::{BytesTable, Cache, Overlay, View},
-    decode_stored, tables,
+    decode_stored,
+    tables::{self, Summary},
 };
 
 /// The tables one batch writes.
 struct Tables<'t> {
     records: BytesTable<'t>,
-    ids: BytesTable<'t>,
     heads: BytesTable<'t>,
-    by_kind: Table<'t, &'static [u8], ()>,
-    by_suite: Table<'t, &'static [u8], ()>,
-    by_round: Table<'t, &'static [u8], ()>,
     forks: BytesTable<'t>,
     quarantine: BytesTable<'t>,
     meta: Table<'t, &'static str, &'static [u8]>,
@@ -32,56 +30,30 @@ impl<'t> Tables<'t> {
     fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
         Ok(Tables {
             records: txn.open_table(tables::RECORDS)?,
-            ids: txn.open_table(tables::IDS)?,
             heads: txn.open_table(tables::HEADS)?,
-            by_kind: txn.open_table(tables::BY_KIND)?,
-            by_suite: txn.open_table(tables::BY_SUITE)?,
-            by_round: txn.open_table(tables::BY_ROUND)?,
             forks: txn.open_table(tables::FORKS)?,
             quarantine: txn.open_table(tables::QUARANTINE)?,
             meta: txn.open_table(tables::META)?,
         })
     }
 
-    /// Writes the record and its index entries.
-    fn put(&mut self, opened: &Opened, bytes: &[u8]) -> Result<(), StoreError> {
+    /// Writes an accepted record (one insert: the summary travels with the envelope).
+    fn put(
+        &mut self,
+        opened: &Opened,
+        bytes: &[u8],
+        overlay: &mut Overlay,
+    ) -> Result<(), StoreError> {
         let rec = &opened.record;
         let pos = tables::pos_key(&rec.author, rec.seq);
-        self.records.insert(&pos[..], bytes)?;
-        self.ids.insert(&opened.id.as_bytes()[..], &pos[..])?;
-        self.index(&rec.body, &pos, true)?;
+        let summary = Summary::of(opened);
+        self.records
+            .insert(&pos[..], &tables::record_value(&summary, bytes)[..])?;
         if let Body::SchemeGenesis { .. } = rec.body {
             self.meta
                 .insert(tables::META_GENESIS, &opened.id.as_bytes()[..])?;
         }
-        Ok(())
-    }
-
-    /// Adds (or removes) the kind, suite and round index entries of a record.
-    fn index(&mut self, body: &Body, pos: &[u8; 40], add: bool) -> Result<(), StoreError> {
-        let mut keys = vec![(
-            0u8,
-            tables::with_pos(&tables::kind_prefix(body.kind()), pos),
-        )];
-        if let Some((suite, round)) = body.suite_round() {
-            keys.push((1, tables::with_pos(&tables::suite_prefix(&suite), pos)));
-            keys.push((
-                2,
-                tables::with_pos(&tables::round_prefix(&suite, round), pos),
-            ));
-        }
-        for (which, key) in keys {
-            let table = match which {
-                0 => &mut self.by_kind,
-                1 => &mut self.by_suite,
-                _ => &mut self.by_round,
-            };
-            if add {
-                table.insert(&key[..], ())?;
-            } else {
-                table.remove(&key[..])?;
-            }
-        }
+        overlay.add((rec.author, rec.seq), summary);
         Ok(())
     }
 
@@ -100,18 +72,13 @@ impl<'t> Tables<'t> {
         if gone.is_empty() {
             return Ok(());
         }
-        for (key, bytes) in &gone {
-            let (env, rec) = decode_stored(bytes)?;
-            let pos: [u8; 40] = key
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("record key is not 40 bytes".into()))?;
-            let id = env.id();
-            self.records.remove(&pos[..])?;
-            self.ids.remove(&id.as_bytes()[..])?;
-            self.index(&rec.body, &pos, false)?;
-            self.quarantine.insert(&pos[..], &bytes[..])?;
-            overlay.remove(id);
+        for (key, value) in &gone {
+            let (summary, envelope) = tables::split_record(value)?;
+            let pos = tables::split_pos(key)
+                .ok_or_else(|| StoreError::Corrupt("record key is not 40 bytes".into()))?;
+            self.records.remove(&key[..])?;
+            self.quarantine.insert(&key[..], envelope)?;
+            overlay.remove(pos, summary.id);
         }
         let head = match keep.checked_sub(1) {
             None => None,
@@ -122,8 +89,8 @@ impl<'t> Tables<'t> {
                     .map(|v| v.value().to_vec());
                 match v {
                     None => None,
-                    Some(bytes) => {
-                        let (env, rec) = decode_stored(&bytes)?;
+                    Some(value) => {
+                        let (env, rec) = decode_stored(tables::envelope_of(&value)?)?;
                         Some(Head {
                             seq: rec.seq,
                             id: env.id(),
@@ -181,14 +148,30 @@ impl Store {
     /// the outcome is the same as checking them one by one.
     pub fn prepare(batch: Vec<Vec<u8>>) -> Prepared {
         use rayon::prelude::*;
-        let open = |b: Vec<u8>| {
-            let opened = Envelope::open_bytes(&b).map_err(Rejection::from);
+        let decoded: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)> = batch
+            .into_iter()
+            .map(|b| {
+                let env = Envelope::decode(&b);
+                (b, env)
+            })
+            .collect();
+        // Each author's key is parsed once per batch.
+        let keys = KeyCache::parse(
+            decoded
+                .iter()
+                .filter_map(|(_, e)| e.as_ref().ok())
+                .map(|e| &e.author),
+        );
+        let open = |(b, env): (Vec<u8>, Result<Envelope, EnvelopeError>)| {
+            let opened = env
+                .and_then(|e| e.open_with(&keys))
+                .map_err(Rejection::from);
             (b, opened)
         };
-        let items = if batch.len() >= PARALLEL_BATCH {
-            batch.into_par_iter().map(open).collect()
+        let items = if decoded.len() >= PARALLEL_BATCH {
+            decoded.into_par_iter().map(open).collect()
         } else {
-            batch.into_iter().map(open).collect()
+            decoded.into_iter().map(open).collect()
         };
         Prepared { items }
     }
@@ -228,13 +211,13 @@ impl Store {
         }
         txn.commit()?;
         drop(cache);
-        if !overlay.added.is_empty() || !overlay.removed.is_empty() || overlay.authority.is_some() {
+        if !overlay.is_empty() {
             let mut cache = self
                 .inner
                 .cache
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            cache.apply(overlay);
+            cache.apply(overlay)?;
         }
         Ok(results)
     }
@@ -253,7 +236,6 @@ fn ingest_one(
             cache,
             overlay,
             records: &t.records,
-            ids: &t.ids,
             error: RefCell::new(None),
         };
         let verdict = validate_opened(opened, &view, now_ms);
@@ -264,9 +246,8 @@ fn ingest_one(
     };
     match verdict {
         Ok(Accepted(opened)) => {
-            t.put(&opened, bytes)?;
+            t.put(&opened, bytes, overlay)?;
             let rec = &opened.record;
-            overlay.add(opened.id);
             overlay.heads.insert(
                 rec.author,
                 Some(Head {

@@ -39,6 +39,9 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 mod cache;
 mod check;
 mod ingest;
+#[cfg(test)]
+mod layout_tests;
+mod migrate;
 mod query;
 pub mod synth;
 mod tables;
@@ -154,13 +157,9 @@ impl Store {
                     .get(tables::META_LAYOUT)?
                     .map(|v| decode_u32(v.value()));
                 match found {
-                    None => {
-                        meta.insert(
-                            tables::META_LAYOUT,
-                            &tables::LAYOUT_VERSION.to_be_bytes()[..],
-                        )?;
-                    }
+                    None => {}
                     Some(Some(v)) if v == tables::LAYOUT_VERSION => {}
+                    Some(Some(1)) => migrate::from_v1(&txn)?,
                     Some(v) => {
                         return Err(StoreError::Layout {
                             found: v.unwrap_or(0),
@@ -168,13 +167,13 @@ impl Store {
                         });
                     }
                 }
+                meta.insert(
+                    tables::META_LAYOUT,
+                    &tables::LAYOUT_VERSION.to_be_bytes()[..],
+                )?;
                 // Create every table so that readers never meet a missing one.
                 txn.open_table(tables::RECORDS)?;
-                txn.open_table(tables::IDS)?;
                 txn.open_table(tables::HEADS)?;
-                txn.open_table(tables::BY_KIND)?;
-                txn.open_table(tables::BY_SUITE)?;
-                txn.open_table(tables::BY_ROUND)?;
                 txn.open_table(tables::FORKS)?;
                 txn.open_table(tables::QUARANTINE)?;
                 txn.open_table(tables::ARTEFACTS)?;
@@ -251,7 +250,7 @@ impl Store {
 
     /// Whether a record is accepted.
     pub fn contains(&self, id: &RecordId) -> bool {
-        self.cache().ids.contains(id)
+        self.cache().ids.contains_key(id)
     }
 
     /// The authority derived from the owner's records.
@@ -364,36 +363,40 @@ pub(crate) fn decode_stored(bytes: &[u8]) -> Result<(Envelope, Record), StoreErr
     Ok((env, rec))
 }
 
-/// Rebuilds the cache: authority from the owner's chain, heads and ids from their tables.
+/// Rebuilds the cache: ids and record summaries from the records table (no CBOR is
+/// decoded but the owner's records), authority from the owner's chain, heads from their
+/// table.
 fn load_cache(db: &Database) -> Result<Cache, StoreError> {
     let txn = db.begin_read()?;
     let meta = txn.open_table(tables::META)?;
     let records = txn.open_table(tables::RECORDS)?;
-    let ids_table = txn.open_table(tables::IDS)?;
     let heads_table = txn.open_table(tables::HEADS)?;
     let mut cache = Cache::default();
+    for item in records.iter()? {
+        let (k, v) = item?;
+        let pos = tables::split_pos(k.value())
+            .ok_or_else(|| StoreError::Corrupt("record key is not 40 bytes".into()))?;
+        let (summary, _) = tables::split_record(v.value())?;
+        cache.push(pos, &summary)?;
+    }
     if let Some(g) = meta.get(tables::META_GENESIS)? {
-        let pos = ids_table
-            .get(g.value())?
-            .ok_or_else(|| StoreError::Corrupt("the genesis id is not indexed".into()))?;
-        let (owner, _) = tables::split_pos(pos.value())
-            .ok_or_else(|| StoreError::Corrupt("bad genesis position".into()))?;
+        let genesis = Digest(
+            g.value()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("the genesis id is not 32 bytes".into()))?,
+        );
+        let (owner, _) = *cache
+            .ids
+            .get(&genesis)
+            .ok_or_else(|| StoreError::Corrupt("the genesis record is not stored".into()))?;
         let lo = tables::pos_key(&owner, 0);
         let hi = tables::pos_key(&owner, u64::MAX);
         for item in records.range(&lo[..]..=&hi[..])? {
             let (_, v) = item?;
-            let (env, rec) = decode_stored(v.value())?;
+            let (env, rec) = decode_stored(tables::envelope_of(v.value())?)?;
             // Revocations were applied to the tables when the record was written.
             let _ = cache.authority.apply(env.id(), &rec);
         }
-    }
-    for item in ids_table.iter()? {
-        let (k, _) = item?;
-        let id: [u8; 32] = k
-            .value()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("id key is not 32 bytes".into()))?;
-        cache.ids.insert(Digest(id));
     }
     for item in heads_table.iter()? {
         let (k, v) = item?;

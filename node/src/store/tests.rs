@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{MAX_ARTEFACT_BYTES, RecordFilter, Store, StoreError, synth::Workload};
 
-fn temp_store() -> (tempfile::TempDir, Store) {
+pub(super) fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store.redb")).unwrap();
     (dir, store)
@@ -20,7 +20,7 @@ fn reopen(dir: &tempfile::TempDir, store: Store) -> Store {
 
 /// A log with everything acceptance has to get right: chains, an equivocation, two
 /// revocations (one keeping a prefix), a retraction, a suspension and a bad signature.
-fn rich_log(seed: u64) -> (Vec<Vec<u8>>, u64) {
+pub(super) fn rich_log(seed: u64) -> (Vec<Vec<u8>>, u64) {
     let mut w = Workload::new(seed, 4);
     let mut out = w.take(60);
     let scheme = w.scheme();
