@@ -106,7 +106,7 @@ impl Envelope {
 
     /// [`Envelope::open`] with the author's key taken from `keys`.
     pub fn open_with(self, keys: &KeyCache) -> Result<Opened, EnvelopeError> {
-        keys.verify_strict(&self.author, &self.signed_message(), &self.sig)?;
+        self.verify_signature_with(keys)?;
         self.open_verified()
     }
 
@@ -144,6 +144,11 @@ impl Envelope {
     /// Checks `verify_strict(author, SIGN_CONTEXT ‖ body, sig)`.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         self.author.verify_strict(&self.signed_message(), &self.sig)
+    }
+
+    /// [`Envelope::verify_signature`] with the author's key taken from `keys`.
+    pub fn verify_signature_with(&self, keys: &KeyCache) -> Result<(), SignatureError> {
+        keys.verify_strict(&self.author, &self.signed_message(), &self.sig)
     }
 
     /// `SIGN_CONTEXT ‖ body`: what the signature covers.

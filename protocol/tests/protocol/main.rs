@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod chains;
+mod decoder;
 mod hostile;
 mod merkle;
 mod mutation;

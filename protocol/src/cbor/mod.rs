@@ -9,6 +9,8 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
+mod de;
+
 /// How deep CBOR may nest before decoding stops (well above any Interlab type).
 const MAX_DEPTH: usize = 64;
 
@@ -61,32 +63,37 @@ where
             max,
         });
     }
-    let mut reader = bytes;
-    let value: T = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
-        .map_err(|e| CborError::Decode(describe(e)))?;
-    if !reader.is_empty() {
-        return Err(CborError::Trailing(reader.len()));
+    let (value, rest): (T, _) = de::from_slice(bytes, MAX_DEPTH).map_err(|e| match e {
+        de::Error::Malformed(m) => CborError::Decode(m),
+        de::Error::NonCanonical => CborError::NonCanonical,
+    })?;
+    if !rest.is_empty() {
+        return Err(CborError::Trailing(rest.len()));
     }
-    if to_vec(&value) != bytes {
-        return Err(CborError::NonCanonical);
+    // Re-encode, comparing as we go instead of writing.
+    let mut expected = Expect(bytes);
+    match ciborium::into_writer(&value, &mut expected) {
+        Ok(()) if expected.0.is_empty() => Ok(value),
+        _ => Err(CborError::NonCanonical),
     }
-    Ok(value)
 }
 
-fn describe(e: ciborium::de::Error<std::io::Error>) -> String {
-    match e {
-        ciborium::de::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "input ends before the value does (truncated)".to_owned()
+/// A writer that accepts exactly the bytes it holds, in order.
+struct Expect<'a>(&'a [u8]);
+
+impl std::io::Write for Expect<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        match self.0.strip_prefix(data) {
+            Some(rest) => {
+                self.0 = rest;
+                Ok(data.len())
+            }
+            None => Err(std::io::ErrorKind::InvalidData.into()),
         }
-        ciborium::de::Error::Io(e) => format!("read error: {e}"),
-        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
-        ciborium::de::Error::Semantic(at, msg) => match at {
-            Some(at) => format!("{msg} (at byte {at})"),
-            None => msg,
-        },
-        ciborium::de::Error::RecursionLimitExceeded => {
-            format!("nesting deeper than {MAX_DEPTH} levels")
-        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
