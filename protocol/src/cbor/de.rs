@@ -263,8 +263,24 @@ macro_rules! int_method {
 impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     type Error = Error;
 
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
-        Err(self.err("a value of no fixed type cannot be decoded strictly"))
+    /// For types that look at the data to decide (internally tagged enums).
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let byte = self.peek()?;
+        match byte >> 5 {
+            UINT => self.deserialize_u64(visitor),
+            NINT => self.deserialize_i64(visitor),
+            BYTES => self.deserialize_bytes(visitor),
+            TEXT => self.deserialize_str(visitor),
+            ARRAY => self.deserialize_seq(visitor),
+            MAP => self.deserialize_map(visitor),
+            SIMPLE => match byte {
+                FALSE | TRUE => self.deserialize_bool(visitor),
+                NULL => self.deserialize_unit(visitor),
+                F16 | F32 | F64 => self.deserialize_f64(visitor),
+                _ => Err(self.err(format!("unsupported simple value 0x{byte:02x}"))),
+            },
+            _ => Err(self.err("tags are not part of canonical Interlab CBOR")),
+        }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -426,8 +442,8 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
-        Err(self.err("unexpected field"))
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_any(visitor)
     }
 
     fn is_human_readable(&self) -> bool {
