@@ -341,3 +341,29 @@ async fn an_artefact_is_fetched_by_digest_and_checked() {
     assert!(err.to_string().contains("not available"), "{err}");
     stop(nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_proof_known_to_one_node_reaches_the_others_by_catch_up_alone() {
+    let mut scheme = TestScheme::new("forks", 2, 16);
+    let nodes = network(&scheme).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_for(&refs, 3).await;
+    // Lab 0 signs two records at its seq 0; only node 0 ever sees the proof (no gossip).
+    let lab = &mut scheme.labs[0];
+    let a = lab.sign(&lab.record(dispute(1)));
+    let b = lab.sign(&lab.record(dispute(2)));
+    let proof = interlab_protocol::ForkProof::new(a, b);
+    assert!(nodes[0].store.add_fork(&proof).unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    for node in &nodes[1..] {
+        while node.store.forks().unwrap().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the fork proof did not reach every node"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(node.store.forks().unwrap()[0], proof);
+    }
+    stop(nodes).await;
+}

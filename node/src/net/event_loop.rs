@@ -39,6 +39,8 @@ type IngestOutcome = (
 enum Outbound {
     Sync(SyncRequest),
     Artefact(u64),
+    /// Fork proofs asked for alongside a frontier.
+    Forks,
 }
 
 struct Fetch {
@@ -233,6 +235,16 @@ impl EventLoop {
     fn perform(&mut self, action: Action<PeerId, MessageId>) {
         match action {
             Action::Request { peer, request } => {
+                if let SyncRequest::Frontier { scheme } = request {
+                    // Fork proofs travel with every frontier exchange: gossip alone can
+                    // lose them (a relay that saw both branches rejects the second).
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&peer, SyncRequest::Forks { scheme });
+                    self.outbound.insert(id, Outbound::Forks);
+                }
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -294,7 +306,7 @@ impl EventLoop {
         self.topic = Some(t);
     }
 
-    fn gossip(&mut self, g: Gossip) -> Result<(), NetError> {
+    pub(super) fn gossip(&mut self, g: Gossip) -> Result<(), NetError> {
         let Some(t) = self.topic.clone() else {
             return Err(NetError::NoScheme);
         };
@@ -399,30 +411,36 @@ impl EventLoop {
         Ok(())
     }
     fn on_fork_gossip(&mut self, from: PeerId, msg: MessageId, bytes: &[u8]) {
-        let verdict = match ForkProof::decode(bytes).map(|p| (p.verify(), p)) {
-            Ok((Ok(fork), proof)) => {
-                if self.store.authority().standing(&fork.author) == Standing::Unknown {
-                    MessageAcceptance::Ignore
-                } else {
-                    match self.store.add_fork(&proof) {
-                        Ok(true) => {
-                            tracing::warn!(author = %fork.author, seq = fork.seq, "fork proof received");
-                            MessageAcceptance::Accept
-                        }
-                        Ok(false) => MessageAcceptance::Ignore,
-                        Err(e) => {
-                            tracing::error!("cannot store fork proof: {e}");
-                            MessageAcceptance::Ignore
-                        }
-                    }
-                }
-            }
-            _ => MessageAcceptance::Reject,
+        let verdict = match self.take_fork(bytes) {
+            Ok(true) => MessageAcceptance::Accept,
+            Ok(false) => MessageAcceptance::Ignore,
+            Err(()) => MessageAcceptance::Reject,
         };
         self.swarm
             .behaviour_mut()
             .gossip
             .report_message_validation_result(&msg, &from, verdict);
+    }
+
+    /// Checks and stores a fork proof: `Ok(true)` when it is new, `Ok(false)` when it is
+    /// known or about an author without standing here, `Err` when it proves nothing.
+    pub(super) fn take_fork(&mut self, bytes: &[u8]) -> Result<bool, ()> {
+        let proof = ForkProof::decode(bytes).map_err(|_| ())?;
+        let fork = proof.verify().map_err(|_| ())?;
+        if self.store.authority().standing(&fork.author) == Standing::Unknown {
+            return Ok(false);
+        }
+        match self.store.add_fork(&proof) {
+            Ok(true) => {
+                tracing::warn!(author = %fork.author, seq = fork.seq, "fork proof received");
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(e) => {
+                tracing::error!("cannot store fork proof: {e}");
+                Ok(false)
+            }
+        }
     }
 
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {

@@ -87,6 +87,8 @@ impl Sim {
                     .map(|o| ByteBuf::from(o.envelope.to_bytes())),
             ),
             SyncRequest::Artefact { .. } => SyncResponse::Artefact(None),
+            // The state machine never asks for fork proofs (the event loop does).
+            SyncRequest::Forks { .. } => SyncResponse::Forks(Vec::new()),
         }
     }
 

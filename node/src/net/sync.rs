@@ -331,7 +331,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                 }
                 SyncRequest::Range { author, .. } => self.range_done(&author, peer),
                 SyncRequest::Genesis { .. } => self.genesis_inflight = None,
-                SyncRequest::Artefact { .. } => {}
+                SyncRequest::Artefact { .. } | SyncRequest::Forks { .. } => {}
             },
             Event::Ingested { results, view } => self.on_ingested(results, view, now_ms, &mut out),
             Event::SyncNow => {

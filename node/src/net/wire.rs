@@ -34,6 +34,9 @@ pub const MAX_RANGE_BYTES: usize = 4 * 1024 * 1024;
 /// Most chain heads in one frontier response.
 pub const MAX_FRONTIER_ENTRIES: usize = 100_000;
 
+/// Most fork proofs in one answer (one proof per equivocating author suffices to flag it).
+pub const MAX_FORK_PROOFS: usize = 64;
+
 /// Largest artefact served or fetched over the network.
 pub const MAX_ARTEFACT_BYTES: usize = crate::store::MAX_ARTEFACT_BYTES;
 
@@ -111,6 +114,12 @@ pub enum SyncRequest {
         /// BLAKE3 digest in the artefact domain.
         digest: Digest,
     },
+    /// The fork proofs the responder holds for `scheme`, so that an equivocation seen by
+    /// one node reaches every node even when its gossip was lost.
+    Forks {
+        /// The scheme both sides must be in.
+        scheme: SchemeId,
+    },
 }
 
 /// A response of the sync protocol.
@@ -125,6 +134,8 @@ pub enum SyncResponse {
     Genesis(Option<ByteBuf>),
     /// The artefact's bytes, if the responder has it.
     Artefact(Option<ByteBuf>),
+    /// Fork proofs' canonical bytes, at most [`MAX_FORK_PROOFS`].
+    Forks(Vec<ByteBuf>),
     /// The request could not be served; the text says why.
     Error(String),
 }
@@ -137,6 +148,7 @@ impl SyncRequest {
             SyncRequest::Range { .. } => "range",
             SyncRequest::Genesis { .. } => "genesis",
             SyncRequest::Artefact { .. } => "artefact",
+            SyncRequest::Forks { .. } => "forks",
         }
     }
 }

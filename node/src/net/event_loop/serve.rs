@@ -14,8 +14,8 @@ use crate::{
         NetError,
         sync::Event,
         wire::{
-            MAX_ARTEFACT_BYTES, MAX_FRONTIER_ENTRIES, MAX_RANGE_BYTES, MAX_RANGE_RECORDS,
-            SyncRequest, SyncResponse, artefact_digest,
+            Gossip, MAX_ARTEFACT_BYTES, MAX_FORK_PROOFS, MAX_FRONTIER_ENTRIES, MAX_RANGE_BYTES,
+            MAX_RANGE_RECORDS, SyncRequest, SyncResponse, artefact_digest,
         },
     },
     store::StoreError,
@@ -110,6 +110,27 @@ impl EventLoop {
         self.try_fetch(key);
     }
 
+    /// Fork proofs a peer answered with; new ones are stored and gossiped on.
+    pub(super) fn on_forks(&mut self, peer: PeerId, response: SyncResponse) {
+        let SyncResponse::Forks(proofs) = response else {
+            return;
+        };
+        for bytes in proofs.into_iter().take(MAX_FORK_PROOFS) {
+            match self.take_fork(&bytes) {
+                Ok(true) => {
+                    if let Err(e) = self.gossip(Gossip::Fork(bytes.into_vec())) {
+                        tracing::debug!("cannot gossip fork proof: {e}");
+                    }
+                }
+                Ok(false) => {}
+                Err(()) => {
+                    tracing::debug!(%peer, "peer sent an invalid fork proof");
+                    break;
+                }
+            }
+        }
+    }
+
     pub(super) fn serve(&self, request: SyncRequest) -> SyncResponse {
         match self.answer(request) {
             Ok(r) => r,
@@ -157,6 +178,20 @@ impl EventLoop {
                         .map(ByteBuf::from),
                 )
             }
+            SyncRequest::Forks { scheme: s } if Some(s) == scheme => {
+                let mut total = 0;
+                let mut out = Vec::new();
+                for proof in self.store.forks()?.into_iter().take(MAX_FORK_PROOFS) {
+                    let bytes = proof.to_bytes();
+                    total += bytes.len();
+                    if total > MAX_RANGE_BYTES {
+                        break;
+                    }
+                    out.push(ByteBuf::from(bytes));
+                }
+                SyncResponse::Forks(out)
+            }
+            SyncRequest::Forks { .. } => SyncResponse::Forks(Vec::new()),
         })
     }
 
@@ -194,6 +229,7 @@ impl EventLoop {
                     response,
                 }),
                 Some(Outbound::Artefact(key)) => self.on_artefact(key, peer, Ok(response)),
+                Some(Outbound::Forks) => self.on_forks(peer, response),
                 None => {}
             },
             E::OutboundFailure {
@@ -208,6 +244,9 @@ impl EventLoop {
                 }
                 Some(Outbound::Artefact(key)) => {
                     self.on_artefact(key, peer, Err(error.to_string()))
+                }
+                Some(Outbound::Forks) => {
+                    tracing::debug!(%peer, "fork proof request failed: {error}");
                 }
                 None => {}
             },

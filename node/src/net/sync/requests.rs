@@ -121,7 +121,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                 }
             }
             (SyncRequest::Genesis { .. }, _) => self.genesis_inflight = None,
-            (SyncRequest::Artefact { .. }, _) => {}
+            (SyncRequest::Artefact { .. } | SyncRequest::Forks { .. }, _) => {}
         }
     }
 
