@@ -367,3 +367,47 @@ async fn a_fork_proof_known_to_one_node_reaches_the_others_by_catch_up_alone() {
     }
     stop(nodes).await;
 }
+
+/// The byzantine benchmark at a small size: whatever the timing, an accredited lab that
+/// equivocates and floods forged, non-canonical, oversized, replayed, unauthorised and
+/// garbage messages gets nothing stored, is flagged everywhere and loses its standing in
+/// every honest peer's score, while honest records keep reaching every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_equivocating_lab_is_shut_out_and_honest_records_still_propagate() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = interlab_node::net::bench::ByzantineSpec {
+        nodes: 6,
+        publishers: 3,
+        records: 30,
+        rate: 20.0,
+        flood_rate: 200.0,
+        attacker_degree: 3,
+        degree: 2,
+        heartbeat: Duration::from_millis(300),
+        seed: 17,
+        dir: dir.path().to_owned(),
+    };
+    let r = interlab_node::net::bench::byzantine(&spec).await.unwrap();
+    let sent: u64 = r.sent.sent.values().sum();
+    assert!(sent >= 250, "the attacker sent only {sent}: {:?}", r.sent);
+    assert_eq!(
+        r.sent.sent.len(),
+        6,
+        "every kind of hostile message: {:?}",
+        r.sent
+    );
+    assert_eq!(r.hostile_stored, 0);
+    assert_eq!(r.baseline.complete, r.baseline.records);
+    assert_eq!(
+        r.attack.complete, r.attack.records,
+        "honest records lost under attack"
+    );
+    assert_eq!(r.nodes_with_fork_proof, r.nodes);
+    assert!(r.connected_to_attacker > 0);
+    assert_eq!(
+        r.attacker_below_gossip_threshold, r.connected_to_attacker,
+        "scores: lowest {:?}",
+        r.attacker_min_score
+    );
+    assert!(r.converged);
+}

@@ -1,8 +1,9 @@
-//! `interlab bench-net`: network benchmarks on loopback (propagation, catch-up).
+//! `interlab bench-net`: network benchmarks on loopback (propagation, byzantine flood,
+//! catch-up).
 
 use std::{path::PathBuf, process::ExitCode};
 
-use interlab_node::net::bench::{self, CatchUpSpec, PropagationSpec};
+use interlab_node::net::bench::{self, ByzantineSpec, CatchUpSpec, PropagationSpec};
 
 /// Arguments of `interlab bench-net`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +36,35 @@ enum Which {
         #[arg(long, default_value_t = 20.0)]
         rate: f64,
         /// Random earlier nodes each node dials.
+        #[arg(long, default_value_t = 4)]
+        degree: usize,
+        /// Gossipsub heartbeat in milliseconds.
+        #[arg(long, default_value_t = 700)]
+        heartbeat_ms: u64,
+    },
+    /// Propagation among honest nodes, first without, then with an accredited lab that
+    /// equivocates and floods invalid, non-canonical, oversized, replayed, unauthorised
+    /// and garbage messages; prints both p99s and what the honest nodes did about it.
+    Byzantine {
+        /// Honest nodes.
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        /// Honest labs that publish.
+        #[arg(long, default_value_t = 5)]
+        publishers: usize,
+        /// Honest records per phase.
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+        /// Honest records per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Hostile messages per second.
+        #[arg(long, default_value_t = 500.0)]
+        flood_rate: f64,
+        /// Honest nodes the attacker dials.
+        #[arg(long, default_value_t = 6)]
+        attacker_degree: usize,
+        /// Random earlier nodes each honest node dials.
         #[arg(long, default_value_t = 4)]
         degree: usize,
         /// Gossipsub heartbeat in milliseconds.
@@ -83,6 +113,61 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 println!(
                     "propagation: {} nodes, {} records ({} reached every node): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; one root: {}",
                     r.nodes, r.records, r.complete, r.p50_ms, r.p99_ms, r.max_ms, r.converged
+                );
+            }
+        }
+        Which::Byzantine {
+            nodes,
+            publishers,
+            records,
+            rate,
+            flood_rate,
+            attacker_degree,
+            degree,
+            heartbeat_ms,
+        } => {
+            let spec = ByzantineSpec {
+                nodes,
+                publishers,
+                records,
+                rate,
+                flood_rate,
+                attacker_degree,
+                degree,
+                heartbeat: std::time::Duration::from_millis(heartbeat_ms),
+                seed: args.seed,
+                dir,
+            };
+            let r = rt.block_on(bench::byzantine(&spec))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let sent: u64 = r.sent.sent.values().sum();
+                println!(
+                    "baseline: {} honest nodes, {} records ({} everywhere): p50 {:.1} ms, p99 {:.1} ms",
+                    r.nodes,
+                    r.baseline.records,
+                    r.baseline.complete,
+                    r.baseline.p50_ms,
+                    r.baseline.p99_ms
+                );
+                println!(
+                    "attack:   {} hostile messages + one equivocation; {} records ({} everywhere): p50 {:.1} ms, p99 {:.1} ms",
+                    sent, r.attack.records, r.attack.complete, r.attack.p50_ms, r.attack.p99_ms
+                );
+                println!(
+                    "p99 under attack / baseline: {:.2} (target <= 2)",
+                    r.p99_ratio
+                );
+                println!(
+                    "hostile records stored: {}; fork proof on {}/{} honest nodes; attacker below the gossip threshold on {}/{} connected honest nodes (lowest score {:?}); one root: {}",
+                    r.hostile_stored,
+                    r.nodes_with_fork_proof,
+                    r.nodes,
+                    r.attacker_below_gossip_threshold,
+                    r.connected_to_attacker,
+                    r.attacker_min_score,
+                    r.converged
                 );
             }
         }

@@ -26,7 +26,6 @@ pub(crate) enum Command {
         Box<interlab_protocol::ForkProof>,
         oneshot::Sender<Result<(), NetError>>,
     ),
-    #[cfg(any(test, feature = "test-utils"))]
     PublishRaw(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
@@ -77,8 +76,8 @@ impl NetClient {
             .await?
     }
 
-    /// Publishes raw bytes on the scheme topic, unchecked (tests of hostile peers).
-    #[cfg(any(test, feature = "test-utils"))]
+    /// Publishes raw bytes on the scheme topic, unchecked: what a hostile peer does
+    /// ([`byzantine`](super::byzantine)). A node never calls it for its own records.
     pub async fn publish_raw(&self, data: Vec<u8>) -> Result<(), NetError> {
         self.ask(|r| Command::PublishRaw(data, r)).await?
     }

@@ -338,7 +338,6 @@ impl EventLoop {
                 let r = self.gossip(Gossip::Fork(proof.to_bytes()));
                 let _ = reply.send(r);
             }
-            #[cfg(any(test, feature = "test-utils"))]
             Command::PublishRaw(data, reply) => {
                 let r = match self.topic.clone() {
                     Some(t) => self.publish_bytes(t, data),

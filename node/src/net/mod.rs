@@ -32,6 +32,7 @@
 
 mod behaviour;
 pub mod bench;
+pub mod byzantine;
 mod client;
 mod config;
 mod event_loop;

@@ -1,0 +1,209 @@
+//! Honest propagation with and without a byzantine peer flooding the network: the same
+//! network measures a baseline, then again while an accredited lab equivocates and
+//! publishes forged, non-canonical, oversized, replayed, unauthorised and garbage
+//! messages. It also checks what must hold whatever the timing: no hostile record stored,
+//! the fork proof on every honest node, the attacker's score below the gossip threshold
+//! on every honest node it is connected to, one evidence root.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{Latencies, fresh_dir, key, start, testnet};
+use crate::{
+    net::{
+        GOSSIP_THRESHOLD, NetError,
+        byzantine::{AttackLog, Attacker},
+    },
+    store::Store,
+};
+
+/// Settings of the byzantine benchmark.
+#[derive(Debug, Clone)]
+pub struct ByzantineSpec {
+    /// Honest nodes (one scheme owner, the rest labs).
+    pub nodes: usize,
+    /// Honest labs that publish.
+    pub publishers: usize,
+    /// Honest records published in each phase.
+    pub records: usize,
+    /// Honest records per second.
+    pub rate: f64,
+    /// Hostile messages per second during the attack.
+    pub flood_rate: f64,
+    /// Honest nodes the attacker connects to.
+    pub attacker_degree: usize,
+    /// Each honest node dials this many random earlier nodes.
+    pub degree: usize,
+    /// Gossipsub heartbeat.
+    pub heartbeat: Duration,
+    /// Seed of keys, topology and attack.
+    pub seed: u64,
+    /// Directory for the stores.
+    pub dir: PathBuf,
+}
+
+/// What the byzantine benchmark measured and checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ByzantineReport {
+    /// Honest nodes.
+    pub nodes: usize,
+    /// Propagation to every honest node without the attack.
+    pub baseline: Latencies,
+    /// The same while the attacker floods.
+    pub attack: Latencies,
+    /// `attack.p99_ms / baseline.p99_ms`.
+    pub p99_ratio: f64,
+    /// What the attacker sent.
+    pub sent: AttackLog,
+    /// Hostile records found in any honest store (must be 0).
+    pub hostile_stored: usize,
+    /// Honest nodes holding the attacker's fork proof.
+    pub nodes_with_fork_proof: usize,
+    /// Honest nodes connected to the attacker at the end.
+    pub connected_to_attacker: usize,
+    /// Of those, how many score the attacker below the gossip threshold.
+    pub attacker_below_gossip_threshold: usize,
+    /// Lowest score an honest node gives the attacker.
+    pub attacker_min_score: Option<f64>,
+    /// Whether every honest node ends on one evidence root.
+    pub converged: bool,
+}
+
+/// Runs the byzantine benchmark.
+pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError> {
+    let honest = spec.nodes.max(2);
+    let publishers = spec.publishers.clamp(1, honest - 1);
+    let dir = fresh_dir(&spec.dir, "byzantine")?;
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let honest_keys: Vec<_> = (0..honest as u64).map(|i| key(spec.seed, i)).collect();
+    let mallory = key(spec.seed, 1_000_000);
+    let mut net = testnet(
+        &honest_keys,
+        publishers,
+        std::slice::from_ref(&mallory),
+        spec.degree,
+        spec.heartbeat,
+        &mut rng,
+        dir.clone(),
+    )
+    .await?;
+    // The attacker: an accredited lab's node dialing a few honest nodes.
+    let store = Store::open(&dir.join("mallory.redb"))?;
+    store.ingest(&net.nodes[0].store.all_envelopes()?, super::wall_ms())?;
+    let mut boot: Vec<_> = (0..spec.attacker_degree.max(1))
+        .map(|_| net.addrs[rng.random_range(0..honest)].clone())
+        .collect();
+    boot.sort();
+    boot.dedup();
+    let (evil, _) = start(&mallory, store.clone(), boot, spec.heartbeat).await?;
+    let scheme = net.scheme;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.scheme().is_none()
+        || store.authority().standing(&mallory.public()) == interlab_protocol::Standing::Unknown
+    {
+        if Instant::now() > deadline {
+            return Err(NetError::Config(
+                "the attacker never joined the scheme".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let baseline = net
+        .measure(spec.records, spec.rate, honest, "baseline")
+        .await?;
+
+    let flood = (spec.flood_rate * spec.records as f64 / spec.rate.max(0.1)).ceil() as u64;
+    let gap = Duration::from_secs_f64(1.0 / spec.flood_rate.max(0.1));
+    let attack_client = evil.client.clone();
+    let attack_store = evil.store.clone();
+    let mut attacker = Attacker::new(mallory.clone(), scheme, spec.seed ^ 0xbad);
+    let attack = tokio::spawn(async move {
+        attacker
+            .run(&attack_client, &attack_store, flood, gap)
+            .await
+    });
+    let under_attack = net
+        .measure(spec.records, spec.rate, honest, "attack")
+        .await?;
+    let sent = attack
+        .await
+        .map_err(|e| NetError::Config(format!("the attack task failed: {e}")))??;
+
+    // Let fork proofs and the last rejections settle, then look.
+    let settle = Instant::now() + Duration::from_secs(15);
+    let (a, b) = sent.equivocation.unwrap_or_default();
+    loop {
+        let with_proof = net.nodes[..honest]
+            .iter()
+            .filter(|n| has_fork(&n.store, &a, &b))
+            .count();
+        if (with_proof == honest && net.converged(honest)) || Instant::now() > settle {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut hostile_stored = 0;
+    let mut nodes_with_fork_proof = 0;
+    let mut connected = 0;
+    let mut below = 0;
+    let mut min_score: Option<f64> = None;
+    let evil_id = evil.client.peer_id().to_string();
+    for n in &net.nodes[..honest] {
+        hostile_stored += sent
+            .forbidden
+            .iter()
+            .filter(|id| n.store.contains(id))
+            .count();
+        if has_fork(&n.store, &a, &b) {
+            nodes_with_fork_proof += 1;
+        }
+        let peers = n.client.peers().await?;
+        if let Some(p) = peers.iter().find(|p| p.peer_id == evil_id) {
+            connected += 1;
+            if let Some(s) = p.score {
+                min_score = Some(min_score.map_or(s, |m: f64| m.min(s)));
+                if s < GOSSIP_THRESHOLD {
+                    below += 1;
+                }
+            }
+        }
+    }
+    let report = ByzantineReport {
+        nodes: honest,
+        p99_ratio: under_attack.p99_ms / baseline.p99_ms,
+        baseline,
+        attack: under_attack,
+        sent,
+        hostile_stored,
+        nodes_with_fork_proof,
+        connected_to_attacker: connected,
+        attacker_below_gossip_threshold: below,
+        attacker_min_score: min_score,
+        converged: net.converged(honest),
+    };
+    evil.client.shutdown().await;
+    let _ = evil.task.await;
+    net.stop().await;
+    Ok(report)
+}
+
+fn has_fork(
+    store: &Store,
+    a: &interlab_protocol::RecordId,
+    b: &interlab_protocol::RecordId,
+) -> bool {
+    store.forks().is_ok_and(|forks| {
+        forks.iter().any(|f| {
+            let ids = (f.a.id(), f.b.id());
+            ids == (*a, *b) || ids == (*b, *a)
+        })
+    })
+}
