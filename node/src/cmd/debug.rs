@@ -24,6 +24,37 @@ pub(crate) enum DebugCommand {
     /// record once its batch has committed. Re-running with the same seed continues where
     /// the store stands (records already stored come back as duplicates).
     IngestStream(StreamArgs),
+    /// Run DIR's key as a byzantine peer: join the scheme through the bootstrap peers,
+    /// equivocate once, publish COUNT hostile messages at RATE per second
+    /// (`interlab_node::net::byzantine`), print what was sent as one JSON line, stay
+    /// connected for --linger seconds, exit.
+    Byzantine(ByzantineArgs),
+}
+
+/// Arguments of `interlab debug byzantine`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ByzantineArgs {
+    /// A node directory (made by `interlab init`); its key should be accredited.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Peers to dial (multiaddrs with /p2p/PEER_ID).
+    #[arg(long, required = true)]
+    bootstrap: Vec<String>,
+    /// The scheme to join.
+    #[arg(long)]
+    scheme: interlab_protocol::SchemeId,
+    /// Hostile messages to publish.
+    #[arg(long, default_value_t = 300)]
+    count: u64,
+    /// Hostile messages per second.
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Seconds to stay connected after the flood.
+    #[arg(long, default_value_t = 10.0)]
+    linger: f64,
+    /// Seed of the attack's choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Arguments of `interlab debug ingest-stream`.
@@ -49,6 +80,7 @@ pub(crate) struct StreamArgs {
 pub(crate) fn run(args: Args, _json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         DebugCommand::IngestStream(a) => ingest_stream(a),
+        DebugCommand::Byzantine(a) => byzantine(a),
     }
 }
 
@@ -78,4 +110,75 @@ fn ingest_stream(args: StreamArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn byzantine(args: ByzantineArgs) -> anyhow::Result<ExitCode> {
+    use std::time::{Duration, Instant};
+
+    use interlab_node::{
+        config::NodeDir,
+        keyfile,
+        net::{NetConfig, byzantine::Attacker, spawn},
+    };
+
+    anyhow::ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be a positive number"
+    );
+    anyhow::ensure!(
+        (0.0..=3600.0).contains(&args.linger),
+        "--linger must be 0 … 3600 seconds"
+    );
+    let dir = NodeDir::new(&args.dir);
+    let key = keyfile::load_secret_key(&dir.key())?;
+    let store = Store::open(&dir.store())?;
+    let bootstrap = args
+        .bootstrap
+        .iter()
+        .map(|b| b.parse().with_context(|| format!("bad --bootstrap {b}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let cfg = NetConfig::default()
+            .with_sync_interval(Duration::from_millis(500))
+            .with_bootstrap(bootstrap)
+            .with_scheme(Some(args.scheme))
+            .build()?;
+        let (client, task) = spawn(cfg, key.to_bytes(), store.clone()).await?;
+        // Join like anyone: the genesis and the owner's records arrive by catch-up.
+        let me = key.public();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.authority().standing(&me) == interlab_protocol::Standing::Unknown {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "not accredited in scheme {} after 60 s",
+                args.scheme
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Let the gossip mesh form so that the flood reaches peers directly.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut attacker = Attacker::new(key, args.scheme, args.seed);
+        let gap = Duration::from_secs_f64(1.0 / args.rate);
+        let log = attacker.run(&client, &store, args.count, gap).await?;
+        let (a, b) = log.equivocation.unwrap_or_default();
+        let line = serde_json::json!({
+            "sent": log.sent,
+            "refused": log.refused,
+            "forbidden": log.forbidden,
+            "equivocation": [a, b],
+            "peer_id": client.peer_id().to_string(),
+        });
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+        drop(out);
+        tokio::time::sleep(Duration::from_secs_f64(args.linger)).await;
+        client.shutdown().await;
+        let _ = task.await;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
 }
