@@ -24,6 +24,8 @@ struct Tables<'t> {
     forks: BytesTable<'t>,
     quarantine: BytesTable<'t>,
     meta: Table<'t, &'static str, &'static [u8]>,
+    /// A fork proof was written (the overlay tracks everything else).
+    new_fork: bool,
 }
 
 impl<'t> Tables<'t> {
@@ -34,6 +36,7 @@ impl<'t> Tables<'t> {
             forks: txn.open_table(tables::FORKS)?,
             quarantine: txn.open_table(tables::QUARANTINE)?,
             meta: txn.open_table(tables::META)?,
+            new_fork: false,
         })
     }
 
@@ -187,7 +190,7 @@ impl Store {
         let txn = self.inner.db.begin_write()?;
         let mut overlay = Overlay::default();
         let mut results = Vec::with_capacity(batch.items.len());
-        {
+        let wrote = {
             let mut t = Tables::open(&txn)?;
             for (bytes, o) in batch.items {
                 let r = match o {
@@ -208,8 +211,15 @@ impl Store {
                     }
                 }
             }
+            t.new_fork || !overlay.is_empty()
+        };
+        if wrote {
+            txn.commit()?;
+        } else {
+            // A batch of rejections only: no fsync for nothing (a flood of invalid
+            // gossip must not cost a disk write per batch).
+            txn.abort()?;
         }
-        txn.commit()?;
         drop(cache);
         if !overlay.is_empty() {
             let mut cache = self
@@ -271,6 +281,7 @@ fn ingest_one(
                 let key = tables::fork_key(&fork.author, fork.seq, &fork.ids.0, &fork.ids.1);
                 if t.forks.get(&key[..])?.is_none() {
                     t.forks.insert(&key[..], &proof.to_bytes()[..])?;
+                    t.new_fork = true;
                 }
             }
             Ok(Err(Rejection::Equivocation(proof)))
