@@ -449,6 +449,19 @@ impl EventLoop {
                 message_id,
                 message,
             })) => match Gossip::decode(&message.data) {
+                // Bytes that are not a canonical envelope within the size bound are
+                // refused here, before they take a place in the ingest queue.
+                Ok(Gossip::Record(envelope)) if Envelope::decode(&envelope).is_err() => {
+                    tracing::debug!(peer = %propagation_source, "gossip is not a canonical envelope");
+                    self.swarm
+                        .behaviour_mut()
+                        .gossip
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Reject,
+                        );
+                }
                 Ok(Gossip::Record(envelope)) => self.feed(Event::Gossip {
                     from: propagation_source,
                     msg: message_id,
