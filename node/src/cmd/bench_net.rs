@@ -18,58 +18,49 @@ pub(crate) struct Args {
     seed: u64,
 }
 
+/// The honest network and its load.
+#[derive(Debug, clap::Args)]
+struct NetArgs {
+    /// Nodes in the network (honest ones, for `byzantine`).
+    #[arg(long, default_value_t = 50)]
+    nodes: usize,
+    /// Labs that publish.
+    #[arg(long, default_value_t = 10)]
+    publishers: usize,
+    /// Records to publish (per phase, for `byzantine`).
+    #[arg(long, default_value_t = 200)]
+    records: usize,
+    /// Records per second.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Random earlier nodes each node dials.
+    #[arg(long, default_value_t = 4)]
+    degree: usize,
+    /// Gossipsub heartbeat in milliseconds.
+    #[arg(long, default_value_t = 700)]
+    heartbeat_ms: u64,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Which {
     /// Many nodes on loopback; records published at a steady rate; p50/p99 time until
     /// every node has a record.
     Propagation {
-        /// Nodes in the network.
-        #[arg(long, default_value_t = 50)]
-        nodes: usize,
-        /// Labs that publish.
-        #[arg(long, default_value_t = 10)]
-        publishers: usize,
-        /// Records to publish.
-        #[arg(long, default_value_t = 200)]
-        records: usize,
-        /// Records per second.
-        #[arg(long, default_value_t = 20.0)]
-        rate: f64,
-        /// Random earlier nodes each node dials.
-        #[arg(long, default_value_t = 4)]
-        degree: usize,
-        /// Gossipsub heartbeat in milliseconds.
-        #[arg(long, default_value_t = 700)]
-        heartbeat_ms: u64,
+        #[command(flatten)]
+        net: NetArgs,
     },
     /// Propagation among honest nodes, first without, then with an accredited lab that
     /// equivocates and floods invalid, non-canonical, oversized, replayed, unauthorised
     /// and garbage messages; prints both p99s and what the honest nodes did about it.
     Byzantine {
-        /// Honest nodes.
-        #[arg(long, default_value_t = 20)]
-        nodes: usize,
-        /// Honest labs that publish.
-        #[arg(long, default_value_t = 5)]
-        publishers: usize,
-        /// Honest records per phase.
-        #[arg(long, default_value_t = 200)]
-        records: usize,
-        /// Honest records per second.
-        #[arg(long, default_value_t = 20.0)]
-        rate: f64,
+        #[command(flatten)]
+        net: NetArgs,
         /// Hostile messages per second.
         #[arg(long, default_value_t = 500.0)]
         flood_rate: f64,
         /// Honest nodes the attacker dials.
         #[arg(long, default_value_t = 6)]
         attacker_degree: usize,
-        /// Random earlier nodes each honest node dials.
-        #[arg(long, default_value_t = 4)]
-        degree: usize,
-        /// Gossipsub heartbeat in milliseconds.
-        #[arg(long, default_value_t = 700)]
-        heartbeat_ms: u64,
     },
     /// A node that missed a long log joins and catches up.
     CatchUp {
@@ -88,21 +79,14 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match args.which {
-        Which::Propagation {
-            nodes,
-            publishers,
-            records,
-            rate,
-            degree,
-            heartbeat_ms,
-        } => {
+        Which::Propagation { net } => {
             let spec = PropagationSpec {
-                nodes,
-                publishers,
-                records,
-                rate,
-                degree,
-                heartbeat: std::time::Duration::from_millis(heartbeat_ms),
+                nodes: net.nodes,
+                publishers: net.publishers,
+                records: net.records,
+                rate: net.rate,
+                degree: net.degree,
+                heartbeat: std::time::Duration::from_millis(net.heartbeat_ms),
                 seed: args.seed,
                 dir,
             };
@@ -117,24 +101,19 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         Which::Byzantine {
-            nodes,
-            publishers,
-            records,
-            rate,
+            net,
             flood_rate,
             attacker_degree,
-            degree,
-            heartbeat_ms,
         } => {
             let spec = ByzantineSpec {
-                nodes,
-                publishers,
-                records,
-                rate,
+                nodes: net.nodes,
+                publishers: net.publishers,
+                records: net.records,
+                rate: net.rate,
                 flood_rate,
                 attacker_degree,
-                degree,
-                heartbeat: std::time::Duration::from_millis(heartbeat_ms),
+                degree: net.degree,
+                heartbeat: std::time::Duration::from_millis(net.heartbeat_ms),
                 seed: args.seed,
                 dir,
             };

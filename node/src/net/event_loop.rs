@@ -448,40 +448,33 @@ impl EventLoop {
                 propagation_source,
                 message_id,
                 message,
-            })) => match Gossip::decode(&message.data) {
-                // Bytes that are not a canonical envelope within the size bound are
-                // refused here, before they take a place in the ingest queue.
-                Ok(Gossip::Record(envelope)) if Envelope::decode(&envelope).is_err() => {
-                    tracing::debug!(peer = %propagation_source, "gossip is not a canonical envelope");
-                    self.swarm
-                        .behaviour_mut()
-                        .gossip
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Reject,
-                        );
-                }
-                Ok(Gossip::Record(envelope)) => self.feed(Event::Gossip {
+            })) => {
+                let envelope = match Gossip::decode(&message.data) {
+                    // Bytes that are not a canonical envelope within the size bound are
+                    // refused here, before they take a place in the ingest queue.
+                    Ok(Gossip::Record(envelope)) if Envelope::decode(&envelope).is_ok() => envelope,
+                    Ok(Gossip::Fork(bytes)) => {
+                        return self.on_fork_gossip(propagation_source, message_id, &bytes);
+                    }
+                    _ => {
+                        tracing::debug!(peer = %propagation_source, "gossip is not a canonical envelope");
+                        self.swarm
+                            .behaviour_mut()
+                            .gossip
+                            .report_message_validation_result(
+                                &message_id,
+                                &propagation_source,
+                                MessageAcceptance::Reject,
+                            );
+                        return;
+                    }
+                };
+                self.feed(Event::Gossip {
                     from: propagation_source,
                     msg: message_id,
                     envelope,
-                }),
-                Ok(Gossip::Fork(bytes)) => {
-                    self.on_fork_gossip(propagation_source, message_id, &bytes)
-                }
-                Err(e) => {
-                    tracing::debug!(peer = %propagation_source, "undecodable gossip: {e}");
-                    self.swarm
-                        .behaviour_mut()
-                        .gossip
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Reject,
-                        );
-                }
-            },
+                });
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
