@@ -6,7 +6,7 @@ use interlab_node::{client::ClientError, config::NodeDir, keyfile};
 use interlab_protocol::{
     Action, Body, ForkProof, Grounds, Outcome, RECORD_VERSION, Record, RecordId,
 };
-use interlab_tests::{Network, Node, wait_for};
+use interlab_tests::{Network, Node, flags_equivocation, wait_for};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -84,17 +84,8 @@ fn an_equivocating_lab_is_flagged_on_every_node_with_a_checkable_proof() {
     let _ = net.owner.client().submit(&a);
     let _ = net.labs[1].client().submit(&b);
     for n in net.nodes() {
-        let flagged = wait_for(WAIT, || {
-            let labs = n.client().get("/v1/labs").ok()?;
-            let me = labs["labs"]
-                .as_array()?
-                .iter()
-                .find(|l| l["lab"].as_str() == Some(key.public().to_hex().as_str()))?
-                .clone();
-            (me["equivocated"] == true).then_some(())
-        });
         assert!(
-            flagged.is_some(),
+            flags_equivocation(n, &key.public().to_hex(), WAIT),
             "{} did not flag the equivocation",
             n.name
         );

@@ -5,5 +5,6 @@
 mod dashboard;
 mod demo;
 mod export;
+mod faults;
 mod governance;
 mod network;

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod faults;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -303,6 +305,20 @@ impl Network {
             panic!("no convergence within {timeout:?}: {roots:#?}")
         })
     }
+}
+
+/// Waits until `node` lists lab `key` (hex) as having equivocated.
+pub fn flags_equivocation(node: &Node, key: &str, timeout: Duration) -> bool {
+    wait_for(timeout, || {
+        let labs = node.client().get("/v1/labs").ok()?;
+        let lab = labs["labs"]
+            .as_array()?
+            .iter()
+            .find(|l| l["lab"].as_str() == Some(key))?
+            .clone();
+        (lab["equivocated"] == true).then_some(())
+    })
+    .is_some()
 }
 
 /// The shipped digits suite manifest.
