@@ -139,15 +139,21 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                     r.p99_ratio
                 );
                 println!(
-                    "hostile records stored: {}; fork proof on {}/{} honest nodes; attacker below the gossip threshold on {}/{} connected honest nodes (lowest score {:?}); one root: {}",
-                    r.hostile_stored,
-                    r.nodes_with_fork_proof,
-                    r.nodes,
-                    r.attacker_below_gossip_threshold,
-                    r.connected_to_attacker,
-                    r.attacker_min_score,
-                    r.converged
+                    "hostile records stored: {}; fork proof on {}/{} honest nodes; one root: {}",
+                    r.hostile_stored, r.nodes_with_fork_proof, r.nodes, r.converged
                 );
+                for (when, s) in [
+                    ("as the attack ended", &r.scores_at_end_of_attack),
+                    ("after settling", &r.scores_after_settling),
+                ] {
+                    println!(
+                        "attacker below the gossip threshold {when}: on {}/{} connected honest nodes (scores {:.1} .. {:.1})",
+                        s.below_gossip_threshold,
+                        s.connected,
+                        s.min.unwrap_or(f64::NAN),
+                        s.max.unwrap_or(f64::NAN)
+                    );
+                }
             }
         }
         Which::CatchUp { records, labs } => {

@@ -21,6 +21,11 @@ pub const PUBLISH_THRESHOLD: f64 = -50.0;
 pub const GRAYLIST_THRESHOLD: f64 = -100.0;
 /// Weight of P4 (invalid deliveries, squared counter) on the scheme topic.
 pub const INVALID_MESSAGE_WEIGHT: f64 = -20.0;
+/// Per-second decay of the invalid-delivery counter: a half-life of about 69 s. Honest
+/// relays almost never earn P4 (they validate before forwarding), so it is remembered
+/// long enough that a flooder, graylisted while it floods, stays below the gossip
+/// threshold for about two minutes after it stops instead of seconds.
+pub const INVALID_MESSAGE_DECAY: f64 = 0.99;
 
 /// Everything the node speaks.
 #[derive(NetworkBehaviour)]
@@ -78,7 +83,7 @@ pub(crate) fn topic_score_params() -> gossipsub::TopicScoreParams {
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
         invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
-        invalid_message_deliveries_decay: 0.9,
+        invalid_message_deliveries_decay: INVALID_MESSAGE_DECAY,
         ..Default::default()
     }
 }

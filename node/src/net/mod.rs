@@ -43,7 +43,8 @@ pub mod wire;
 mod sim_tests;
 
 pub use behaviour::{
-    GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, peer_id_of,
+    GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT,
+    PUBLISH_THRESHOLD, peer_id_of,
 };
 pub use client::{NetClient, PeerInfo};
 pub use config::NetConfig;

@@ -65,14 +65,51 @@ pub struct ByzantineReport {
     pub hostile_stored: usize,
     /// Honest nodes holding the attacker's fork proof.
     pub nodes_with_fork_proof: usize,
-    /// Honest nodes connected to the attacker at the end.
-    pub connected_to_attacker: usize,
-    /// Of those, how many score the attacker below the gossip threshold.
-    pub attacker_below_gossip_threshold: usize,
-    /// Lowest score an honest node gives the attacker.
-    pub attacker_min_score: Option<f64>,
+    /// The attacker's score on the honest nodes, read as its last message was sent.
+    pub scores_at_end_of_attack: Scores,
+    /// The same, read once the fork proofs settled (up to 15 s later): invalid
+    /// deliveries decay, so this shows how long the attacker stays shut out.
+    pub scores_after_settling: Scores,
     /// Whether every honest node ends on one evidence root.
     pub converged: bool,
+}
+
+/// How the honest nodes connected to the attacker score it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scores {
+    /// Honest nodes connected to the attacker.
+    pub connected: usize,
+    /// Of those, how many score it below the gossip threshold.
+    pub below_gossip_threshold: usize,
+    /// Lowest score an honest node gives it.
+    pub min: Option<f64>,
+    /// Highest score an honest node gives it.
+    pub max: Option<f64>,
+}
+
+impl Scores {
+    async fn read(net: &super::Testnet, honest: usize, attacker: &str) -> Result<Scores, NetError> {
+        let mut out = Scores::default();
+        for n in &net.nodes[..honest] {
+            let peers = n.client.peers().await?;
+            let Some(score) = peers
+                .iter()
+                .find(|p| p.peer_id == attacker)
+                .map(|p| p.score)
+            else {
+                continue;
+            };
+            out.connected += 1;
+            if let Some(s) = score {
+                out.min = Some(out.min.map_or(s, |m: f64| m.min(s)));
+                out.max = Some(out.max.map_or(s, |m: f64| m.max(s)));
+                if s < GOSSIP_THRESHOLD {
+                    out.below_gossip_threshold += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Runs the byzantine benchmark.
@@ -136,6 +173,8 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
     let sent = attack
         .await
         .map_err(|e| NetError::Config(format!("the attack task failed: {e}")))??;
+    let evil_id = evil.client.peer_id().to_string();
+    let scores_at_end_of_attack = Scores::read(&net, honest, &evil_id).await?;
 
     // Let fork proofs and the last rejections settle, then look.
     let settle = Instant::now() + Duration::from_secs(15);
@@ -152,10 +191,6 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
     }
     let mut hostile_stored = 0;
     let mut nodes_with_fork_proof = 0;
-    let mut connected = 0;
-    let mut below = 0;
-    let mut min_score: Option<f64> = None;
-    let evil_id = evil.client.peer_id().to_string();
     for n in &net.nodes[..honest] {
         hostile_stored += sent
             .forbidden
@@ -165,17 +200,8 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
         if has_fork(&n.store, &a, &b) {
             nodes_with_fork_proof += 1;
         }
-        let peers = n.client.peers().await?;
-        if let Some(p) = peers.iter().find(|p| p.peer_id == evil_id) {
-            connected += 1;
-            if let Some(s) = p.score {
-                min_score = Some(min_score.map_or(s, |m: f64| m.min(s)));
-                if s < GOSSIP_THRESHOLD {
-                    below += 1;
-                }
-            }
-        }
     }
+    let scores_after_settling = Scores::read(&net, honest, &evil_id).await?;
     let report = ByzantineReport {
         nodes: honest,
         p99_ratio: under_attack.p99_ms / baseline.p99_ms,
@@ -184,9 +210,8 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
         sent,
         hostile_stored,
         nodes_with_fork_proof,
-        connected_to_attacker: connected,
-        attacker_below_gossip_threshold: below,
-        attacker_min_score: min_score,
+        scores_at_end_of_attack,
+        scores_after_settling,
         converged: net.converged(honest),
     };
     evil.client.shutdown().await;

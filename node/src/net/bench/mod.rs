@@ -4,7 +4,7 @@
 
 mod byzantine;
 
-pub use byzantine::{ByzantineReport, ByzantineSpec, byzantine};
+pub use byzantine::{ByzantineReport, ByzantineSpec, Scores, byzantine};
 
 use std::{
     collections::HashMap,
