@@ -6,5 +6,6 @@ mod dashboard;
 mod demo;
 mod export;
 mod faults;
+mod fuzz_corpus;
 mod governance;
 mod network;

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod faults;
+pub mod fuzz;
 
 use std::{
     path::{Path, PathBuf},
