@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use interlab_tests::{Network, Node, digits_suite};
+use interlab_tests::{Network, Node};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -70,17 +70,6 @@ fn chart_counts(dom: &str, class: &str, attr: &str) -> Vec<usize> {
         .collect()
 }
 
-fn publish_suite(owner: &Node) -> String {
-    let out = owner.cli(&[
-        "suite",
-        "publish",
-        digits_suite().to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    v["suite"].as_str().unwrap().to_owned()
-}
-
 fn run(lab: &Node, suite: &str, round: u32, extra: &[&str]) {
     let round = round.to_string();
     let mut args = vec![
@@ -106,7 +95,7 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
     // Fail before starting a network when the browser is missing.
     chromium();
     let net = Network::start(3);
-    let suite = publish_suite(&net.owner);
+    let suite = net.publish_digits_suite();
     // Two rounds; labs differ by seed (random starts), one uses a larger ε.
     for round in 1..=2u32 {
         net.owner.cli(&[

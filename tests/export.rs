@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use interlab_tests::{Network, Node, binary, digits_suite};
+use interlab_tests::{Network, Node, binary};
 use serde_json::Value;
 
 fn json(out: &str) -> Value {
@@ -13,15 +13,7 @@ fn json(out: &str) -> Value {
 #[test]
 fn an_exported_bundle_verifies_offline_and_any_tampered_byte_is_caught() {
     let net = Network::start(3);
-    let suite = json(&net.owner.cli(&[
-        "suite",
-        "publish",
-        digits_suite().to_str().unwrap(),
-        "--json",
-    ]))["suite"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let suite = net.publish_digits_suite();
     for lab in &net.labs {
         lab.cli(&["run", "--suite", &suite, "--only", "fgsm-eps0.1", "--json"]);
     }

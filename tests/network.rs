@@ -3,21 +3,10 @@
 use std::time::Duration;
 
 use interlab_protocol::{Body, Grounds};
-use interlab_tests::{Network, Node, digits_suite, wait_for};
+use interlab_tests::{Network, Node, wait_for};
 use serde_json::json;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn publish_suite(net: &Network) -> String {
-    let out = net.owner.cli(&[
-        "suite",
-        "publish",
-        digits_suite().to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    v["suite"].as_str().unwrap().to_owned()
-}
 
 fn run_fgsm(lab: &Node, suite: &str) -> String {
     let out = lab.cli(&["run", "--suite", suite, "--only", "fgsm-eps0.1", "--json"]);
@@ -32,7 +21,7 @@ fn has_record(node: &Node, id: &str) -> bool {
 #[test]
 fn five_lab_nodes_converge_and_late_joiners_and_killed_nodes_catch_up() {
     let mut net = Network::start(4);
-    let suite = publish_suite(&net);
+    let suite = net.publish_digits_suite();
     let mut results = Vec::new();
     for lab in &net.labs {
         results.push(run_fgsm(lab, &suite));

@@ -306,6 +306,27 @@ impl Network {
             panic!("no convergence within {timeout:?}: {roots:#?}")
         })
     }
+
+    /// Publishes the shipped digits suite from the owner's node and waits until every
+    /// node holds the record (a lab can only run a suite its node knows); returns the
+    /// suite id.
+    pub fn publish_digits_suite(&self) -> String {
+        let out = self.owner.cli(&[
+            "suite",
+            "publish",
+            digits_suite().to_str().unwrap(),
+            "--json",
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let record = v["record"].as_str().unwrap();
+        for n in self.nodes() {
+            let held = wait_for(Duration::from_secs(60), || {
+                n.client().get(&format!("/v1/records/{record}")).ok()
+            });
+            assert!(held.is_some(), "{} never received the suite", n.name);
+        }
+        v["suite"].as_str().unwrap().to_owned()
+    }
 }
 
 /// Waits until `node` lists lab `key` (hex) as having equivocated.
