@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use interlab_protocol::{Criterion, Digest, domain};
+use interlab_protocol::{ArtefactRef, Criterion, Digest, domain};
 use serde::{Deserialize, Serialize};
 
 /// The manifest format this engine reads.
@@ -324,6 +324,18 @@ impl Manifest {
     /// The canonical bytes (see the module docs).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         interlab_protocol::to_canonical_vec(self)
+    }
+
+    /// The artefacts as the protocol names them (path, digest, size).
+    pub fn artefact_refs(&self) -> Vec<ArtefactRef> {
+        self.artefacts
+            .values()
+            .map(|a| ArtefactRef {
+                path: a.path.clone(),
+                digest: a.blake3,
+                size: a.size,
+            })
+            .collect()
     }
 
     /// The suite id: BLAKE3 of the canonical bytes in `domain::SUITE`.

@@ -233,15 +233,7 @@ impl Suite {
 
     /// The artefacts as the protocol names them (path, digest, size).
     pub fn artefact_refs(&self) -> Vec<ArtefactRef> {
-        self.manifest
-            .artefacts
-            .values()
-            .map(|a| ArtefactRef {
-                path: a.path.clone(),
-                digest: a.blake3,
-                size: a.size,
-            })
-            .collect()
+        self.manifest.artefact_refs()
     }
 
     /// An artefact's verified bytes.

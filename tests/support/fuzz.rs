@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use futures::{executor::block_on, io::Cursor};
 use interlab_node::net::wire::{self, Gossip, SYNC_PROTOCOL, SyncCodec, SyncRequest, SyncResponse};
 use interlab_protocol::{
-    ArtefactRef, Body, Digest, Envelope, ForkProof, Grounds, MAX_ENVELOPE_BYTES, MemoryLog, Opened,
-    Outcome, RECORD_VERSION, Record, SecretKey, domain, from_slice_canonical, split_sequence,
+    Body, Digest, Envelope, ForkProof, Grounds, MAX_ENVELOPE_BYTES, MemoryLog, Opened, Outcome,
+    RECORD_VERSION, Record, SecretKey, domain, from_slice_canonical, split_sequence,
     testkit::{Author, T0_MS, TestScheme, sample_run_result},
     to_canonical_vec,
 };
@@ -313,15 +313,7 @@ fn build_fixture() -> Fixture {
         name: manifest.name.clone(),
         version: manifest.version.clone(),
         manifest: manifest.canonical_bytes(),
-        artefacts: manifest
-            .artefacts
-            .values()
-            .map(|a| ArtefactRef {
-                path: a.path.clone(),
-                digest: a.blake3,
-                size: a.size,
-            })
-            .collect(),
+        artefacts: manifest.artefact_refs(),
         supersedes,
     };
     history.push(owner.next(published(None)));
