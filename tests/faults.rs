@@ -182,25 +182,23 @@ fn a_byzantine_process_is_rejected_flagged_and_scored_down_by_every_honest_node(
         .filter_map(Value::as_u64)
         .sum();
     assert!(sent >= 200, "the attacker sent only {sent}: {log}");
-    // While it is still connected: every honest node that sees it scores it below the
-    // gossip threshold.
+    // Every honest node it reached scores it below the gossip threshold, whether still
+    // connected or already banned (below the graylist threshold: disconnected).
     for n in net.nodes() {
-        let score = wait_for(Duration::from_secs(20), || {
-            let s = n.status();
-            let peer = s["peer_list"]
+        let find = |list: &str| -> Option<Value> {
+            n.status()[list]
                 .as_array()?
                 .iter()
-                .find(|p| p["peer_id"].as_str() == Some(evil.as_str()))?
-                .clone();
-            let score = peer["score"].as_f64()?;
+                .find(|p| p["peer_id"].as_str() == Some(evil.as_str()))
+                .cloned()
+        };
+        let score = wait_for(Duration::from_secs(20), || {
+            let score = find("peer_list").or_else(|| find("banned"))?["score"].as_f64()?;
             (score < interlab_node::net::GOSSIP_THRESHOLD).then_some(score)
         });
-        let connected = n.status()["peer_list"].as_array().is_some_and(|l| {
-            l.iter()
-                .any(|p| p["peer_id"].as_str() == Some(evil.as_str()))
-        });
+        let reached = find("peer_list").or_else(|| find("banned")).is_some();
         assert!(
-            score.is_some() || !connected,
+            score.is_some() || !reached,
             "{} still scores the attacker at or above the gossip threshold",
             n.name
         );

@@ -63,6 +63,11 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Value>
         .peers()
         .await
         .map_err(|e| ApiError::upstream(e.to_string()))?;
+    let banned = s
+        .net
+        .banned()
+        .await
+        .map_err(|e| ApiError::upstream(e.to_string()))?;
     let scheme = s.store.scheme();
     let forks = s.store.forks()?.len();
     Ok(Json(json!({
@@ -76,6 +81,7 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Value>
         "frontier": ev.frontier,
         "peers": peers.len(),
         "peer_list": peers,
+        "banned": banned,
         "forks": forks,
     })))
 }

@@ -147,9 +147,10 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                     ("after settling", &r.scores_after_settling),
                 ] {
                     println!(
-                        "attacker below the gossip threshold {when}: on {}/{} connected honest nodes (scores {:.1} .. {:.1})",
+                        "attacker below the gossip threshold {when}: on {}/{} honest nodes it reached, {} of which banned it (scores {:.1} .. {:.1})",
                         s.below_gossip_threshold,
-                        s.connected,
+                        s.reached,
+                        s.banned,
                         s.min.unwrap_or(f64::NAN),
                         s.max.unwrap_or(f64::NAN)
                     );

@@ -1,5 +1,6 @@
 //! The libp2p behaviour: gossipsub with application validation and peer scoring, the
-//! sync request-response protocol, identify, and a block list (test partitions).
+//! sync request-response protocol, identify, a block list (test partitions) and a ban list
+//! (peers below the graylist threshold).
 
 use std::{collections::HashSet, net::IpAddr, time::Duration};
 
@@ -32,6 +33,8 @@ pub const INVALID_MESSAGE_DECAY: f64 = 0.99;
 pub(crate) struct Behaviour {
     /// Test partitions: blocked peers are disconnected and refused.
     pub(crate) block: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Peers banned for their score (`ban.rs`): disconnected and refused for a while.
+    pub(crate) ban: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     /// At most `max_peers` connections in total, two per peer.
     pub(crate) limits: connection_limits::Behaviour,
     /// Record and fork-proof gossip.
@@ -132,6 +135,7 @@ fn behaviour(key: &identity::Keypair, cfg: &NetConfig) -> Result<Behaviour, NetE
         identify::Behaviour::new(identify::Config::new("/interlab/id/1".into(), key.public()));
     Ok(Behaviour {
         block: allow_block_list::Behaviour::default(),
+        ban: allow_block_list::Behaviour::default(),
         limits: connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(cfg.max_peers()))

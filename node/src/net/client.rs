@@ -18,6 +18,18 @@ pub struct PeerInfo {
     pub score: Option<f64>,
 }
 
+/// A peer this node disconnected and refuses because its score fell below the graylist
+/// threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BannedPeer {
+    /// Its peer id.
+    pub peer_id: String,
+    /// Its gossipsub score now (kept after the disconnect, and decaying).
+    pub score: Option<f64>,
+    /// Seconds of the ban left.
+    pub remaining_s: u64,
+}
+
 /// Requests to the network task, each with its reply channel.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -28,6 +40,7 @@ pub(crate) enum Command {
     ),
     PublishRaw(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Banned(oneshot::Sender<Vec<BannedPeer>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     FetchArtefact(Digest, oneshot::Sender<Result<Vec<u8>, NetError>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
@@ -85,6 +98,11 @@ impl NetClient {
     /// Connected peers with their addresses and gossipsub scores.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
         self.ask(Command::Peers).await
+    }
+
+    /// Peers banned for a score below the graylist threshold.
+    pub async fn banned(&self) -> Result<Vec<BannedPeer>, NetError> {
+        self.ask(Command::Banned).await
     }
 
     /// Addresses this node listens on.

@@ -21,7 +21,8 @@ use tokio::{
 };
 
 use super::{
-    NetClient, NetConfig, NetError, PeerInfo,
+    BannedPeer, NetClient, NetConfig, NetError, PeerInfo,
+    ban::Bans,
     behaviour::{Behaviour, BehaviourEvent, build_swarm, keypair, topic_score_params},
     client::Command,
     sync::{Action, Event, LocalView, Sync, Verdict},
@@ -29,6 +30,7 @@ use super::{
 };
 use crate::store::{Store, StoreError};
 
+mod peers;
 mod serve;
 
 type IngestOutcome = (
@@ -75,6 +77,7 @@ struct EventLoop {
     known: HashMap<PeerId, Vec<Multiaddr>>,
     bootstrap_peers: HashMap<Multiaddr, PeerId>,
     blocked: HashSet<PeerId>,
+    bans: Bans,
     last_redial: Instant,
 }
 
@@ -151,6 +154,7 @@ pub(super) async fn spawn(
         known: HashMap::new(),
         bootstrap_peers: HashMap::new(),
         blocked: HashSet::new(),
+        bans: Bans::default(),
         last_redial: Instant::now(),
         config,
     };
@@ -218,6 +222,7 @@ impl EventLoop {
                 }
                 Wake::Tick => {
                     self.feed(Event::Tick);
+                    self.enforce_bans();
                     self.redial();
                 }
             }
@@ -358,6 +363,20 @@ impl EventLoop {
                     .collect();
                 peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
                 let _ = reply.send(peers);
+            }
+            Command::Banned(reply) => {
+                let g = &self.swarm.behaviour().gossip;
+                let banned = self
+                    .bans
+                    .list(Instant::now())
+                    .into_iter()
+                    .map(|(p, left)| BannedPeer {
+                        peer_id: p.to_string(),
+                        score: g.peer_score(&p),
+                        remaining_s: left.as_secs(),
+                    })
+                    .collect();
+                let _ = reply.send(banned);
             }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
@@ -534,38 +553,6 @@ impl EventLoop {
                 tracing::debug!(?peer_id, "outgoing connection failed: {error}");
             }
             _ => {}
-        }
-    }
-
-    /// Re-dials bootstrap peers that are not connected, and remembered peers while few
-    /// are connected, once per sync interval.
-    fn redial(&mut self) {
-        if self.last_redial.elapsed() < self.config.sync_interval() {
-            return;
-        }
-        self.last_redial = Instant::now();
-        for addr in self.config.bootstrap().to_vec() {
-            let up = self
-                .bootstrap_peers
-                .get(&addr)
-                .is_some_and(|p| self.connected.contains_key(p) || self.blocked.contains(p));
-            if !up {
-                let _ = self.swarm.dial(addr);
-            }
-        }
-        if self.connected.len() < 4 {
-            let idle: Vec<(PeerId, Vec<Multiaddr>)> = self
-                .known
-                .iter()
-                .filter(|(p, _)| !self.connected.contains_key(p) && !self.blocked.contains(p))
-                .map(|(p, a)| (*p, a.clone()))
-                .take(8)
-                .collect();
-            for (p, addrs) in idle {
-                let _ = self
-                    .swarm
-                    .dial(DialOpts::peer_id(p).addresses(addrs).build());
-            }
         }
     }
 }

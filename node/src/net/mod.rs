@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ban;
 mod behaviour;
 pub mod bench;
 pub mod byzantine;
@@ -42,11 +43,12 @@ pub mod wire;
 #[cfg(test)]
 mod sim_tests;
 
+pub use ban::BAN_DURATION;
 pub use behaviour::{
     GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT,
     PUBLISH_THRESHOLD, peer_id_of,
 };
-pub use client::{NetClient, PeerInfo};
+pub use client::{BannedPeer, NetClient, PeerInfo};
 pub use config::NetConfig;
 pub use libp2p::{Multiaddr, PeerId};
 

@@ -3,7 +3,8 @@
 //! publishes forged, non-canonical, oversized, replayed, unauthorised and garbage
 //! messages. It also checks what must hold whatever the timing: no hostile record stored,
 //! the fork proof on every honest node, the attacker's score below the gossip threshold
-//! on every honest node it is connected to, one evidence root.
+//! on every honest node it reached (connected, or banned and disconnected), one evidence
+//! root.
 
 use std::{
     path::PathBuf,
@@ -74,11 +75,14 @@ pub struct ByzantineReport {
     pub converged: bool,
 }
 
-/// How the honest nodes connected to the attacker score it.
+/// How the honest nodes the attacker reached score it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Scores {
-    /// Honest nodes connected to the attacker.
-    pub connected: usize,
+    /// Honest nodes connected to the attacker or banning it.
+    pub reached: usize,
+    /// Of those, how many banned it (score below the graylist threshold: disconnected
+    /// and refused).
+    pub banned: usize,
     /// Of those, how many score it below the gossip threshold.
     pub below_gossip_threshold: usize,
     /// Lowest score an honest node gives it.
@@ -91,15 +95,19 @@ impl Scores {
     async fn read(net: &super::Testnet, honest: usize, attacker: &str) -> Result<Scores, NetError> {
         let mut out = Scores::default();
         for n in &net.nodes[..honest] {
-            let peers = n.client.peers().await?;
-            let Some(score) = peers
-                .iter()
-                .find(|p| p.peer_id == attacker)
-                .map(|p| p.score)
-            else {
-                continue;
+            let connected = n.client.peers().await?;
+            let score = match connected.iter().find(|p| p.peer_id == attacker) {
+                Some(p) => p.score,
+                None => {
+                    let banned = n.client.banned().await?;
+                    let Some(b) = banned.iter().find(|p| p.peer_id == attacker) else {
+                        continue;
+                    };
+                    out.banned += 1;
+                    b.score
+                }
             };
-            out.connected += 1;
+            out.reached += 1;
             if let Some(s) = score {
                 out.min = Some(out.min.map_or(s, |m: f64| m.min(s)));
                 out.max = Some(out.max.map_or(s, |m: f64| m.max(s)));

@@ -1,0 +1,71 @@
+//! Keeping the peer set healthy: banning peers whose score fell below the graylist
+//! threshold and re-dialling bootstrap and remembered peers. Split from `event_loop.rs`.
+
+use std::time::Instant;
+
+use libp2p::{Multiaddr, PeerId, swarm::dial_opts::DialOpts};
+
+use super::EventLoop;
+use crate::net::ban::BAN_DURATION;
+
+impl EventLoop {
+    /// Bans connected peers whose score fell below the graylist threshold (the ban list
+    /// closes their connections) and lifts bans that ended.
+    pub(super) fn enforce_bans(&mut self) {
+        let now = Instant::now();
+        let g = &self.swarm.behaviour().gossip;
+        let scored: Vec<(PeerId, f64)> = self
+            .connected
+            .keys()
+            .filter_map(|p| g.peer_score(p).map(|s| (*p, s)))
+            .collect();
+        for (peer, score) in self.bans.select(scored, now) {
+            tracing::warn!(
+                %peer,
+                score,
+                "peer below the graylist threshold: disconnected and banned for {} s",
+                BAN_DURATION.as_secs()
+            );
+            self.swarm.behaviour_mut().ban.block_peer(peer);
+        }
+        for peer in self.bans.expired(now) {
+            tracing::info!(%peer, "ban ended");
+            self.swarm.behaviour_mut().ban.unblock_peer(peer);
+        }
+    }
+
+    /// Re-dials bootstrap peers that are not connected, and remembered peers while few
+    /// are connected, once per sync interval.
+    pub(super) fn redial(&mut self) {
+        if self.last_redial.elapsed() < self.config.sync_interval() {
+            return;
+        }
+        self.last_redial = Instant::now();
+        for addr in self.config.bootstrap().to_vec() {
+            let up = self.bootstrap_peers.get(&addr).is_some_and(|p| {
+                self.connected.contains_key(p) || self.blocked.contains(p) || self.bans.contains(p)
+            });
+            if !up {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+        if self.connected.len() < 4 {
+            let idle: Vec<(PeerId, Vec<Multiaddr>)> = self
+                .known
+                .iter()
+                .filter(|(p, _)| {
+                    !self.connected.contains_key(p)
+                        && !self.blocked.contains(p)
+                        && !self.bans.contains(p)
+                })
+                .map(|(p, a)| (*p, a.clone()))
+                .take(8)
+                .collect();
+            for (p, addrs) in idle {
+                let _ = self
+                    .swarm
+                    .dial(DialOpts::peer_id(p).addresses(addrs).build());
+            }
+        }
+    }
+}
