@@ -12,7 +12,7 @@ use std::{
 use interlab_protocol::RecordId;
 use interlab_tests::{
     Network, Node, binary,
-    faults::{Load, converged_with, has, heal, ids, partition, scale},
+    faults::{Load, converged_with, heal, ids, partition, scale},
     flags_equivocation, wait_for,
 };
 use rand::{Rng, SeedableRng, seq::SliceRandom};
@@ -119,7 +119,7 @@ fn random_partitions_heal_to_one_root_every_time() {
             for j in (0..count).filter(|j| !side.contains(j)) {
                 for r in got {
                     assert!(
-                        !has(nodes[j], &r.id),
+                        !nodes[j].has(&r.id),
                         "trial {trial}: {} got {} across the partition",
                         nodes[j].name,
                         r.id
@@ -211,10 +211,10 @@ fn a_byzantine_process_is_rejected_flagged_and_scored_down_by_every_honest_node(
     for n in &nodes {
         for id in log["forbidden"].as_array().unwrap() {
             let id = id.as_str().unwrap();
-            assert!(!has(n, id), "{} stored hostile record {id}", n.name);
+            assert!(!n.has(id), "{} stored hostile record {id}", n.name);
         }
         for a in &acked {
-            assert!(has(n, &a.id), "{} lacks honest record {}", n.name, a.id);
+            assert!(n.has(&a.id), "{} lacks honest record {}", n.name, a.id);
         }
         assert!(
             flags_equivocation(n, &mallory.key, Duration::from_secs(20)),

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use interlab_protocol::{Body, Grounds};
-use interlab_tests::{Network, Node, wait_for};
-use serde_json::json;
+use interlab_tests::{
+    Network, Node,
+    faults::{heal, partition},
+    wait_for,
+};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -12,10 +15,6 @@ fn run_fgsm(lab: &Node, suite: &str) -> String {
     let out = lab.cli(&["run", "--suite", suite, "--only", "fgsm-eps0.1", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     v["id"].as_str().unwrap().to_owned()
-}
-
-fn has_record(node: &Node, id: &str) -> bool {
-    node.client().get(&format!("/v1/records/{id}")).is_ok()
 }
 
 #[test]
@@ -32,7 +31,7 @@ fn five_lab_nodes_converge_and_late_joiners_and_killed_nodes_catch_up() {
     assert_eq!(records, 10);
     for lab in &net.labs {
         for id in &results {
-            assert!(has_record(lab, id), "{} lacks {id}", lab.name);
+            assert!(lab.has(id), "{} lacks {id}", lab.name);
         }
     }
 
@@ -50,12 +49,12 @@ fn five_lab_nodes_converge_and_late_joiners_and_killed_nodes_catch_up() {
     let extra = run_fgsm(&net.labs[1], &suite);
     net.labs[0].start();
     for id in &results {
-        assert!(has_record(&net.labs[0], id), "restarted lab lost {id}");
+        assert!(net.labs[0].has(id), "restarted lab lost {id}");
     }
     let nodes: Vec<&Node> = net.nodes().collect();
     let (_, after) = Network::converge(&nodes, 11, CONVERGE);
     assert_eq!(after, 11);
-    assert!(has_record(&net.labs[0], &extra));
+    assert!(net.labs[0].has(&extra));
 }
 
 #[test]
@@ -63,19 +62,9 @@ fn partitioned_groups_both_publish_and_converge_when_healed() {
     let net = Network::start(3);
     let nodes: Vec<&Node> = net.nodes().collect();
     let (_, base) = Network::converge(&nodes, 4, CONVERGE);
-    let group_a = [&net.owner, &net.labs[0]];
+    // Owner and lab 0 on one side, labs 1 and 2 on the other.
+    partition(&net, &[0, 1], &[2, 3]);
     let group_b = [&net.labs[1], &net.labs[2]];
-    let ids = |g: &[&Node]| -> Vec<String> { g.iter().map(|n| n.peer_id()).collect() };
-    for n in group_a {
-        n.client()
-            .post_json("/v1/admin/block", &json!({ "peers": ids(&group_b) }))
-            .unwrap();
-    }
-    for n in group_b {
-        n.client()
-            .post_json("/v1/admin/block", &json!({ "peers": ids(&group_a) }))
-            .unwrap();
-    }
     // Both sides write while cut off from each other.
     let newcomer = interlab_protocol::testkit::Author::new(4242).public();
     net.owner
@@ -100,12 +89,7 @@ fn partitioned_groups_both_publish_and_converge_when_healed() {
     let a = net.owner.root();
     let b = net.labs[1].root();
     assert_ne!(a.0, b.0, "the partition did not separate the groups");
-    // Heal.
-    for n in net.nodes() {
-        n.client()
-            .post_json("/v1/admin/block", &json!({ "peers": [] }))
-            .unwrap();
-    }
+    heal(&net);
     let (_, records) = Network::converge(&nodes, base + 3, CONVERGE);
     assert_eq!(records, base + 3);
 }

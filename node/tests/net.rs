@@ -373,16 +373,18 @@ async fn a_fork_proof_known_to_one_node_reaches_the_others_by_catch_up_alone() {
 async fn a_flooding_equivocating_lab_is_shut_out_and_honest_records_still_propagate() {
     let dir = tempfile::tempdir().unwrap();
     let spec = interlab_node::net::bench::ByzantineSpec {
-        nodes: 6,
-        publishers: 3,
-        records: 30,
-        rate: 20.0,
+        net: interlab_node::net::bench::PropagationSpec {
+            nodes: 6,
+            publishers: 3,
+            records: 30,
+            rate: 20.0,
+            degree: 2,
+            heartbeat: Duration::from_millis(300),
+            seed: 17,
+            dir: dir.path().to_owned(),
+        },
         flood_rate: 200.0,
         attacker_degree: 3,
-        degree: 2,
-        heartbeat: Duration::from_millis(300),
-        seed: 17,
-        dir: dir.path().to_owned(),
     };
     let r = interlab_node::net::bench::byzantine(&spec).await.unwrap();
     // Publishes fail once every peer it reached has banned it.

@@ -48,7 +48,7 @@ pub struct Acked {
 /// Publishes disputes through random live nodes until stopped.
 pub struct Load {
     /// Which nodes may be used (a node is marked down before it is killed).
-    pub alive: Arc<Mutex<Vec<bool>>>,
+    alive: Arc<Mutex<Vec<bool>>>,
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<Acked>>>,
     handle: Option<JoinHandle<()>>,
@@ -122,11 +122,6 @@ impl Drop for Load {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Whether `node` holds record `id`.
-pub fn has(node: &Node, id: &str) -> bool {
-    node.client().get(&format!("/v1/records/{id}")).is_ok()
 }
 
 /// Ids of every record `node` holds, read page by page.

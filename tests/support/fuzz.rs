@@ -26,6 +26,17 @@ const SUITE_TOML: &str = include_str!("../../reference-suites/suites/digits-mlp/
 /// "Now" for validation: 30 days after the fixture's first record.
 pub const NOW_MS: u64 = T0_MS + 30 * 86_400_000;
 
+/// The checks of one fuzz target: panic only when an invariant breaks.
+pub type Check = fn(&[u8]);
+
+/// Every fuzz target by name (the names of `fuzz/fuzz_targets/*.rs` and of the corpus
+/// directories), with its checks.
+pub const TARGETS: [(&str, Check); 3] = [
+    ("envelope", envelope),
+    ("sync_codec", sync_codec),
+    ("manifest", manifest),
+];
+
 /// Target `envelope`: envelope, record and fork-proof decoding, and full validation.
 ///
 /// Invariants: whatever decodes re-encodes to exactly the input; a decodable envelope is
@@ -87,17 +98,23 @@ pub fn envelope(data: &[u8]) {
     }
 
     record(data);
+    check_fork_proof(data);
+}
 
-    if let Ok(proof) = ForkProof::decode(data) {
-        assert_eq!(
-            proof.to_bytes(),
-            data,
-            "ForkProof::decode accepted non-canonical bytes"
-        );
-        if let Ok(fork) = proof.verify() {
-            assert_eq!(fork.ids, (proof.a.id(), proof.b.id()));
-            assert!(fork.ids.0 < fork.ids.1);
-        }
+/// A fork proof that decodes is its own canonical form, and one that verifies names its
+/// two record ids in order.
+fn check_fork_proof(data: &[u8]) {
+    let Ok(proof) = ForkProof::decode(data) else {
+        return;
+    };
+    assert_eq!(
+        proof.to_bytes(),
+        data,
+        "ForkProof::decode accepted non-canonical bytes"
+    );
+    if let Ok(fork) = proof.verify() {
+        assert_eq!(fork.ids, (proof.a.id(), proof.b.id()));
+        assert!(fork.ids.0 < fork.ids.1);
     }
 }
 
@@ -184,13 +201,7 @@ pub fn sync_codec(data: &[u8]) {
             SyncResponse::Artefact(Some(b)) => {
                 let _ = wire::artefact_digest(b);
             }
-            SyncResponse::Forks(proofs) => {
-                for b in proofs {
-                    if let Ok(p) = ForkProof::decode(b) {
-                        assert_eq!(&p.to_bytes(), &b[..], "fork proof in a forks response");
-                    }
-                }
-            }
+            SyncResponse::Forks(proofs) => proofs.iter().for_each(|b| check_fork_proof(b)),
             _ => {}
         }
         let mut out = Cursor::new(Vec::new());
@@ -218,11 +229,7 @@ pub fn sync_codec(data: &[u8]) {
                     assert_eq!(id.0, env.id().as_bytes().to_vec(), "record message id");
                 }
             }
-            Gossip::Fork(b) => {
-                if let Ok(p) = ForkProof::decode(b) {
-                    assert_eq!(&p.to_bytes(), b);
-                }
-            }
+            Gossip::Fork(b) => check_fork_proof(b),
         }
     }
 

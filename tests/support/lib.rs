@@ -199,6 +199,11 @@ impl Node {
         self.client().get("/v1/status").expect("status")
     }
 
+    /// Whether this node holds record `id`.
+    pub fn has(&self, id: &str) -> bool {
+        self.client().get(&format!("/v1/records/{id}")).is_ok()
+    }
+
     /// (evidence root, record count).
     pub fn root(&self) -> (String, u64) {
         let s = self.status();

@@ -41,6 +41,21 @@ struct NetArgs {
     heartbeat_ms: u64,
 }
 
+impl NetArgs {
+    fn spec(self, seed: u64, dir: PathBuf) -> PropagationSpec {
+        PropagationSpec {
+            nodes: self.nodes,
+            publishers: self.publishers,
+            records: self.records,
+            rate: self.rate,
+            degree: self.degree,
+            heartbeat: std::time::Duration::from_millis(self.heartbeat_ms),
+            seed,
+            dir,
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Which {
     /// Many nodes on loopback; records published at a steady rate; p50/p99 time until
@@ -80,23 +95,20 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         .build()?;
     match args.which {
         Which::Propagation { net } => {
-            let spec = PropagationSpec {
-                nodes: net.nodes,
-                publishers: net.publishers,
-                records: net.records,
-                rate: net.rate,
-                degree: net.degree,
-                heartbeat: std::time::Duration::from_millis(net.heartbeat_ms),
-                seed: args.seed,
-                dir,
-            };
+            let spec = net.spec(args.seed, dir);
             let r = rt.block_on(bench::propagation(&spec))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 println!(
                     "propagation: {} nodes, {} records ({} reached every node): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; one root: {}",
-                    r.nodes, r.records, r.complete, r.p50_ms, r.p99_ms, r.max_ms, r.converged
+                    r.nodes,
+                    r.latencies.records,
+                    r.latencies.complete,
+                    r.latencies.p50_ms,
+                    r.latencies.p99_ms,
+                    r.latencies.max_ms,
+                    r.converged
                 );
             }
         }
@@ -106,16 +118,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             attacker_degree,
         } => {
             let spec = ByzantineSpec {
-                nodes: net.nodes,
-                publishers: net.publishers,
-                records: net.records,
-                rate: net.rate,
+                net: net.spec(args.seed, dir),
                 flood_rate,
                 attacker_degree,
-                degree: net.degree,
-                heartbeat: std::time::Duration::from_millis(net.heartbeat_ms),
-                seed: args.seed,
-                dir,
             };
             let r = rt.block_on(bench::byzantine(&spec))?;
             if json {

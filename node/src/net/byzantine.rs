@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{NetClient, NetError, wire::Gossip};
-use crate::store::Store;
+use crate::{publisher::now_ms, store::Store};
 
 /// The kinds of hostile message, sent in turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -105,7 +105,7 @@ impl Attacker {
             scheme: Some(self.scheme),
             seq,
             prev,
-            time_ms: wall_ms(),
+            time_ms: now_ms(),
             body: Body::Dispute {
                 target: self.scheme,
                 grounds: Grounds::Outlier,
@@ -194,7 +194,7 @@ impl Attacker {
                 scheme: None,
                 seq: 0,
                 prev: None,
-                time_ms: wall_ms(),
+                time_ms: now_ms(),
                 body: Body::SchemeGenesis {
                     name: "elsewhere".into(),
                 },
@@ -263,10 +263,4 @@ fn longer_key_header(env: &Envelope) -> Vec<u8> {
         }
         None => bytes,
     }
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

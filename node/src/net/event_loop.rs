@@ -4,7 +4,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use futures::StreamExt;
@@ -28,7 +28,10 @@ use super::{
     sync::{Action, Event, LocalView, Sync, Verdict},
     wire::{Gossip, MAX_GOSSIP_BYTES, SyncRequest, topic},
 };
-use crate::store::{Store, StoreError};
+use crate::{
+    publisher::now_ms,
+    store::{Store, StoreError},
+};
 
 mod peers;
 mod serve;
@@ -79,12 +82,6 @@ struct EventLoop {
     blocked: HashSet<PeerId>,
     bans: Bans,
     last_redial: Instant,
-}
-
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn local_view(store: &Store) -> LocalView {
@@ -260,7 +257,7 @@ impl EventLoop {
             Action::Ingest(batch) => {
                 let store = self.store.clone();
                 self.ingest = Some(tokio::task::spawn_blocking(move || {
-                    let r = store.ingest(&batch, wall_ms());
+                    let r = store.ingest(&batch, now_ms());
                     (r, local_view(&store))
                 }));
             }

@@ -6,47 +6,31 @@
 //! on every honest node it reached (connected, or banned and disconnected), one evidence
 //! root.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use serde::Serialize;
 
-use super::{Latencies, fresh_dir, key, start, testnet};
+use super::{Latencies, PropagationSpec, key, launch, start};
 use crate::{
     net::{
         GOSSIP_THRESHOLD, NetError,
         byzantine::{AttackLog, Attacker},
     },
+    publisher::now_ms,
     store::Store,
 };
 
 /// Settings of the byzantine benchmark.
 #[derive(Debug, Clone)]
 pub struct ByzantineSpec {
-    /// Honest nodes (one scheme owner, the rest labs).
-    pub nodes: usize,
-    /// Honest labs that publish.
-    pub publishers: usize,
-    /// Honest records published in each phase.
-    pub records: usize,
-    /// Honest records per second.
-    pub rate: f64,
+    /// The honest network and its load, measured once without and once with the attack
+    /// (`records` in each phase); its seed also fixes the attack.
+    pub net: PropagationSpec,
     /// Hostile messages per second during the attack.
     pub flood_rate: f64,
     /// Honest nodes the attacker connects to.
     pub attacker_degree: usize,
-    /// Each honest node dials this many random earlier nodes.
-    pub degree: usize,
-    /// Gossipsub heartbeat.
-    pub heartbeat: Duration,
-    /// Seed of keys, topology and attack.
-    pub seed: u64,
-    /// Directory for the stores.
-    pub dir: PathBuf,
 }
 
 /// What the byzantine benchmark measured and checked.
@@ -92,9 +76,9 @@ pub struct Scores {
 }
 
 impl Scores {
-    async fn read(net: &super::Testnet, honest: usize, attacker: &str) -> Result<Scores, NetError> {
+    async fn read(net: &super::Testnet, attacker: &str) -> Result<Scores, NetError> {
         let mut out = Scores::default();
-        for n in &net.nodes[..honest] {
+        for n in &net.nodes {
             let connected = n.client.peers().await?;
             let score = match connected.iter().find(|p| p.peer_id == attacker) {
                 Some(p) => p.score,
@@ -122,84 +106,65 @@ impl Scores {
 
 /// Runs the byzantine benchmark.
 pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError> {
-    let honest = spec.nodes.max(2);
-    let publishers = spec.publishers.clamp(1, honest - 1);
-    let dir = fresh_dir(&spec.dir, "byzantine")?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let honest_keys: Vec<_> = (0..honest as u64).map(|i| key(spec.seed, i)).collect();
-    let mallory = key(spec.seed, 1_000_000);
-    let mut net = testnet(
-        &honest_keys,
-        publishers,
-        std::slice::from_ref(&mallory),
-        spec.degree,
-        spec.heartbeat,
-        &mut rng,
-        dir.clone(),
-    )
-    .await?;
-    // The attacker: an accredited lab's node dialing a few honest nodes.
-    let store = Store::open(&dir.join("mallory.redb"))?;
-    store.ingest(&net.nodes[0].store.all_envelopes()?, super::wall_ms())?;
+    let mallory = key(spec.net.seed, 1_000_000);
+    let (mut net, mut rng) = launch(&spec.net, "byzantine", std::slice::from_ref(&mallory)).await?;
+    let honest = net.nodes.len();
+    // The attacker: an accredited lab's node, its store holding the scheme so far,
+    // dialing a few honest nodes.
+    let store = Store::open(&net.dir.join("mallory.redb"))?;
+    store.ingest(&net.nodes[0].store.all_envelopes()?, now_ms())?;
+    if store.authority().standing(&mallory.public()) == interlab_protocol::Standing::Unknown {
+        return Err(NetError::Config(
+            "the attacker's key is not accredited in its own store".into(),
+        ));
+    }
     let mut boot: Vec<_> = (0..spec.attacker_degree.max(1))
         .map(|_| net.addrs[rng.random_range(0..honest)].clone())
         .collect();
     boot.sort();
     boot.dedup();
-    let (evil, _) = start(&mallory, store.clone(), boot, spec.heartbeat).await?;
+    let (evil, _) = start(&mallory, store, boot, spec.net.heartbeat).await?;
     let scheme = net.scheme;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while store.scheme().is_none()
-        || store.authority().standing(&mallory.public()) == interlab_protocol::Standing::Unknown
-    {
-        if Instant::now() > deadline {
-            return Err(NetError::Config(
-                "the attacker never joined the scheme".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Let connections, subscriptions and meshes form.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    let baseline = net
-        .measure(spec.records, spec.rate, honest, "baseline")
-        .await?;
+    let (records, rate) = (spec.net.records, spec.net.rate);
+    let baseline = net.measure(records, rate, "baseline").await?;
 
-    let flood = (spec.flood_rate * spec.records as f64 / spec.rate.max(0.1)).ceil() as u64;
+    let flood = (spec.flood_rate * records as f64 / rate.max(0.1)).ceil() as u64;
     let gap = Duration::from_secs_f64(1.0 / spec.flood_rate.max(0.1));
     let attack_client = evil.client.clone();
     let attack_store = evil.store.clone();
-    let mut attacker = Attacker::new(mallory.clone(), scheme, spec.seed ^ 0xbad);
+    let mut attacker = Attacker::new(mallory, scheme, spec.net.seed ^ 0xbad);
     let attack = tokio::spawn(async move {
         attacker
             .run(&attack_client, &attack_store, flood, gap)
             .await
     });
-    let under_attack = net
-        .measure(spec.records, spec.rate, honest, "attack")
-        .await?;
+    let under_attack = net.measure(records, rate, "attack").await?;
     let sent = attack
         .await
         .map_err(|e| NetError::Config(format!("the attack task failed: {e}")))??;
     let evil_id = evil.client.peer_id().to_string();
-    let scores_at_end_of_attack = Scores::read(&net, honest, &evil_id).await?;
+    let scores_at_end_of_attack = Scores::read(&net, &evil_id).await?;
 
     // Let fork proofs and the last rejections settle, then look.
     let settle = Instant::now() + Duration::from_secs(15);
     let (a, b) = sent.equivocation.unwrap_or_default();
     loop {
-        let with_proof = net.nodes[..honest]
+        let with_proof = net
+            .nodes
             .iter()
             .filter(|n| has_fork(&n.store, &a, &b))
             .count();
-        if (with_proof == honest && net.converged(honest)) || Instant::now() > settle {
+        if (with_proof == honest && net.converged()) || Instant::now() > settle {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut hostile_stored = 0;
     let mut nodes_with_fork_proof = 0;
-    for n in &net.nodes[..honest] {
+    for n in &net.nodes {
         hostile_stored += sent
             .forbidden
             .iter()
@@ -209,7 +174,7 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
             nodes_with_fork_proof += 1;
         }
     }
-    let scores_after_settling = Scores::read(&net, honest, &evil_id).await?;
+    let scores_after_settling = Scores::read(&net, &evil_id).await?;
     let report = ByzantineReport {
         nodes: honest,
         p99_ratio: under_attack.p99_ms / baseline.p99_ms,
@@ -220,7 +185,7 @@ pub async fn byzantine(spec: &ByzantineSpec) -> Result<ByzantineReport, NetError
         nodes_with_fork_proof,
         scores_at_end_of_attack,
         scores_after_settling,
-        converged: net.converged(honest),
+        converged: net.converged(),
     };
     evil.client.shutdown().await;
     let _ = evil.task.await;

@@ -19,9 +19,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{Multiaddr, NetClient, NetConfig, NetError, spawn};
-use crate::store::{
-    Store,
-    synth::{Workload, Writer},
+use crate::{
+    publisher::now_ms,
+    store::{
+        Store,
+        synth::{Workload, Writer},
+    },
 };
 
 /// Settings of the propagation benchmark.
@@ -50,16 +53,9 @@ pub struct PropagationSpec {
 pub struct PropagationReport {
     /// Nodes.
     pub nodes: usize,
-    /// Records measured.
-    pub records: usize,
-    /// Records that reached every node before the deadline.
-    pub complete: usize,
-    /// Median, ms.
-    pub p50_ms: f64,
-    /// 99th percentile, ms.
-    pub p99_ms: f64,
-    /// Slowest, ms.
-    pub max_ms: f64,
+    /// Time from publish until every node accepted.
+    #[serde(flatten)]
+    pub latencies: Latencies,
     /// Whether all nodes ended on one evidence root.
     pub converged: bool,
 }
@@ -97,12 +93,6 @@ fn key(seed: u64, i: u64) -> SecretKey {
     m[..8].copy_from_slice(&seed.to_be_bytes());
     m[8..].copy_from_slice(&i.to_be_bytes());
     SecretKey::from_bytes(&Digest::of("interlab bench-net key v1", &m).0)
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn fresh_dir(base: &Path, name: &str) -> Result<PathBuf, NetError> {
@@ -144,6 +134,33 @@ struct Testnet {
     dir: PathBuf,
 }
 
+/// Starts the network `spec` describes (node 0 is the owner, labs 1..=publishers
+/// accredited and publishing), plus accreditations for `also_accredit`, with stores in a
+/// fresh directory named after `name`. Returns it with the RNG that laid out the
+/// topology, for further seeded choices.
+async fn launch(
+    spec: &PropagationSpec,
+    name: &str,
+    also_accredit: &[SecretKey],
+) -> Result<(Testnet, ChaCha8Rng), NetError> {
+    let nodes = spec.nodes.max(2);
+    let publishers = spec.publishers.clamp(1, nodes - 1);
+    let dir = fresh_dir(&spec.dir, name)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let keys: Vec<SecretKey> = (0..nodes as u64).map(|i| key(spec.seed, i)).collect();
+    let net = testnet(
+        &keys,
+        publishers,
+        also_accredit,
+        spec.degree,
+        spec.heartbeat,
+        &mut rng,
+        dir,
+    )
+    .await?;
+    Ok((net, rng))
+}
+
 /// Starts `keys.len()` nodes (node 0 is the owner), each dialing `degree` random earlier
 /// nodes; the first `publishers` labs and every key in `also_accredit` are accredited.
 async fn testnet(
@@ -156,7 +173,7 @@ async fn testnet(
     dir: PathBuf,
 ) -> Result<Testnet, NetError> {
     let mut owner = Writer::new(keys[0].clone());
-    let t0 = wall_ms() - 60_000;
+    let t0 = now_ms() - 60_000;
     let genesis = owner.append(
         None,
         t0,
@@ -182,7 +199,7 @@ async fn testnet(
     let mut addrs: Vec<Multiaddr> = Vec::new();
     for (i, k) in keys.iter().enumerate() {
         let store = Store::open(&dir.join(format!("node-{i}.redb")))?;
-        store.ingest(&seed_log, wall_ms())?;
+        store.ingest(&seed_log, now_ms())?;
         let mut boot = Vec::new();
         for _ in 0..degree.min(i) {
             boot.push(addrs[rng.random_range(0..i)].clone());
@@ -251,15 +268,14 @@ pub struct Latencies {
 
 impl Testnet {
     /// Publishes `records` at `rate` per second, round robin over the labs, and measures
-    /// the time from publish until each of the first `watched` nodes accepted it.
+    /// the time from publish until every node accepted it.
     async fn measure(
         &mut self,
         records: usize,
         rate: f64,
-        watched: usize,
         label: &str,
     ) -> Result<Latencies, NetError> {
-        let watched = &self.nodes[..watched.min(self.nodes.len())];
+        let watched = &self.nodes;
         let seen: Arc<Mutex<HashMap<RecordId, (usize, Instant)>>> = Arc::default();
         let mut watchers = Vec::new();
         for n in watched {
@@ -289,10 +305,10 @@ impl Testnet {
                 statement: format!("{label} record {r}"),
                 evidence: vec![],
             };
-            let env = self.labs[l].append(Some(self.scheme), wall_ms(), body);
+            let env = self.labs[l].append(Some(self.scheme), now_ms(), body);
             let bytes = env.to_bytes();
             let node = &self.nodes[l + 1];
-            node.store.ingest(std::slice::from_ref(&bytes), wall_ms())?;
+            node.store.ingest(std::slice::from_ref(&bytes), now_ms())?;
             let at = Instant::now();
             node.client.publish(bytes).await?;
             published.push((env.id(), at));
@@ -339,12 +355,10 @@ impl Testnet {
         })
     }
 
-    /// Whether the first `n` nodes hold one evidence root.
-    fn converged(&self, n: usize) -> bool {
-        let roots: std::collections::BTreeSet<Digest> = self.nodes[..n.min(self.nodes.len())]
-            .iter()
-            .map(|n| n.store.evidence().root)
-            .collect();
+    /// Whether every node holds one evidence root.
+    fn converged(&self) -> bool {
+        let roots: std::collections::BTreeSet<Digest> =
+            self.nodes.iter().map(|n| n.store.evidence().root).collect();
         roots.len() == 1
     }
 
@@ -356,34 +370,14 @@ impl Testnet {
 
 /// Runs the propagation benchmark.
 pub async fn propagation(spec: &PropagationSpec) -> Result<PropagationReport, NetError> {
-    let nodes_n = spec.nodes.max(2);
-    let publishers = spec.publishers.clamp(1, nodes_n - 1);
-    let dir = fresh_dir(&spec.dir, "propagation")?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let keys: Vec<SecretKey> = (0..nodes_n as u64).map(|i| key(spec.seed, i)).collect();
-    let mut net = testnet(
-        &keys,
-        publishers,
-        &[],
-        spec.degree,
-        spec.heartbeat,
-        &mut rng,
-        dir,
-    )
-    .await?;
+    let (mut net, _) = launch(spec, "propagation", &[]).await?;
     // Let connections, subscriptions and meshes form.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let lat = net
-        .measure(spec.records, spec.rate, nodes_n, "bench")
-        .await?;
+    let latencies = net.measure(spec.records, spec.rate, "bench").await?;
     let report = PropagationReport {
-        nodes: nodes_n,
-        records: lat.records,
-        complete: lat.complete,
-        p50_ms: lat.p50_ms,
-        p99_ms: lat.p99_ms,
-        max_ms: lat.max_ms,
-        converged: net.converged(nodes_n),
+        nodes: net.nodes.len(),
+        latencies,
+        converged: net.converged(),
     };
     net.stop().await;
     Ok(report)
@@ -399,7 +393,7 @@ pub async fn catch_up(spec: &CatchUpSpec) -> Result<CatchUpReport, NetError> {
     while left > 0 {
         let n = left.min(5000);
         let batch = work.take(n);
-        source_store.ingest(&batch, wall_ms())?;
+        source_store.ingest(&batch, now_ms())?;
         left -= n;
     }
     let target = source_store.evidence();
