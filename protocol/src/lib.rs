@@ -51,7 +51,7 @@ pub use cbor::{CborError, from_slice_canonical, to_vec as to_canonical_vec};
 pub use chain::{Fork, ForkProof, ForkProofError};
 pub use digest::{Digest, ParseDigestError, RecordId, SchemeId, domain};
 pub use envelope::{
-    Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, split_sequence,
+    Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, open_all, split_sequence,
 };
 pub use evidence::{
     Blake3Tree, EvidenceState, FrontierEntry, InclusionProof, TreeHash, audit_path, evidence_root,

@@ -38,6 +38,14 @@ pub struct Record {
     pub body: Body,
 }
 
+impl Record {
+    /// Decodes a record body, accepting only its canonical bytes (at most
+    /// [`MAX_ENVELOPE_BYTES`](crate::MAX_ENVELOPE_BYTES)).
+    pub fn from_canonical(bytes: &[u8]) -> Result<Record, crate::CborError> {
+        crate::cbor::from_slice_strict(bytes, crate::MAX_ENVELOPE_BYTES)
+    }
+}
+
 /// Why a dispute was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -121,7 +121,16 @@ fn check_fork_proof(data: &[u8]) {
 /// The record decoder on its own: fuzzed envelopes almost never carry a valid signature,
 /// so the body decoder and the validation rules are reached by signing what decodes.
 fn record(data: &[u8]) {
-    let Ok(mut rec) = from_slice_canonical::<Record>(data, MAX_ENVELOPE_BYTES) else {
+    // The ingest path (strict decoder, no re-encode) and the reference path (decoder,
+    // then ciborium re-encode) accept exactly the same bytes.
+    let strict = Record::from_canonical(data);
+    let reference = from_slice_canonical::<Record>(data, MAX_ENVELOPE_BYTES);
+    assert_eq!(
+        strict.is_ok(),
+        reference.is_ok(),
+        "Record::from_canonical and from_slice_canonical disagree: {strict:?} / {reference:?}"
+    );
+    let Ok(mut rec) = reference else {
         return;
     };
     assert_eq!(

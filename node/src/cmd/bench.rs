@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 use anyhow::Context;
 use clap::Subcommand;
 use interlab_node::store::{IngestResult, Prepared, Store, synth::Workload};
-use interlab_protocol::{Envelope, KeyCache, MAX_ENVELOPE_BYTES, Record, from_slice_canonical};
+use interlab_protocol::{Envelope, KeyCache, Record};
 
 /// Arguments of `interlab bench`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +34,9 @@ pub(crate) struct IngestArgs {
     /// Seed of the synthetic log.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Alternations of bare verification and ingest; the ratio reported is the median.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Where to put the benchmark store [default: a fresh directory under the system
     /// temporary directory, removed afterwards].
     #[arg(long)]
@@ -49,55 +52,17 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.records > 0, "--records must be at least 1");
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
+    anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
     let mut work = Workload::new(args.seed, 8);
     let bytes = work.take(args.records);
     let now = work.now_ms();
+    let n = bytes.len() as f64;
     let mean_len = bytes.iter().map(Vec::len).sum::<usize>() / bytes.len();
     let envelopes: Vec<Envelope> = bytes
         .iter()
         .map(|b| Envelope::decode(b))
         .collect::<Result<_, _>>()
         .context("a generated envelope does not decode")?;
-
-    // The baseline: verify_strict as a verifier given only the records would call it,
-    // parsing the author key of each.
-    let verify = |envelopes: &[Envelope]| -> anyhow::Result<f64> {
-        let start = Instant::now();
-        for e in envelopes {
-            e.verify_signature()
-                .context("a generated signature fails")?;
-        }
-        Ok(envelopes.len() as f64 / start.elapsed().as_secs_f64())
-    };
-    // The curve work alone: every key parsed beforehand.
-    let keys = KeyCache::parse(envelopes.iter().map(|e| &e.author));
-    let verify_parsed = |envelopes: &[Envelope]| -> anyhow::Result<f64> {
-        let start = Instant::now();
-        for e in envelopes {
-            e.verify_signature_with(&keys)
-                .context("a generated signature fails")?;
-        }
-        Ok(envelopes.len() as f64 / start.elapsed().as_secs_f64())
-    };
-    let verify_before = verify(&envelopes)?;
-    let parsed_before = verify_parsed(&envelopes)?;
-    // The byte work alone, for the breakdown: envelope and body decoded strictly with
-    // their canonical checks, and the record id; no signature.
-    let start = Instant::now();
-    for b in &bytes {
-        let env = Envelope::decode(b).context("a generated envelope does not decode")?;
-        let record: Record = from_slice_canonical(&env.body, MAX_ENVELOPE_BYTES)
-            .context("a generated body does not decode")?;
-        std::hint::black_box((record, env.id()));
-    }
-    let decode_rate = bytes.len() as f64 / start.elapsed().as_secs_f64();
-    // The log-independent part of ingest, for the breakdown.
-    let chunks: Vec<Vec<Vec<u8>>> = bytes.chunks(args.batch).map(<[Vec<u8>]>::to_vec).collect();
-    let start = Instant::now();
-    for chunk in chunks {
-        std::hint::black_box(Store::prepare(chunk));
-    }
-    let open_rate = bytes.len() as f64 / start.elapsed().as_secs_f64();
 
     let (dir, remove) = match &args.dir {
         Some(d) => (d.clone(), false),
@@ -113,101 +78,228 @@ fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<ExitCode> {
         "{} exists; pass an empty --dir",
         path.display()
     );
-    // Sequential: one thread does everything, waiting on each commit's fsync.
-    let store = Store::open(&path)?;
-    let start = Instant::now();
-    for chunk in bytes.chunks(args.batch) {
-        check_all(store.ingest(chunk, now)?)?;
-    }
-    let sequential_rate = bytes.len() as f64 / start.elapsed().as_secs_f64();
-    drop(store);
-    std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    let bench = Bench {
+        bytes: &bytes,
+        batch: args.batch,
+        now,
+        path: &path,
+    };
 
-    // Pipelined: batch k+1 is decoded and verified while batch k waits on its fsync.
-    // On one core this overlaps only CPU work with disk waits.
-    let store = Store::open(&path)?;
-    // Batches arrive owned (as from the network); copying them is not ingest's work.
-    let chunks: Vec<Vec<Vec<u8>>> = bytes.chunks(args.batch).map(<[Vec<u8>]>::to_vec).collect();
-    let start = Instant::now();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(1);
-    let producer = std::thread::spawn(move || {
-        for chunk in chunks {
-            if tx.send(Store::prepare(chunk)).is_err() {
-                break;
+    // The measured pair, alternated so that a slow spell of the machine hits both: bare
+    // verify_strict as a verifier given only the records would call it (parsing the
+    // author key of each), then the full pipelined ingest into a fresh store.
+    let mut rounds = Vec::with_capacity(args.rounds);
+    for _ in 0..args.rounds {
+        let verify = timed(n, || {
+            for e in &envelopes {
+                e.verify_signature()
+                    .context("a generated signature fails")?;
             }
-        }
-    });
-    for prepared in rx {
-        check_all(store.ingest_prepared(prepared, now)?)?;
+            Ok(())
+        })?;
+        let ingest = bench.pipelined()?;
+        rounds.push(Round {
+            verify,
+            ingest,
+            ratio: ingest / verify,
+        });
     }
-    producer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the preparing thread panicked"))?;
-    let ingest_rate = bytes.len() as f64 / start.elapsed().as_secs_f64();
-    let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    drop(store);
+    let ratio = median(rounds.iter().map(|r| r.ratio).collect());
+
+    // The breakdown, once each.
+    let keys = KeyCache::parse(envelopes.iter().map(|e| &e.author));
+    let parsed = timed(n, || {
+        for e in &envelopes {
+            e.verify_signature_with(&keys)
+                .context("a generated signature fails")?;
+        }
+        Ok(())
+    })?;
+    let decode = timed(n, || {
+        for b in &bytes {
+            let env = Envelope::decode(b).context("a generated envelope does not decode")?;
+            let record =
+                Record::from_canonical(&env.body).context("a generated body does not decode")?;
+            std::hint::black_box((record, env.id()));
+        }
+        Ok(())
+    })?;
+    let chunks = bench.chunks();
+    let open = timed(n, || {
+        for chunk in chunks {
+            std::hint::black_box(Store::prepare(chunk));
+        }
+        Ok(())
+    })?;
+    let sequential = bench.sequential()?;
+    let store_only = bench.store_only()?;
     if remove {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let verify_after = verify(&envelopes)?;
-    let parsed_after = verify_parsed(&envelopes)?;
-    let verify_rate = (verify_before + verify_after) / 2.0;
-    let parsed_rate = (parsed_before + parsed_after) / 2.0;
-    let ratio = ingest_rate / verify_rate;
-    let ratio_parsed = ingest_rate / parsed_rate;
+
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     if json {
         let v = serde_json::json!({
             "records": args.records,
             "batch": args.batch,
             "mean_envelope_bytes": mean_len,
-            "verify_per_s": verify_rate,
-            "verify_runs_per_s": [verify_before, verify_after],
-            "verify_parsed_keys_per_s": parsed_rate,
-            "decode_per_s": decode_rate,
-            "open_per_s": open_rate,
-            "sequential_ingest_per_s": sequential_rate,
-            "ingest_per_s": ingest_rate,
-            "cores_available": cores,
+            "rounds": rounds.iter().map(|r| serde_json::json!({
+                "verify_per_s": r.verify,
+                "ingest_per_s": r.ingest,
+                "ratio": r.ratio,
+            })).collect::<Vec<_>>(),
             "ratio": ratio,
-            "ratio_parsed_keys": ratio_parsed,
-            "store_bytes": file_bytes,
+            "verify_parsed_keys_per_s": parsed,
+            "decode_per_s": decode,
+            "open_per_s": open,
+            "sequential_ingest_per_s": sequential,
+            "store_only_per_s": store_only,
+            "cores_available": cores,
         });
         println!("{v}");
-    } else {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} records, mean envelope {mean_len} bytes, {} per durable commit, {cores} core(s) available{}",
+        args.records,
+        args.batch,
+        if cores == 1 {
+            ""
+        } else {
+            " (pin with `taskset -c 0` to measure one core)"
+        }
+    );
+    println!("round  bare verify_strict  pipelined ingest   ratio");
+    for (i, r) in rounds.iter().enumerate() {
         println!(
-            "{} records, mean envelope {mean_len} bytes, {} per durable commit, {cores} core(s) available{}",
-            args.records,
-            args.batch,
-            if cores == 1 {
-                ""
-            } else {
-                " (pin with `taskset -c 0` to measure one core)"
-            }
-        );
-        println!(
-            "bare verify_strict:      {verify_rate:>8.0} records/s  (key parsed per record; runs before/after ingest: {verify_before:.0}, {verify_after:.0})"
-        );
-        println!(
-            "  keys parsed once:      {parsed_rate:>8.0} records/s  (curve work only; runs: {parsed_before:.0}, {parsed_after:.0})"
-        );
-        println!(
-            "decode only:             {decode_rate:>8.0} records/s  (envelope and body, canonical checks, record id; no signature)"
-        );
-        println!(
-            "open only:               {open_rate:>8.0} records/s  (decode + canonical check + verify_strict with keys parsed per batch, no log)"
-        );
-        println!(
-            "ingest, sequential:      {sequential_rate:>8.0} records/s  (one thread waits on every fsync)"
-        );
-        println!(
-            "ingest, pipelined:       {ingest_rate:>8.0} records/s  (open + chain check + durable store; next batch opened during the fsync)"
-        );
-        println!(
-            "ratio ingest/verify:     {ratio:.3} (target >= 0.8); against keys parsed once: {ratio_parsed:.3}"
+            "{:>5}  {:>10.0} rec/s    {:>10.0} rec/s  {:.3}",
+            i + 1,
+            r.verify,
+            r.ingest,
+            r.ratio
         );
     }
+    println!(
+        "ratio ingest/verify, median of {} rounds: {ratio:.3} (target >= 0.8)",
+        rounds.len()
+    );
+    println!("breakdown, once each:");
+    println!("  verify_strict, keys parsed once: {parsed:>8.0} records/s  (the curve work alone)");
+    println!(
+        "  decode only:                     {decode:>8.0} records/s  (envelope and body, canonical checks, record id)"
+    );
+    println!(
+        "  open only:                       {open:>8.0} records/s  (decode + canonical check + verify_strict, keys parsed per batch)"
+    );
+    println!(
+        "  store only:                      {store_only:>8.0} records/s  (opened batches: chain check + durable store, fsync waited on)"
+    );
+    println!(
+        "  ingest, sequential:              {sequential:>8.0} records/s  (one thread opens and stores, waiting on every fsync)"
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One alternation of the measured pair.
+struct Round {
+    verify: f64,
+    ingest: f64,
+    ratio: f64,
+}
+
+/// The records and the store file every ingest variant uses.
+struct Bench<'a> {
+    bytes: &'a [Vec<u8>],
+    batch: usize,
+    now: u64,
+    path: &'a std::path::Path,
+}
+
+impl Bench<'_> {
+    /// The batches as they arrive from the network: owned (copying them is not ingest's
+    /// work, so it happens before the clock starts).
+    fn chunks(&self) -> Vec<Vec<Vec<u8>>> {
+        self.bytes
+            .chunks(self.batch)
+            .map(<[Vec<u8>]>::to_vec)
+            .collect()
+    }
+
+    /// Runs `f` on a fresh store at the bench path, removed afterwards.
+    fn with_store(&self, f: impl FnOnce(&Store) -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+        let store = Store::open(self.path)?;
+        let rate = f(&store);
+        drop(store);
+        std::fs::remove_file(self.path)
+            .with_context(|| format!("cannot remove {}", self.path.display()))?;
+        rate
+    }
+
+    /// Batch k+1 is opened while batch k is stored and waits on its fsync; on one core
+    /// this overlaps only CPU work with disk waits.
+    fn pipelined(&self) -> anyhow::Result<f64> {
+        let chunks = self.chunks();
+        self.with_store(|store| {
+            timed(self.bytes.len() as f64, || {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(1);
+                let producer = std::thread::spawn(move || {
+                    for chunk in chunks {
+                        if tx.send(Store::prepare(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                for prepared in rx {
+                    check_all(store.ingest_prepared(prepared, self.now)?)?;
+                }
+                producer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the preparing thread panicked"))
+            })
+        })
+    }
+
+    /// One thread does everything, waiting on each commit's fsync.
+    fn sequential(&self) -> anyhow::Result<f64> {
+        self.with_store(|store| {
+            timed(self.bytes.len() as f64, || {
+                for chunk in self.bytes.chunks(self.batch) {
+                    check_all(store.ingest(chunk, self.now)?)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Storing batches opened beforehand (not timed).
+    fn store_only(&self) -> anyhow::Result<f64> {
+        let prepared: Vec<Prepared> = self.chunks().into_iter().map(Store::prepare).collect();
+        self.with_store(|store| {
+            timed(self.bytes.len() as f64, || {
+                for p in prepared {
+                    check_all(store.ingest_prepared(p, self.now)?)?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
+
+/// Items per second of `f` over `items` items.
+fn timed(items: f64, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    f()?;
+    Ok(items / start.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 fn check_all(results: Vec<IngestResult>) -> anyhow::Result<()> {

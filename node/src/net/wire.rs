@@ -9,8 +9,8 @@ use std::io;
 
 use futures::{AsyncReadExt, AsyncWriteExt, io::AsyncRead, io::AsyncWrite};
 use interlab_protocol::{
-    CborError, Digest, Envelope, FrontierEntry, MAX_ENVELOPE_BYTES, PublicKey, Record, RecordId,
-    SchemeId, domain, from_slice_canonical, to_canonical_vec,
+    CborError, Digest, Envelope, FrontierEntry, PublicKey, Record, RecordId, SchemeId, domain,
+    from_slice_canonical, to_canonical_vec,
 };
 use libp2p::{StreamProtocol, gossipsub, request_response};
 use serde::{Deserialize, Serialize};
@@ -157,7 +157,7 @@ impl SyncRequest {
 /// order and index work; the store checks everything).
 pub fn peek(bytes: &[u8]) -> Option<(PublicKey, u64, RecordId)> {
     let env = Envelope::decode(bytes).ok()?;
-    let rec: Record = from_slice_canonical(&env.body, MAX_ENVELOPE_BYTES).ok()?;
+    let rec = Record::from_canonical(&env.body).ok()?;
     Some((rec.author, rec.seq, env.id()))
 }
 

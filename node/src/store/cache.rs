@@ -7,10 +7,12 @@
 //! [`Overlay`]; they reach the cache only after the write transaction has committed, so a
 //! failed commit leaves the cache exactly as the disk is.
 
-use std::{
-    cell::RefCell,
-    collections::{BTreeMap, HashMap},
-};
+use std::{cell::RefCell, collections::BTreeMap};
+
+// Keys are BLAKE3 ids and public keys of accepted records, not free attacker input;
+// foldhash (randomly seeded) hashes them several times faster than SipHash, and id
+// lookups and inserts are on every record's ingest path.
+use foldhash::HashMap;
 
 use interlab_protocol::{
     Authority, Digest, Envelope, EvidenceState, FrontierEntry, Head, LogView, PublicKey, RecordId,
@@ -194,6 +196,7 @@ impl Cache {
                 }
             }
         }
+        self.ids.reserve(ops.len());
         for op in ops {
             match op {
                 Op::Add(pos, summary) => self.push(pos, &summary)?,

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use interlab_protocol::{
     Accepted, Body, Envelope, EnvelopeError, Head, KeyCache, Opened, PublicKey, Rejection,
-    Revocation, validate_opened,
+    Revocation, open_all, validate_opened,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -50,8 +50,7 @@ impl<'t> Tables<'t> {
         let rec = &opened.record;
         let pos = tables::pos_key(&rec.author, rec.seq);
         let summary = Summary::of(opened);
-        self.records
-            .insert(&pos[..], &tables::record_value(&summary, bytes)[..])?;
+        tables::put_record(&mut self.records, &pos, &summary, bytes)?;
         if let Body::SchemeGenesis { .. } = rec.body {
             self.meta
                 .insert(tables::META_GENESIS, &opened.id.as_bytes()[..])?;
@@ -132,6 +131,22 @@ impl Prepared {
 /// Batches at least this large have their signatures checked in parallel.
 const PARALLEL_BATCH: usize = 64;
 
+/// Envelopes opened together, step by step ([`open_all`]).
+const OPEN_CHUNK: usize = 64;
+
+/// Opens the decoded envelopes of a chunk, keeping each item's place.
+fn open_chunk(
+    chunk: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)>,
+    keys: &KeyCache,
+) -> Vec<(Vec<u8>, Result<Opened, Rejection>)> {
+    let (bytes, envelopes): (Vec<_>, Vec<_>) = chunk.into_iter().unzip();
+    bytes
+        .into_iter()
+        .zip(open_all(envelopes, keys))
+        .map(|(b, o)| (b, o.map_err(Rejection::from)))
+        .collect()
+}
+
 impl Store {
     /// Validates each envelope against the log, including the earlier items of the same
     /// batch, and writes the accepted ones in one write transaction. Returns only after
@@ -165,16 +180,15 @@ impl Store {
                 .filter_map(|(_, e)| e.as_ref().ok())
                 .map(|e| &e.author),
         );
-        let open = |(b, env): (Vec<u8>, Result<Envelope, EnvelopeError>)| {
-            let opened = env
-                .and_then(|e| e.open_with(&keys))
-                .map_err(Rejection::from);
-            (b, opened)
-        };
         let items = if decoded.len() >= PARALLEL_BATCH {
-            decoded.into_par_iter().map(open).collect()
+            let chunks: Vec<Vec<_>> = decoded
+                .into_par_iter()
+                .chunks(OPEN_CHUNK)
+                .map(|chunk| open_chunk(chunk, &keys))
+                .collect();
+            chunks.into_iter().flatten().collect()
         } else {
-            decoded.into_iter().map(open).collect()
+            open_chunk(decoded, &keys)
         };
         Prepared { items }
     }

@@ -15,7 +15,7 @@ pub(super) fn from_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
             let (k, v) = item?;
             let (env, rec) = decode_stored(v.value())?;
             let summary = tables::Summary::new(env.id(), &rec.body);
-            new.insert(k.value(), &tables::record_value(&summary, v.value())[..])?;
+            tables::put_record(&mut new, k.value(), &summary, v.value())?;
         }
     }
     let old: Vec<_> = txn

@@ -31,8 +31,7 @@ use std::{
 
 use interlab_protocol::{
     Authority, Digest, Envelope, EvidenceState, ForkProof, ForkProofError, FrontierEntry, Head,
-    InclusionProof, MAX_ENVELOPE_BYTES, PublicKey, Record, RecordId, Rejection, SchemeId, domain,
-    from_slice_canonical,
+    InclusionProof, PublicKey, Record, RecordId, Rejection, SchemeId, domain,
 };
 use redb::{Database, ReadableDatabase, ReadableTable};
 
@@ -357,7 +356,7 @@ fn decode_u32(v: &[u8]) -> Option<u32> {
 pub(crate) fn decode_stored(bytes: &[u8]) -> Result<(Envelope, Record), StoreError> {
     let env = Envelope::decode(bytes)
         .map_err(|e| StoreError::Corrupt(format!("stored envelope does not decode: {e}")))?;
-    let rec: Record = from_slice_canonical(&env.body, MAX_ENVELOPE_BYTES).map_err(|e| {
+    let rec = Record::from_canonical(&env.body).map_err(|e| {
         StoreError::Corrupt(format!("stored record {} does not decode: {e}", env.id()))
     })?;
     Ok((env, rec))

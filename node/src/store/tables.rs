@@ -116,12 +116,19 @@ impl Summary {
     }
 }
 
-/// The stored value of an accepted record.
-pub(crate) fn record_value(summary: &Summary, envelope: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(SUMMARY_LEN + envelope.len());
-    v.extend_from_slice(&summary.encode());
-    v.extend_from_slice(envelope);
-    v
+/// Writes an accepted record's value (summary ‖ envelope) straight into the table's
+/// page, without building it in a buffer first.
+pub(crate) fn put_record(
+    table: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    key: &[u8],
+    summary: &Summary,
+    envelope: &[u8],
+) -> Result<(), StoreError> {
+    let mut slot = table.insert_reserve(key, SUMMARY_LEN + envelope.len())?;
+    let (head, tail) = slot.as_mut().split_at_mut(SUMMARY_LEN);
+    head.copy_from_slice(&summary.encode());
+    tail.copy_from_slice(envelope);
+    Ok(())
 }
 
 /// Splits a stored record value into its summary and envelope bytes.

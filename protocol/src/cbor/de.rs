@@ -61,10 +61,30 @@ pub(super) fn from_slice<'de, T: de::Deserialize<'de>>(
     input: &'de [u8],
     max_depth: usize,
 ) -> Result<(T, &'de [u8]), Error> {
+    from_slice_with(input, max_depth, false)
+}
+
+/// [`from_slice`] that also refuses every input ciborium would not write back the same
+/// (see `super::from_slice_strict`): struct fields all present and in declaration order,
+/// floats in the width ciborium picks, unit variants as bare names, and nothing read by
+/// peeking at the data (maps, untagged forms, `f32`). Any refusal is `NonCanonical`.
+pub(super) fn from_slice_strict<'de, T: de::Deserialize<'de>>(
+    input: &'de [u8],
+    max_depth: usize,
+) -> Result<(T, &'de [u8]), Error> {
+    from_slice_with(input, max_depth, true)
+}
+
+fn from_slice_with<'de, T: de::Deserialize<'de>>(
+    input: &'de [u8],
+    max_depth: usize,
+    strict: bool,
+) -> Result<(T, &'de [u8]), Error> {
     let mut d = Decoder {
         input,
         len: input.len(),
         depth: max_depth,
+        strict,
     };
     let value = T::deserialize(&mut d)?;
     Ok((value, d.input))
@@ -76,6 +96,8 @@ pub(super) struct Decoder<'de> {
     len: usize,
     /// Nesting levels left.
     depth: usize,
+    /// Refuse what ciborium would not write back byte for byte.
+    strict: bool,
 }
 
 impl<'de> Decoder<'de> {
@@ -198,6 +220,7 @@ impl<'de> Decoder<'de> {
 
     fn float(&mut self) -> Result<f64, Error> {
         let at = self.offset();
+        let start = self.input;
         let v = match self.peek()? {
             F16 => {
                 self.input = &self.input[1..];
@@ -217,6 +240,12 @@ impl<'de> Decoder<'de> {
                 )));
             }
         };
+        if self.strict {
+            let read = &start[..start.len() - self.input.len()];
+            if !is_ciborium_float(read, v) {
+                return Err(Error::NonCanonical);
+            }
+        }
         Ok(v)
     }
 
@@ -229,6 +258,20 @@ impl<'de> Decoder<'de> {
         self.depth += 1;
         r
     }
+}
+
+/// Whether `read` (head and payload) is how ciborium writes `v`: the narrowest of f16,
+/// f32 and f64 that gives back the same bits.
+fn is_ciborium_float(read: &[u8], v: f64) -> bool {
+    let n16 = half::f16::from_f64(v);
+    if f64::from(n16).to_bits() == v.to_bits() {
+        return read.first() == Some(&F16) && read[1..] == n16.to_be_bytes();
+    }
+    let n32 = v as f32;
+    if f64::from(n32).to_bits() == v.to_bits() {
+        return read.first() == Some(&F32) && read[1..] == n32.to_be_bytes();
+    }
+    read.first() == Some(&F64) && read[1..] == v.to_be_bytes()
 }
 
 fn describe(major: u8) -> &'static str {
@@ -265,6 +308,9 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
 
     /// For types that look at the data to decide (internally tagged enums).
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.strict {
+            return Err(Error::NonCanonical);
+        }
         let byte = self.peek()?;
         match byte >> 5 {
             UINT => self.deserialize_u64(visitor),
@@ -310,6 +356,9 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     }
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.strict {
+            return Err(Error::NonCanonical);
+        }
         // As ciborium: a float of any width, narrowed.
         visitor.visit_f32(self.float()? as f32)
     }
@@ -381,7 +430,7 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         let arg = self.expect(ARRAY, "an array")?;
         let n = self.len_of(arg)?;
         self.nest(|d| {
-            let value = visitor.visit_seq(Items { d, left: n })?;
+            let value = visitor.visit_seq(Items::new(d, n))?;
             Ok(value)
         })
     }
@@ -404,18 +453,37 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.strict {
+            // Key order of a map type is not checked here.
+            return Err(Error::NonCanonical);
+        }
         let arg = self.expect(MAP, "a map")?;
         let n = self.len_of(arg)?;
-        self.nest(|d| visitor.visit_map(Items { d, left: n }))
+        self.nest(|d| visitor.visit_map(Items::new(d, n)))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.deserialize_map(visitor)
+        let arg = self.expect(MAP, "a map")?;
+        let n = self.len_of(arg)?;
+        if !self.strict {
+            return self.nest(|d| visitor.visit_map(Items::new(d, n)));
+        }
+        // ciborium writes every field, in declaration order.
+        if n != fields.len() {
+            return Err(Error::NonCanonical);
+        }
+        self.nest(|d| {
+            visitor.visit_map(Items {
+                d,
+                left: n,
+                fields: Some(fields),
+            })
+        })
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -438,8 +506,12 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         }
     }
 
+    /// Field names are matched as bytes: a key that is not UTF-8 matches no field and is
+    /// refused as unknown, so checking UTF-8 first would only repeat work on every key.
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_str(visitor)
+        let arg = self.expect(TEXT, "a text string")?;
+        let n = self.len_of(arg)?;
+        visitor.visit_borrowed_bytes(self.take(n)?)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -457,7 +529,7 @@ impl<'de> Decoder<'de> {
         n: usize,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.nest(|d| visitor.visit_seq(Items { d, left: n }))
+        self.nest(|d| visitor.visit_seq(Items::new(d, n)))
     }
 }
 
@@ -465,6 +537,18 @@ impl<'de> Decoder<'de> {
 struct Items<'a, 'de> {
     d: &'a mut Decoder<'de>,
     left: usize,
+    /// Strict struct: the field names still expected, in order.
+    fields: Option<&'static [&'static str]>,
+}
+
+impl<'a, 'de> Items<'a, 'de> {
+    fn new(d: &'a mut Decoder<'de>, left: usize) -> Self {
+        Items {
+            d,
+            left,
+            fields: None,
+        }
+    }
 }
 
 impl<'de> SeqAccess<'de> for Items<'_, 'de> {
@@ -497,6 +581,21 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
+        if let Some(fields) = &mut self.fields {
+            let arg = self.d.expect(TEXT, "a text string")?;
+            let n = self.d.len_of(arg)?;
+            let key = self.d.take(n)?;
+            let Some((want, rest)) = fields.split_first() else {
+                return Err(Error::NonCanonical);
+            };
+            if key != want.as_bytes() {
+                return Err(Error::NonCanonical);
+            }
+            *fields = rest;
+            return seed
+                .deserialize(de::value::BorrowedBytesDeserializer::new(key))
+                .map(Some);
+        }
         seed.deserialize(&mut *self.d).map(Some)
     }
 
@@ -529,6 +628,10 @@ impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
+        if self.d.strict {
+            // ciborium writes a unit variant as its bare name, never as `{name: null}`.
+            return Err(Error::NonCanonical);
+        }
         de::Deserialize::deserialize(&mut *self.d)
     }
 

@@ -78,6 +78,38 @@ where
     }
 }
 
+/// Types whose every part (de)serialises symmetrically through serde's data model: derived
+/// impls with no skipped, defaulted, flattened or untagged fields, no map types, no `f32`,
+/// and byte arrays as byte strings. For them the strict decoder's acceptance implies the
+/// re-encode check, so [`from_slice_strict`] can skip it.
+pub(crate) trait StrictShape {}
+
+impl StrictShape for crate::record::Record {}
+impl StrictShape for crate::envelope::Envelope {}
+
+/// [`from_slice_canonical`] for the two types every ingest decodes, without the re-encode:
+/// the strict decoder refuses anything ciborium would not write back byte for byte (struct
+/// fields all present in declaration order, ciborium's float widths, unit variants as bare
+/// names), on top of the shortest heads and definite lengths it always requires. Input
+/// it refuses goes through [`from_slice_canonical`], which names the exact reason, so
+/// errors are the same as there. Debug builds (tests, fuzzing) still re-encode every
+/// accepted value and panic if the bytes differ.
+pub(crate) fn from_slice_strict<T>(bytes: &[u8], max: usize) -> Result<T, CborError>
+where
+    T: DeserializeOwned + Serialize + StrictShape,
+{
+    if bytes.len() <= max
+        && let Ok((value, [])) = de::from_slice_strict::<T>(bytes, MAX_DEPTH)
+    {
+        debug_assert!(
+            to_vec(&value) == bytes,
+            "strict decoding accepted bytes that do not re-encode the same"
+        );
+        return Ok(value);
+    }
+    from_slice_canonical(bytes, max)
+}
+
 /// A writer that accepts exactly the bytes it holds, in order.
 struct Expect<'a>(&'a [u8]);
 
@@ -137,6 +169,83 @@ mod tests {
             from_slice_canonical::<T>(&bytes, 100),
             Err(CborError::NonCanonical)
         );
+    }
+
+    #[test]
+    fn field_names_must_be_text_and_known() {
+        // A key that is not UTF-8, a key that is a byte string, an unknown key.
+        let not_utf8 = [0xa2, 0x61, 0xff, 0x05, 0x61, b'b', 0x61, b'x'];
+        let bytes_key = [0xa2, 0x41, b'a', 0x05, 0x61, b'b', 0x61, b'x'];
+        let unknown = [0xa2, 0x61, b'c', 0x05, 0x61, b'b', 0x61, b'x'];
+        for input in [&not_utf8[..], &bytes_key, &unknown] {
+            assert!(
+                matches!(
+                    from_slice_canonical::<T>(input, 100),
+                    Err(CborError::Decode(_))
+                ),
+                "{input:x?}"
+            );
+        }
+        let err = from_slice_canonical::<T>(&unknown, 100);
+        assert!(
+            matches!(&err, Err(CborError::Decode(m)) if m.contains("unknown field `c`")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn records_and_envelopes_take_the_strict_path() {
+        use crate::{Body, Digest, testkit::Author, testkit::sample_run_result};
+        let a = Author::new(1);
+        let suite = Digest::of(crate::domain::SUITE, b"s");
+        for body in [
+            Body::SchemeGenesis { name: "g".into() },
+            Body::RunResult(sample_run_result(suite, 2, 0.3)),
+            Body::RoundOpened {
+                suite,
+                round: 1,
+                deadline_ms: None,
+            },
+        ] {
+            let env = a.sign(&a.record(body));
+            let bytes = env.to_bytes();
+            // Decoded by the strict decoder itself, not by the fallback.
+            let (e, rest) = de::from_slice_strict::<crate::Envelope>(&bytes, MAX_DEPTH).unwrap();
+            assert!(rest.is_empty());
+            let (r, rest) = de::from_slice_strict::<crate::Record>(&e.body, MAX_DEPTH).unwrap();
+            assert!(rest.is_empty());
+            assert_eq!(to_vec(&r), e.body);
+        }
+    }
+
+    #[test]
+    fn strict_refusals_fall_back_to_the_precise_reason() {
+        // {"a": 5, "b": "x"} reordered, over-long, with a field missing, widened float.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct F {
+            a: Option<u64>,
+            x: f64,
+        }
+        let ok = to_vec(&F { a: Some(1), x: 1.5 });
+        assert_eq!(ok, [0xa2, 0x61, b'a', 0x01, 0x61, b'x', 0xf9, 0x3e, 0x00]);
+        assert!(de::from_slice_strict::<F>(&ok, MAX_DEPTH).is_ok());
+        let widened = [
+            0xa2, 0x61, b'a', 0x01, 0x61, b'x', 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0,
+        ];
+        let missing = [0xa1, 0x61, b'x', 0xf9, 0x3e, 0x00];
+        let reordered = [0xa2, 0x61, b'x', 0xf9, 0x3e, 0x00, 0x61, b'a', 0x01];
+        for input in [&widened[..], &missing, &reordered] {
+            assert!(matches!(
+                de::from_slice_strict::<F>(input, MAX_DEPTH),
+                Err(de::Error::NonCanonical)
+            ));
+            // The lenient decoder takes each; only the re-encode refuses it.
+            assert!(de::from_slice::<F>(input, MAX_DEPTH).is_ok());
+            assert_eq!(
+                from_slice_canonical::<F>(input, 100),
+                Err(CborError::NonCanonical)
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,18 @@ fn both<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> (Option<Vec<u8>>, Opti
     (new, reference::<T>(bytes))
 }
 
+/// What the ingest path (strict decoder, re-encode skipped) says of record bytes.
+fn strict_record(bytes: &[u8]) -> Option<Vec<u8>> {
+    Record::from_canonical(bytes)
+        .ok()
+        .map(|v| to_canonical_vec(&v))
+}
+
+/// What the ingest path says of envelope bytes.
+fn strict_envelope(bytes: &[u8]) -> Option<Vec<u8>> {
+    Envelope::decode(bytes).ok().map(|v| to_canonical_vec(&v))
+}
+
 /// One record of every kind, with text, bytes, options, nested enums and floats.
 fn bodies() -> Vec<Record> {
     let a = Author::new(3);
@@ -106,6 +118,7 @@ fn every_record_kind_decodes_to_itself() {
         let bytes = to_canonical_vec(&rec);
         let decoded: Record = from_slice_canonical(&bytes, MAX_ENVELOPE_BYTES).unwrap();
         assert_eq!(decoded, rec);
+        assert_eq!(Record::from_canonical(&bytes).unwrap(), rec);
         assert_eq!(both::<Record>(&bytes), (Some(bytes.clone()), Some(bytes)));
     }
 }
@@ -142,6 +155,7 @@ proptest! {
             bytes = mutate(&bytes, edit, pos, byte);
         }
         let (new, old) = both::<Record>(&bytes);
+        prop_assert_eq!(strict_record(&bytes), old.clone());
         prop_assert_eq!(new, old);
     }
 
@@ -157,6 +171,7 @@ proptest! {
         let env = a.sign(rec);
         let bytes = mutate(&env.to_bytes(), edit, pos, byte);
         let (new, old) = both::<Envelope>(&bytes);
+        prop_assert_eq!(strict_envelope(&bytes), old.clone());
         prop_assert_eq!(new, old);
         let rival = a.sign(&Record { time_ms: rec.time_ms + 1, ..rec.clone() });
         let proof = ForkProof { a: env, b: rival };
@@ -168,8 +183,68 @@ proptest! {
     #[test]
     fn arbitrary_bytes_get_the_reference_verdict(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let (new, old) = both::<Record>(&bytes);
+        prop_assert_eq!(strict_record(&bytes), old.clone());
         prop_assert_eq!(new, old);
         let (new, old) = both::<Envelope>(&bytes);
+        prop_assert_eq!(strict_envelope(&bytes), old.clone());
         prop_assert_eq!(new, old);
+    }
+}
+
+/// Re-encodings that keep the value but not the bytes: each refused by the ingest path
+/// exactly as by the reference, whichever decoder step catches it.
+#[test]
+fn same_value_other_bytes_is_refused_on_the_ingest_path() {
+    use ciborium::Value;
+    for rec in bodies() {
+        let bytes = to_canonical_vec(&rec);
+        let value: Value = ciborium::de::from_reader(&bytes[..]).unwrap();
+        let Value::Map(fields) = value else {
+            panic!("a record is a map")
+        };
+        let mut variants: Vec<Value> = Vec::new();
+        // Fields reversed; the last field dropped; the body's unit variant as a map.
+        variants.push(Value::Map(fields.iter().rev().cloned().collect()));
+        variants.push(Value::Map(fields[..fields.len() - 1].to_vec()));
+        // Each text inside the body boxed as `{text: null}`, one at a time: a unit
+        // variant in map form decodes to the same value.
+        let body_at = fields
+            .iter()
+            .position(|(k, _)| k == &Value::Text("body".into()))
+            .unwrap();
+        let texts = match &fields[body_at].1 {
+            Value::Map(body) => match &body[0].1 {
+                Value::Map(m) => m.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        for j in 0..texts {
+            let mut boxed = fields.clone();
+            if let Value::Map(body) = &mut boxed[body_at].1
+                && let Value::Map(m) = &mut body[0].1
+                && let Value::Text(t) = &m[j].1
+            {
+                m[j].1 = Value::Map(vec![(Value::Text(t.clone()), Value::Null)]);
+                variants.push(Value::Map(boxed));
+            }
+        }
+        for v in variants {
+            let mut other = Vec::new();
+            ciborium::into_writer(&v, &mut other).unwrap();
+            if other == bytes {
+                continue;
+            }
+            assert_eq!(strict_record(&other), None, "{}", hex::encode(&other));
+            assert_eq!(reference::<Record>(&other), None);
+        }
+        // A float widened from f16 to f64 inside a run result.
+        if let Some(i) = bytes.windows(3).position(|w| w == [0xf9, 0x3e, 0x00]) {
+            let mut wide = bytes[..i].to_vec();
+            wide.extend_from_slice(&[0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]);
+            wide.extend_from_slice(&bytes[i + 3..]);
+            assert_eq!(strict_record(&wide), None);
+            assert_eq!(reference::<Record>(&wide), None);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Property tests: any change to an envelope's bytes is rejected, and nothing panics.
 
 use interlab_protocol::{
-    Body, Envelope, ForkProof, MemoryLog, Record,
+    Body, Envelope, ForkProof, KeyCache, MemoryLog, Record, open_all,
     testkit::{Author, TestScheme, sample_run_result},
 };
 use proptest::prelude::*;
@@ -36,6 +36,30 @@ proptest! {
         let mut longer = bytes.clone();
         longer.extend_from_slice(&extra);
         prop_assert!(Envelope::open_bytes(&longer).is_err());
+    }
+
+    #[test]
+    fn opening_a_batch_gives_each_envelope_its_own_result(
+        flips in proptest::collection::vec((0usize..4, any::<prop::sample::Index>(), 0u8..8, any::<bool>()), 1..12),
+    ) {
+        // A batch mixing intact envelopes with ones damaged anywhere (envelope, body,
+        // signature): the batch result is the single-envelope result, item by item.
+        let envs = sample_envelopes();
+        let batch: Vec<Vec<u8>> = flips
+            .iter()
+            .map(|(which, pos, bit, damage)| {
+                let mut bytes = envs[*which].clone();
+                if *damage {
+                    let i = pos.index(bytes.len());
+                    bytes[i] ^= 1 << bit;
+                }
+                bytes
+            })
+            .collect();
+        let decoded: Vec<_> = batch.iter().map(|b| Envelope::decode(b)).collect();
+        let keys = KeyCache::parse(decoded.iter().filter_map(|e| e.as_ref().ok()).map(|e| &e.author));
+        let one_by_one: Vec<_> = decoded.iter().cloned().map(|e| e.and_then(|e| e.open_with(&keys))).collect();
+        prop_assert_eq!(open_all(decoded, &keys), one_by_one);
     }
 
     #[test]
