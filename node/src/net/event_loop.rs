@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use interlab_protocol::{Digest, Envelope, ForkProof, RecordId, Rejection, Standing};
+use interlab_protocol::{Digest, Envelope, ForkProof, RecordId, Standing};
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     gossipsub::{self, IdentTopic, MessageAcceptance, MessageId},
@@ -28,18 +28,13 @@ use super::{
     sync::{Action, Event, LocalView, Sync, Verdict},
     wire::{Gossip, MAX_GOSSIP_BYTES, SyncRequest, topic},
 };
-use crate::{
-    publisher::now_ms,
-    store::{Store, StoreError},
-};
+use crate::store::Store;
 
+mod ingests;
 mod peers;
 mod serve;
 
-type IngestOutcome = (
-    Result<Vec<Result<RecordId, Rejection>>, StoreError>,
-    LocalView,
-);
+use ingests::{IngestOutcome, Ingests};
 
 enum Outbound {
     Sync(SyncRequest),
@@ -74,7 +69,7 @@ struct EventLoop {
     fetches: HashMap<u64, Fetch>,
     next_fetch: u64,
     dials: HashMap<ConnectionId, oneshot::Sender<Result<(), NetError>>>,
-    ingest: Option<JoinHandle<IngestOutcome>>,
+    ingests: Ingests,
     start: Instant,
     connected: HashMap<PeerId, Vec<Multiaddr>>,
     known: HashMap<PeerId, Vec<Multiaddr>>,
@@ -86,13 +81,6 @@ struct EventLoop {
 
 fn local_view(store: &Store) -> LocalView {
     LocalView::new(store.scheme(), &store.frontier())
-}
-
-async fn wait<T>(h: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
-    match h {
-        Some(h) => h.await,
-        None => std::future::pending().await,
-    }
 }
 
 pub(super) async fn spawn(
@@ -145,7 +133,7 @@ pub(super) async fn spawn(
         fetches: HashMap::new(),
         next_fetch: 0,
         dials: HashMap::new(),
-        ingest: None,
+        ingests: Ingests::default(),
         start: Instant::now(),
         connected: HashMap::new(),
         known: HashMap::new(),
@@ -186,23 +174,20 @@ impl EventLoop {
             let wake = tokio::select! {
                 c = self.commands.recv() => Wake::Cmd(c),
                 e = self.swarm.select_next_some() => Wake::Swarm(Box::new(e)),
-                r = wait(&mut self.ingest) => Wake::Ingested(r),
+                r = self.ingests.next() => Wake::Ingested(r),
                 _ = tick.tick() => Wake::Tick,
             };
             match wake {
                 Wake::Cmd(None) => break,
                 Wake::Cmd(Some(Command::Shutdown(reply))) => {
-                    if let Some(h) = self.ingest.take() {
-                        // Let the store finish its transaction before stopping.
-                        let _ = h.await;
-                    }
+                    // Let the store finish its transactions before stopping.
+                    self.ingests.finish().await;
                     let _ = reply.send(());
                     break;
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 Wake::Swarm(e) => self.on_swarm(*e),
                 Wake::Ingested(r) => {
-                    self.ingest = None;
                     let (results, view) = match r {
                         Ok((Ok(results), view)) => (results, view),
                         Ok((Err(e), view)) => {
@@ -255,11 +240,7 @@ impl EventLoop {
                 self.outbound.insert(id, Outbound::Sync(request));
             }
             Action::Ingest(batch) => {
-                let store = self.store.clone();
-                self.ingest = Some(tokio::task::spawn_blocking(move || {
-                    let r = store.ingest(&batch, now_ms());
-                    (r, local_view(&store))
-                }));
+                self.ingests.start(&self.store, batch);
             }
             Action::Report { msg, from, verdict } => {
                 let acceptance = match verdict {

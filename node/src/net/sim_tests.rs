@@ -3,7 +3,7 @@
 //! forwarded only after validation, and catch-up by frontiers and ranges. Every run must
 //! end with all peers on one evidence root.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use interlab_protocol::{
     Body, Digest, Envelope, Grounds, MemoryLog, domain,
@@ -40,6 +40,8 @@ enum Msg {
         req: SyncRequest,
         resp: SyncResponse,
     },
+    /// Peer `to`'s store finished the oldest of its ingests in flight (never dropped).
+    Stored { to: usize },
 }
 
 struct Peer {
@@ -48,6 +50,9 @@ struct Peer {
     seen: HashSet<Id>,
     /// Gossip awaiting validation: id → bytes, to forward on accept.
     validating: std::collections::HashMap<Id, Vec<u8>>,
+    /// Batches handed to the store and not yet written, oldest first: they are written
+    /// when their `Msg::Stored` is delivered, so other events happen meanwhile.
+    ingesting: VecDeque<Vec<Vec<u8>>>,
 }
 
 fn view(log: &MemoryLog) -> LocalView {
@@ -65,6 +70,8 @@ struct Sim {
     net: Vec<Msg>,
     now: u64,
     drop_rate: f64,
+    /// The most ingests one peer had in flight at once.
+    most_in_flight: usize,
 }
 
 impl Sim {
@@ -93,9 +100,8 @@ impl Sim {
     }
 
     fn feed(&mut self, p: usize, event: Event<usize, Id>) {
-        let mut work = vec![(p, event)];
-        while let Some((p, ev)) = work.pop() {
-            let actions = self.peers[p].sync.handle(ev, self.now);
+        {
+            let actions = self.peers[p].sync.handle(event, self.now);
             for a in actions {
                 match a {
                     Action::Request { peer, request } => self.net.push(Msg::Request {
@@ -104,15 +110,10 @@ impl Sim {
                         req: request,
                     }),
                     Action::Ingest(batch) => {
-                        let peer = &mut self.peers[p];
-                        let results = batch.iter().map(|b| peer.log.ingest(b, NOW)).collect();
-                        work.push((
-                            p,
-                            Event::Ingested {
-                                results,
-                                view: view(&peer.log),
-                            },
-                        ));
+                        self.peers[p].ingesting.push_back(batch);
+                        self.most_in_flight =
+                            self.most_in_flight.max(self.peers[p].ingesting.len());
+                        self.net.push(Msg::Stored { to: p });
                     }
                     Action::Report { msg, from, verdict } => {
                         let bytes = self.peers[p].validating.remove(&msg);
@@ -167,6 +168,13 @@ impl Sim {
         let msg = self.net.swap_remove(i);
         let dropped = self.rng.random_bool(self.drop_rate);
         match msg {
+            Msg::Stored { to } => {
+                let peer = &mut self.peers[to];
+                let batch = peer.ingesting.pop_front().expect("one batch per Stored");
+                let results = batch.iter().map(|b| peer.log.ingest(b, NOW)).collect();
+                let view = view(&peer.log);
+                self.feed(to, Event::Ingested { results, view });
+            }
             Msg::Gossip { to, from, id, env } => {
                 if dropped || !self.peers[to].seen.insert(id) {
                     return;
@@ -267,11 +275,13 @@ fn run(
                 sync: Sync::new(cfg, LocalView::default(), Some(scheme.id)),
                 seen: HashSet::new(),
                 validating: Default::default(),
+                ingesting: VecDeque::new(),
             })
             .collect(),
         net: Vec::new(),
         now: 0,
         drop_rate,
+        most_in_flight: 0,
     };
     for a in 0..peers {
         for b in 0..peers {
@@ -327,6 +337,10 @@ fn run(
             sim.step();
         }
     }
+    assert_eq!(
+        sim.most_in_flight, cfg.ingest_depth,
+        "seed {seed}: the store pipeline never filled"
+    );
     (sim.roots(), expected)
 }
 
@@ -345,6 +359,91 @@ fn peers_converge_without_drops_by_gossip_alone() {
     let (roots, expected) = run(99, 4, 20, 0.0);
     assert_eq!(roots.len(), 1);
     assert_eq!(roots.into_iter().next().unwrap().1, expected);
+}
+
+#[test]
+fn ingests_overlap_up_to_the_depth_and_settle_in_order() {
+    let mut scheme = TestScheme::new("depth", 1, 5);
+    let mut log = MemoryLog::new();
+    for b in scheme.bytes() {
+        log.ingest(&b, NOW).unwrap();
+    }
+    let lab = &mut scheme.labs[0];
+    let body = |s: &str| Body::Dispute {
+        target: Digest::default(),
+        grounds: Grounds::Outlier,
+        statement: s.into(),
+        evidence: vec![],
+    };
+    let records: Vec<Vec<u8>> = (0..3)
+        .map(|i| lab.next(body(&format!("r{i}"))).to_bytes())
+        .collect();
+    let mut sync: Sync<usize, Id> = Sync::new(SyncConfig::default(), view(&log), None);
+    let gossip = |sync: &mut Sync<usize, Id>, msg: usize| {
+        sync.handle(
+            Event::Gossip {
+                from: 1,
+                msg: msg as Id,
+                envelope: records[msg].clone(),
+            },
+            0,
+        )
+    };
+    // Two batches go to the store at once; the third record waits for a free place.
+    let first = gossip(&mut sync, 0);
+    let second = gossip(&mut sync, 1);
+    assert!(gossip(&mut sync, 2).is_empty(), "a third ingest in flight");
+    let ([Action::Ingest(first)], [Action::Ingest(second)]) = (&first[..], &second[..]) else {
+        panic!("{first:?} {second:?}")
+    };
+    assert_eq!(
+        (first, second),
+        (&vec![records[0].clone()], &vec![records[1].clone()])
+    );
+    // The store writes them in order; the results come back in order.
+    let mut done = |sync: &mut Sync<usize, Id>, batch: &Vec<Vec<u8>>| {
+        let results = batch.iter().map(|b| log.ingest(b, NOW)).collect();
+        sync.handle(
+            Event::Ingested {
+                results,
+                view: view(&log),
+            },
+            1,
+        )
+    };
+    let acts = done(&mut sync, first);
+    assert!(
+        acts.contains(&Action::Report {
+            msg: 0,
+            from: 1,
+            verdict: Verdict::Accept
+        }),
+        "{acts:?}"
+    );
+    // The freed place takes the waiting record.
+    assert!(
+        acts.contains(&Action::Ingest(vec![records[2].clone()])),
+        "{acts:?}"
+    );
+    let acts = done(&mut sync, second);
+    assert!(
+        acts.contains(&Action::Report {
+            msg: 1,
+            from: 1,
+            verdict: Verdict::Accept
+        }),
+        "{acts:?}"
+    );
+    let acts = done(&mut sync, &vec![records[2].clone()]);
+    assert!(
+        acts.contains(&Action::Report {
+            msg: 2,
+            from: 1,
+            verdict: Verdict::Accept
+        }),
+        "{acts:?}"
+    );
+    assert!(sync.is_idle());
 }
 
 #[test]

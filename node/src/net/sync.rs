@@ -2,8 +2,8 @@
 //!
 //! Sans-IO (STYLE.md 14): [`Sync::handle`] takes an [`Event`] and the current time and
 //! returns [`Action`]s; the event loop performs them (store ingest, requests, validation
-//! reports) and feeds the outcomes back. That keeps every rule — owner chain first, one
-//! ingest at a time, bounded pending buffer, pipelined ranges — testable by a seeded
+//! reports) and feeds the outcomes back. That keeps every rule — owner chain first, ingests
+//! stored in order, bounded pending buffer, pipelined ranges — testable by a seeded
 //! simulator without sockets or clocks (see `sim_tests`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -29,6 +29,9 @@ pub struct SyncConfig {
     pub ranges_per_peer: usize,
     /// Envelopes per store ingest call.
     pub max_batch: usize,
+    /// Ingest calls in flight: the next batch's signatures are checked while the one
+    /// before it is stored. Results must come back in the order the calls were made.
+    pub ingest_depth: usize,
     /// Held (out-of-order) gossip per author.
     pub pending_per_author: usize,
     /// Held gossip in total.
@@ -47,6 +50,7 @@ impl Default for SyncConfig {
             range_limit: 1024,
             ranges_per_peer: 4,
             max_batch: 4096,
+            ingest_depth: 2,
             pending_per_author: 64,
             pending_total: 4096,
             pending_ttl_ms: 3_000,
@@ -126,7 +130,8 @@ pub enum Event<P, M> {
         /// What was asked.
         request: SyncRequest,
     },
-    /// The last [`Action::Ingest`] finished: one result per envelope, and the view after it.
+    /// The oldest [`Action::Ingest`] in flight finished: one result per envelope, and the
+    /// view after it.
     Ingested {
         /// Per-envelope results, in batch order (empty when the store failed).
         results: Vec<Result<RecordId, Rejection>>,
@@ -150,6 +155,8 @@ pub enum Action<P, M> {
         request: SyncRequest,
     },
     /// Ingest these envelopes in one store transaction, then feed [`Event::Ingested`].
+    /// Up to [`SyncConfig::ingest_depth`] may be in flight: store them in the order they
+    /// were asked for and feed their results in that order.
     Ingest(Vec<Vec<u8>>),
     /// Report a gossip validation result.
     Report {
@@ -216,7 +223,8 @@ pub struct Sync<P, M> {
     queued_upto: BTreeMap<PublicKey, u64>,
     genesis_inflight: Option<P>,
     queue: VecDeque<Work<P, M>>,
-    ingesting: Option<Vec<Work<P, M>>>,
+    /// Batches handed to the store, oldest first.
+    ingesting: VecDeque<Vec<Work<P, M>>>,
     held: BTreeMap<PublicKey, Vec<Held<P, M>>>,
     held_total: usize,
 }
@@ -234,7 +242,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
             queued_upto: BTreeMap::new(),
             genesis_inflight: None,
             queue: VecDeque::new(),
-            ingesting: None,
+            ingesting: VecDeque::new(),
             held: BTreeMap::new(),
             held_total: 0,
         }
@@ -248,7 +256,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
     /// Whether nothing is queued, being ingested or in flight.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()
-            && self.ingesting.is_none()
+            && self.ingesting.is_empty()
             && self.ranges.is_empty()
             && self.genesis_inflight.is_none()
             && self.peers.values().all(|p| !p.frontier_inflight)
@@ -350,15 +358,14 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
     }
 
     fn maybe_ingest(&mut self, out: &mut Vec<Action<P, M>>) {
-        if self.ingesting.is_some() || self.queue.is_empty() {
-            return;
+        while self.ingesting.len() < self.cfg.ingest_depth.max(1) && !self.queue.is_empty() {
+            let n = self.queue.len().min(self.cfg.max_batch);
+            let batch: Vec<Work<P, M>> = self.queue.drain(..n).collect();
+            out.push(Action::Ingest(
+                batch.iter().map(|w| w.bytes.clone()).collect(),
+            ));
+            self.ingesting.push_back(batch);
         }
-        let n = self.queue.len().min(self.cfg.max_batch);
-        let batch: Vec<Work<P, M>> = self.queue.drain(..n).collect();
-        out.push(Action::Ingest(
-            batch.iter().map(|w| w.bytes.clone()).collect(),
-        ));
-        self.ingesting = Some(batch);
     }
 
     fn on_ingested(
@@ -368,7 +375,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
         now_ms: u64,
         out: &mut Vec<Action<P, M>>,
     ) {
-        let batch = self.ingesting.take().unwrap_or_default();
+        let batch = self.ingesting.pop_front().unwrap_or_default();
         let old = std::mem::replace(&mut self.view, view);
         let mut accepted = Vec::new();
         let failed = results.len() != batch.len();
