@@ -235,8 +235,9 @@ impl Bench<'_> {
         rate
     }
 
-    /// Batch k+1 is opened while batch k is stored and waits on its fsync; on one core
-    /// this overlaps only CPU work with disk waits.
+    /// Batch k+1 is opened while batch k is stored and waits on its fsync, as the node's
+    /// event loop does (`net/event_loop/ingests.rs`); on one core this overlaps only CPU
+    /// work with disk waits.
     fn pipelined(&self) -> anyhow::Result<f64> {
         let chunks = self.chunks();
         self.with_store(|store| {
