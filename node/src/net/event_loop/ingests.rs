@@ -41,12 +41,23 @@ impl Ingests {
         let (written, last_written) = oneshot::channel();
         self.last_written = Some(last_written);
         self.running.push_back(tokio::task::spawn_blocking(move || {
-            let prepared = Store::prepare(batch);
+            let prepared =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Store::prepare(batch)));
+            // Whatever happened, this batch's turn comes after the one before it: a task
+            // that fails in `prepare` still waits, so that the batch after it cannot
+            // overtake an earlier one still writing.
             if let Some(before) = before {
-                // An error means the earlier task ended without writing (it panicked);
-                // this batch is then validated against whatever the log holds.
+                // An error means the earlier task dropped its sender unsent: it panicked
+                // while writing, and its transaction was dropped as it unwound.
                 let _ = before.blocking_recv();
             }
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(panic) => {
+                    let _ = written.send(());
+                    std::panic::resume_unwind(panic);
+                }
+            };
             let results = store.ingest_prepared(prepared, now_ms());
             let view = local_view(&store);
             let _ = written.send(());
@@ -70,5 +81,37 @@ impl Ingests {
         while let Some(h) = self.running.pop_front() {
             let _ = h.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::synth::Workload;
+
+    /// A one-record batch whose record follows the last of a large batch handed over just
+    /// before it: it is prepared long before the large one, and written first it would
+    /// have no predecessor in the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_is_written_after_the_one_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let mut work = Workload::new(7, 1);
+        let large = work.take(3000);
+        let next = work.take(1);
+        let mut ingests = Ingests::default();
+        ingests.start(&store, large);
+        ingests.start(&store, next);
+        let (first, _) = ingests.next().await.unwrap();
+        let first = first.unwrap();
+        assert_eq!(first.len(), 3000);
+        assert!(first.iter().all(Result::is_ok));
+        let (second, view) = ingests.next().await.unwrap();
+        assert_eq!(second.unwrap()[0].as_ref().map(|_| ()), Ok(()));
+        assert_eq!(
+            view.heads.values().map(|(seq, _)| seq + 1).sum::<u64>(),
+            3001
+        );
+        ingests.finish().await;
     }
 }
