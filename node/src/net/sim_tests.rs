@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use interlab_protocol::{
-    Body, Digest, Envelope, Grounds, MemoryLog, domain,
+    Body, Digest, Envelope, Grounds, MemoryLog, RecordId, Rejection, domain,
     testkit::{T0_MS, TestScheme},
 };
 use rand::{Rng, SeedableRng};
@@ -61,6 +61,11 @@ struct Peer {
 
 fn view(log: &MemoryLog) -> LocalView {
     LocalView::new(log.authority().scheme(), &log.evidence().frontier)
+}
+
+/// What a store gives back for a batch: each envelope ingested into `log` in order.
+fn write(log: &mut MemoryLog, batch: &[Vec<u8>]) -> Vec<Result<RecordId, Rejection>> {
+    batch.iter().map(|b| log.ingest(b, NOW)).collect()
 }
 
 fn gossip_id(env: &[u8]) -> Id {
@@ -178,7 +183,7 @@ impl Sim {
                 let results = if dropped {
                     Vec::new()
                 } else {
-                    batch.iter().map(|b| peer.log.ingest(b, NOW)).collect()
+                    write(&mut peer.log, &batch)
                 };
                 let view = view(&peer.log);
                 self.feed(to, Event::Ingested { results, view });

@@ -194,11 +194,16 @@ impl<'de> Decoder<'de> {
         self.take(n)
     }
 
-    fn text(&mut self) -> Result<&'de str, Error> {
+    /// A text string's bytes, UTF-8 not checked (field names are matched as bytes).
+    fn text_bytes(&mut self) -> Result<&'de [u8], Error> {
         let arg = self.expect(TEXT, "a text string")?;
         let n = self.len_of(arg)?;
-        let at = self.offset();
-        let bytes = self.take(n)?;
+        self.take(n)
+    }
+
+    fn text(&mut self) -> Result<&'de str, Error> {
+        let bytes = self.text_bytes()?;
+        let at = self.offset() - bytes.len();
         std::str::from_utf8(bytes)
             .map_err(|_| Error::Malformed(format!("text string is not UTF-8 (at byte {at})")))
     }
@@ -510,9 +515,7 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     /// Field names are matched as bytes: a key that is not UTF-8 matches no field and is
     /// refused as unknown, so checking UTF-8 first would only repeat work on every key.
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let arg = self.expect(TEXT, "a text string")?;
-        let n = self.len_of(arg)?;
-        visitor.visit_borrowed_bytes(self.take(n)?)
+        visitor.visit_borrowed_bytes(self.text_bytes()?)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {

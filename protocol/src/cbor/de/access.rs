@@ -6,7 +6,7 @@ use serde::de::{
     Visitor,
 };
 
-use super::{Decoder, Error, TEXT};
+use super::{Decoder, Error};
 
 /// The items of an array, or the entries of a map.
 pub(super) struct Items<'a, 'de> {
@@ -57,9 +57,7 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
         }
         self.left -= 1;
         if let Some(fields) = &mut self.fields {
-            let arg = self.d.expect(TEXT, "a text string")?;
-            let n = self.d.len_of(arg)?;
-            let key = self.d.take(n)?;
+            let key = self.d.text_bytes()?;
             let Some((want, rest)) = fields.split_first() else {
                 return Err(Error::NonCanonical);
             };
