@@ -18,6 +18,23 @@ fn num(v: &Value, digits: usize) -> String {
     )
 }
 
+/// A basis object (`{"kind": …, …}`) in words.
+fn basis(v: &Value) -> String {
+    let kind = v["kind"].as_str().unwrap_or("?");
+    match kind {
+        "consensus" => format!(
+            "consensus, {}",
+            v["method"].as_str().unwrap_or("?").replace('_', " ")
+        ),
+        "value" => format!("{} value", v["source"].as_str().unwrap_or("?")),
+        "pending" => format!("{} value, pending", v["source"].as_str().unwrap_or("?")),
+        "binomial" => format!("binomial, n = {}", v["n"]),
+        "previous_round" => format!("round {}", v["round"]),
+        "participants" => "participants' robust SD".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
 /// Renders a `GET /v1/comparability` answer.
 pub fn comparability(answer: &Value) -> String {
     let c = &answer["comparability"];
@@ -61,34 +78,45 @@ pub fn comparability(answer: &Value) -> String {
         .cloned()
         .unwrap_or_default()
     {
-        let a = &m["algorithm_a"];
+        let a = &m["assessment"];
+        let score = match a["score"].as_str() {
+            Some("z") => "z",
+            Some("z_prime") => "z′",
+            _ => "—",
+        };
         let _ = writeln!(
             out,
-            "\n{}  (p = {}, x* = {}, s* = {}, u(x_pt) = {})",
+            "\n{}  (p = {}, x_pt = {} ± {} [{}], σ_pt = {} [{}], score {score})",
             m["measurand"].as_str().unwrap_or("?"),
             m["p"],
-            num(&a["x"], 4),
-            num(&a["s"], 4),
-            num(&a["u_x_pt"], 4)
+            num(&a["x_pt"], 4),
+            num(&a["u_x_pt"], 4),
+            basis(&a["x_pt_basis"]),
+            num(&a["sigma_pt"], 4),
+            basis(&a["sigma_pt_basis"]),
         );
         let _ = writeln!(
             out,
-            "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7}  band",
-            "lab", "n", "mean", "sd", "z", "h", "k"
+            "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  band",
+            "lab", "n", "mean", "sd", score, "zeta", "h", "k"
         );
         for l in m["labs"].as_array().cloned().unwrap_or_default() {
             let _ = writeln!(
                 out,
-                "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7}  {}",
+                "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  {}",
                 l["lab"].as_str().unwrap_or("?"),
                 l["n"],
                 num(&l["mean"], 4),
                 num(&l["sd"], 4),
-                num(&l["z"], 2),
+                num(&l["score"]["value"], 2),
+                num(&l["zeta"], 2),
                 num(&l["h"], 2),
                 num(&l["k"], 2),
-                l["z_band"].as_str().unwrap_or("—")
+                l["score"]["band"].as_str().unwrap_or("—")
             );
+        }
+        for n in m["notes"].as_array().cloned().unwrap_or_default() {
+            let _ = writeln!(out, "  note: {}", n.as_str().unwrap_or("?"));
         }
     }
     if let Some(f) = c["fleiss"].as_object() {

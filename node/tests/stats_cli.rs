@@ -185,9 +185,15 @@ fn degenerate_input_gives_nulls_and_notes_never_nan() {
     assert!(two["algorithm_a"].is_null());
     assert!(two["notes"].to_string().contains("only 2 lab(s)"));
     let eq = by("equal");
-    assert_eq!(eq["algorithm_a"]["s"], 0.0);
+    assert!(eq["algorithm_a"].is_null());
+    assert_eq!(eq["assessment"]["x_pt"], 5.0);
+    assert!(eq["assessment"]["sigma_pt"].is_null());
     assert!(eq["labs"][0]["z"].is_null());
-    assert!(eq["notes"].to_string().contains("s* = 0"));
+    assert!(
+        eq["notes"].to_string().contains("no scale"),
+        "{}",
+        eq["notes"]
+    );
     let single = by("single");
     assert!(single["precision"]["s_r"].is_null());
     assert!(single["labs"][0]["k"].is_null());
@@ -234,4 +240,197 @@ fn verdicts_give_kappa_agreement_and_implied_thresholds() {
     assert_eq!(c["implied_threshold"]["lower"], 0.5);
     assert_eq!(c["implied_threshold"]["upper"], 0.66);
     assert_eq!(m["labs"][0]["agreement"]["rate"], 1.0);
+}
+
+/// ISO 13528:2022 Annex E, example E4 (mercury; Table E.4 as transcribed by pt13528
+/// 0.1.8, copied into `protocol/tests/data/stats/`): x_pt = 0.044, u(x_pt) = 0.0041,
+/// σ_pt = 0.0066, labs with U and k. D%, z, z′, ζ (u = U/k) and En must match the printed
+/// digits.
+#[test]
+fn annex_e_example_e4_scores_match_the_printed_values() {
+    let data: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../protocol/tests/data/stats/iso13528_2022_annexE_printed.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let e4 = &data["E4_mercury_scores"];
+    let rows = e4["rows"].as_array().unwrap();
+    let mut csv = String::from("lab,value,U,k\n");
+    for r in rows {
+        csv += &format!("{},{},{},{}\n", r[0].as_str().unwrap(), r[1], r[2], r[3]);
+    }
+    let (_d, path) = write("e4.csv", &csv);
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        path.to_str().unwrap(),
+        "--x-pt",
+        "0.044",
+        "--u-x-pt",
+        "0.0041",
+        "--sigma-pt",
+        "0.0066",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    // u(x_pt) = 0.0041 > 0.3 σ_pt = 0.00198: z′ is the score.
+    assert_eq!(m["assessment"]["score"], "z_prime");
+    assert_eq!(m["assessment"]["u_negligible"], false);
+    assert_eq!(m["assessment"]["x_pt_basis"]["kind"], "value");
+    assert_eq!(m["assessment"]["sigma_pt_basis"]["kind"], "prescribed");
+    let labs = m["labs"].as_array().unwrap();
+    let printed = |x: f64, digits: i32| {
+        let half = 0.5 * 10f64.powi(-digits);
+        move |got: f64| (got - x).abs() <= half + 1e-12
+    };
+    for r in rows {
+        let code = r[0].as_str().unwrap();
+        let l = labs.iter().find(|l| l["lab"] == code).unwrap();
+        let get = |k: &str| l[k].as_f64().unwrap();
+        for (name, col, digits) in [
+            ("d_percent", 5, 1),
+            ("z", 7, 2),
+            ("z_prime", 8, 2),
+            ("zeta", 9, 2),
+            ("en", 10, 2),
+        ] {
+            let want = r[col].as_f64().unwrap();
+            assert!(
+                printed(want, digits)(get(name)),
+                "{code} {name}: got {}, printed {want}",
+                get(name)
+            );
+        }
+        assert_eq!(l["score"]["kind"], "z_prime");
+        assert_eq!(l["score"]["value"], l["z_prime"]);
+    }
+    let l04 = labs.iter().find(|l| l["lab"] == "L04").unwrap();
+    assert_eq!(l04["score"]["band"], "unsatisfactory");
+    let l03 = labs.iter().find(|l| l["lab"] == "L03").unwrap();
+    assert_eq!(l03["score"]["band"], "satisfactory");
+}
+
+/// Four labs with a PGD robust accuracy of 0.228 and one with 0.226 (one test row in
+/// 500): the data have no scale. Without a declared σ_pt there are no scores (and no
+/// σ_pt from an iteration cap); with `--sigma-pt 0.019` they are as computed by hand.
+#[test]
+fn data_without_scale_get_no_fabricated_sigma_and_declared_sigma_gives_hand_scores() {
+    let csv = "lab,value,u\nlab-1,0.228,0.019\nlab-2,0.228,0.019\nlab-3,0.226,0.019\n\
+               lab-4,0.228,0.019\nlab-5,0.228,0.019\n";
+    let (_d, path) = write("pgd.csv", csv);
+    let (code, out, err) = run(&["stats", "--input", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    assert_eq!(m["assessment"]["no_scale"], true);
+    assert!(m["assessment"]["sigma_pt"].is_null(), "{m}");
+    assert!(m["algorithm_a"].is_null());
+    assert!(m["grubbs"].is_null() && m["cochran"].is_null());
+    assert!(
+        m["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["z"].is_null())
+    );
+    assert!(m["notes"].to_string().contains("no scale"));
+
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        path.to_str().unwrap(),
+        "--sigma-pt",
+        "0.019",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    assert_eq!(m["assessment"]["x_pt"], 0.228);
+    assert_eq!(m["assessment"]["sigma_pt"], 0.019);
+    let lab3 = &m["labs"][2];
+    let z = lab3["z"].as_f64().unwrap();
+    assert!((z - (0.226 - 0.228) / 0.019).abs() < 1e-12, "z = {z}");
+    assert_eq!(lab3["score"]["kind"], "z");
+    assert_eq!(lab3["score"]["band"], "satisfactory");
+    assert_eq!(m["labs"][0]["z"], 0.0);
+}
+
+/// 0.98 and 0.9800000000000001 are one value: no s* of 1e-16, no Mandel h of ±1/0.
+#[test]
+fn values_equal_but_for_the_last_bit_are_one_value() {
+    let csv = "lab,value\nA,0.98\nB,0.9800000000000001\nC,0.98\nD,0.9799999999999999\n";
+    let (_d, path) = write("bits.csv", csv);
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        path.to_str().unwrap(),
+        "--sigma-pt",
+        "0.01",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    assert_eq!(m["assessment"]["no_scale"], true);
+    for l in m["labs"].as_array().unwrap() {
+        assert_eq!(l["z"], 0.0, "{l}");
+        assert!(
+            l["h"].is_null() || l["h"].as_f64().unwrap().abs() < 1e-6,
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn bad_declarations_and_uncertainties_are_refused_naming_line_and_column() {
+    let (_d, path) = write("u.csv", "lab,value,U,k\nA,1,0.1,2\nB,2,-0.1,2\nC,3,0.1,2\n");
+    let (code, _, err) = run(&["stats", "--input", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 3") && err.contains("`U`"), "{err}");
+    let (_d2, path2) = write("k.csv", "lab,value,U\nA,1,0.1\n");
+    let (code, _, err) = run(&["stats", "--input", path2.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 2") && err.contains("`k`"), "{err}");
+    let (_d3, ok) = write("ok.csv", "lab,measurand,value\nA,m,1\nB,m,2\nC,m,3\n");
+    let (code, _, err) = run(&["stats", "--input", ok.to_str().unwrap(), "--sigma-pt", "-1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("σ_pt") && err.contains("-1"), "{err}");
+    let (code, _, err) = run(&["stats", "--input", ok.to_str().unwrap(), "--x-pt", "2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("u_x_pt"), "{err}");
+    let (_d4, decl) = write("decl.csv", "measurand,x_pt,u_x_pt,sigma_pt\nm,2,0.1,abc\n");
+    let (code, _, err) = run(&[
+        "stats",
+        "--input",
+        ok.to_str().unwrap(),
+        "--assessment",
+        decl.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 2") && err.contains("`sigma_pt`"),
+        "{err}"
+    );
+    let (_d5, decl) = write("decl.csv", "measurand,x_pt,u_x_pt,sigma_pt\nm,2,0.1,0.5\n");
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        ok.to_str().unwrap(),
+        "--assessment",
+        decl.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    assert_eq!(m["assessment"]["x_pt"], 2.0);
+    assert_eq!(m["labs"][2]["z"], 2.0);
+    // u(x_pt) = 0.1 ≤ 0.3 · 0.5: z is the score.
+    assert_eq!(m["labs"][2]["score"]["kind"], "z");
 }

@@ -26,6 +26,7 @@ fn input(labs: usize, measurands: usize, reps: usize) -> Vec<Observation> {
                     measurand: measurand.clone(),
                     value: Some(100.0 + m as f64 + 2.0 * bias + e),
                     u: Some(1.0),
+                    expanded: None,
                     verdict: None,
                     round: None,
                 });

@@ -123,6 +123,7 @@ fn obs(lab: &str, value: Option<f64>, round: u64) -> Observation {
         measurand: "m".into(),
         value,
         u: None,
+        expanded: None,
         verdict: None,
         round: Some(round),
     }

@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use interlab_protocol::{
     Criterion, Direction, Verdict,
     stats::{
-        AlgorithmAConfig, MeasurandReport, Observation, Report, ReportConfig, comparability_report,
+        AlgorithmAConfig, Assessment, Assigned, ConsensusMethod, MeasurandReport, Observation,
+        Report, ReportConfig, SigmaPt, ValueSource, comparability_report, outliers::Class,
+        scores::Band,
     },
 };
 
@@ -15,10 +17,29 @@ use interlab_protocol::{
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// CSV with a header: required columns `lab`, `value`; optional `measurand`, `u`
-    /// (standard uncertainty), `verdict` (pass/fail), `round`, and a harmonized criterion
-    /// per measurand as `threshold` + `direction` (at_least/at_most).
+    /// (standard uncertainty), `U` and `k` (expanded uncertainty and its coverage factor;
+    /// u = U/k), `verdict` (pass/fail), `round`, and a harmonized criterion per measurand
+    /// as `threshold` + `direction` (at_least/at_most).
     #[arg(long)]
     input: PathBuf,
+    /// Assigned value x_pt for every measurand (instead of the consensus); needs
+    /// `--u-x-pt`.
+    #[arg(long, allow_hyphen_values = true)]
+    x_pt: Option<f64>,
+    /// Standard uncertainty u(x_pt) of `--x-pt`.
+    #[arg(long, allow_hyphen_values = true)]
+    u_x_pt: Option<f64>,
+    /// σ_pt, the standard deviation for proficiency assessment, for every measurand
+    /// (fitness for purpose; without it σ_pt is the participants' robust SD).
+    #[arg(long, allow_hyphen_values = true)]
+    sigma_pt: Option<f64>,
+    /// CSV of declarations per measurand: `measurand` and any of `x_pt` + `u_x_pt`,
+    /// `sigma_pt`; a measurand's row overrides the flags above.
+    #[arg(long)]
+    assessment: Option<PathBuf>,
+    /// Consensus estimator when x_pt is not given.
+    #[arg(long, value_enum, default_value_t = Consensus::AlgorithmA)]
+    consensus: Consensus,
     /// Algorithm A variant: `iso` (factor 1.134, stop when the third significant figure
     /// is stable) or `converge` (factor 1.133393, relative tolerance 1e-13).
     #[arg(long, value_enum, default_value_t = AlgA::Iso)]
@@ -34,6 +55,12 @@ enum AlgA {
     Converge,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Consensus {
+    AlgorithmA,
+    QHampel,
+}
+
 /// Largest input file read.
 const MAX_FILE: u64 = 512 << 20;
 /// Name of the measurand when the file has no `measurand` column.
@@ -45,17 +72,19 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         "--en-limit must be a positive number but got {}",
         args.en_limit
     );
-    let meta = std::fs::metadata(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
-    anyhow::ensure!(
-        meta.len() <= MAX_FILE,
-        "{} is {} bytes, over the limit of {MAX_FILE}",
-        args.input.display(),
-        meta.len()
-    );
-    let bytes = std::fs::read(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let bytes = read_limited(&args.input)?;
     let (obs, criteria) = parse(&bytes).with_context(|| format!("in {}", args.input.display()))?;
+    let method = match args.consensus {
+        Consensus::AlgorithmA => ConsensusMethod::AlgorithmA,
+        Consensus::QHampel => ConsensusMethod::QHampel,
+    };
+    let default_assessment = declaration(args.x_pt, args.u_x_pt, args.sigma_pt, method)
+        .context("in the command-line flags")?;
+    let assessments = match &args.assessment {
+        Some(path) => parse_assessments(&read_limited(path)?, &default_assessment, method)
+            .with_context(|| format!("in {}", path.display()))?,
+        None => HashMap::new(),
+    };
     let cfg = ReportConfig {
         algorithm_a: match args.algorithm_a {
             AlgA::Iso => AlgorithmAConfig::iso(),
@@ -63,6 +92,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         },
         en_limit: args.en_limit,
         criteria,
+        default_declared: args.x_pt.is_some() || args.sigma_pt.is_some(),
+        default_assessment,
+        assessments,
         ..ReportConfig::default()
     };
     let report = comparability_report(&obs, &cfg)?;
@@ -76,11 +108,122 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn read_limited(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(
+        meta.len() <= MAX_FILE,
+        "{} is {} bytes, over the limit of {MAX_FILE}",
+        path.display(),
+        meta.len()
+    );
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The declaration that the flags (or one row of the assessment file) make.
+fn declaration(
+    x_pt: Option<f64>,
+    u_x_pt: Option<f64>,
+    sigma_pt: Option<f64>,
+    method: ConsensusMethod,
+) -> anyhow::Result<Assessment> {
+    let assigned = match (x_pt, u_x_pt) {
+        (Some(value), Some(u)) => Assigned::Value {
+            source: ValueSource::Given,
+            value,
+            u,
+        },
+        (Some(_), None) => bail!("x_pt needs its standard uncertainty u_x_pt (0 if exact)"),
+        (None, Some(_)) => bail!("u_x_pt is given without x_pt"),
+        (None, None) => Assigned::Consensus { method },
+    };
+    let sigma_pt = match sigma_pt {
+        Some(value) => SigmaPt::Prescribed { value },
+        None => SigmaPt::Participants,
+    };
+    let a = Assessment { assigned, sigma_pt };
+    a.check()?;
+    Ok(a)
+}
+
+/// Per-measurand declarations: `measurand` and any of `x_pt`, `u_x_pt`, `sigma_pt`;
+/// an empty cell falls back to the flags.
+fn parse_assessments(
+    bytes: &[u8],
+    flags: &Assessment,
+    method: ConsensusMethod,
+) -> anyhow::Result<HashMap<String, Assessment>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let headers = rdr
+        .headers()
+        .context("line 1: cannot read the header")?
+        .clone();
+    let find = |name: &str| headers.iter().position(|h| header_is(h, name));
+    let measurand = find("measurand").with_context(|| {
+        format!(
+            "line 1: the header has no `measurand` column (found: {})",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let (x, u, s) = (find("x_pt"), find("u_x_pt"), find("sigma_pt"));
+    anyhow::ensure!(
+        x.is_some() || s.is_some(),
+        "line 1: the header has neither an `x_pt` nor a `sigma_pt` column"
+    );
+    let mut out = HashMap::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            anyhow::anyhow!("line {line}: {e}")
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let field = |i: Option<usize>| {
+            i.and_then(|i| rec.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let name =
+            field(Some(measurand)).with_context(|| format!("line {line}: empty `measurand`"))?;
+        let x_pt = number(field(x), "x_pt", line)?;
+        let u_x_pt = number(field(u), "u_x_pt", line)?;
+        let sigma = number(field(s), "sigma_pt", line)?;
+        let mut a = declaration(x_pt, u_x_pt, sigma, method)
+            .with_context(|| format!("line {line} ({name})"))?;
+        if x_pt.is_none() {
+            a.assigned = flags.assigned.clone();
+        }
+        if sigma.is_none() {
+            a.sigma_pt = flags.sigma_pt.clone();
+        }
+        anyhow::ensure!(
+            out.insert(name.to_string(), a).is_none(),
+            "line {line}: measurand {name:?} is declared twice"
+        );
+    }
+    Ok(out)
+}
+
+/// Header match: `u` and `U` differ (standard vs expanded uncertainty); other names are
+/// case-insensitive.
+fn header_is(header: &str, name: &str) -> bool {
+    let h = header.trim().trim_start_matches('\u{feff}');
+    if name.eq_ignore_ascii_case("u") {
+        h == name
+    } else {
+        h.eq_ignore_ascii_case(name)
+    }
+}
+
 struct Columns {
     lab: usize,
     value: usize,
     measurand: Option<usize>,
     u: Option<usize>,
+    big_u: Option<usize>,
+    k: Option<usize>,
     verdict: Option<usize>,
     round: Option<usize>,
     threshold: Option<usize>,
@@ -88,13 +231,7 @@ struct Columns {
 }
 
 fn columns(headers: &csv::StringRecord) -> anyhow::Result<Columns> {
-    let find = |name: &str| {
-        headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        })
-    };
+    let find = |name: &str| headers.iter().position(|h| header_is(h, name));
     let need = |name: &str| {
         find(name).with_context(|| {
             format!(
@@ -108,6 +245,8 @@ fn columns(headers: &csv::StringRecord) -> anyhow::Result<Columns> {
         value: need("value")?,
         measurand: find("measurand"),
         u: find("u"),
+        big_u: find("U"),
+        k: find("k"),
         verdict: find("verdict"),
         round: find("round"),
         threshold: find("threshold"),
@@ -144,9 +283,35 @@ fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
         let lab = field(Some(c.lab)).with_context(|| format!("line {line}: empty `lab`"))?;
         let measurand = field(c.measurand).unwrap_or(DEFAULT_MEASURAND);
         let value = number(field(Some(c.value)), "value", line)?;
-        let u = number(field(c.u), "u", line)?;
+        let mut u = number(field(c.u), "u", line)?;
         if let Some(u) = u.filter(|u| *u < 0.0) {
             bail!("line {line}: `u` must not be negative but is {u}");
+        }
+        let expanded = number(field(c.big_u), "U", line)?;
+        let k = number(field(c.k), "k", line)?;
+        match (expanded, k) {
+            (Some(big), _) if big < 0.0 => {
+                bail!("line {line}: `U` must not be negative but is {big}")
+            }
+            (_, Some(k)) if k <= 0.0 => {
+                bail!("line {line}: `k` must be above zero but is {k}")
+            }
+            (Some(big), Some(k)) => {
+                let from_big = big / k;
+                if let Some(given) = u
+                    && (given - from_big).abs() > 1e-9 * given.abs().max(from_big.abs())
+                {
+                    bail!(
+                        "line {line}: `u` = {given} contradicts `U`/`k` = {big}/{k} = {from_big}"
+                    );
+                }
+                u = Some(from_big);
+            }
+            (Some(_), None) => bail!("line {line}: `U` is given without its coverage factor `k`"),
+            (None, Some(_)) if u.is_none() => {
+                bail!("line {line}: `k` is given without an expanded uncertainty `U`")
+            }
+            _ => {}
         }
         let verdict = match field(c.verdict).map(str::to_ascii_lowercase).as_deref() {
             None => None,
@@ -190,6 +355,7 @@ fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
             measurand: measurand.to_string(),
             value,
             u,
+            expanded,
             verdict,
             round,
         });
@@ -229,17 +395,34 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
         "measurand {} (round {}): {} labs with values",
         m.measurand, m.round, m.p
     );
-    match &m.algorithm_a {
-        Some(a) => {
-            let _ = writeln!(
-                s,
-                "  algorithm A: x* = {:.6}  s* = {:.6}  u(x_pt) = {:.6}  iterations = {}",
-                a.x, a.s, a.u_x_pt, a.iterations
-            );
-        }
-        None => {
-            let _ = writeln!(s, "  algorithm A: -");
-        }
+    let a = &m.assessment;
+    let _ = writeln!(
+        s,
+        "  x_pt = {}  u(x_pt) = {}  [{}]",
+        num6(a.x_pt),
+        num6(a.u_x_pt),
+        a.x_pt_basis
+    );
+    let _ = writeln!(
+        s,
+        "  σ_pt = {}  [{}]  score: {}",
+        num6(a.sigma_pt),
+        a.sigma_pt_basis,
+        a.score.map_or_else(
+            || "none".to_string(),
+            |k| match a.u_negligible {
+                Some(true) => format!("{k} (u(x_pt) ≤ 0.3 σ_pt)"),
+                Some(false) => format!("{k} (u(x_pt) > 0.3 σ_pt)"),
+                None => format!("{k}"),
+            }
+        )
+    );
+    if let Some(alg) = &m.algorithm_a {
+        let _ = writeln!(
+            s,
+            "  algorithm A: x* = {:.6}  s* = {:.6}  u = {:.6}  iterations = {}",
+            alg.x, alg.s, alg.u_x_pt, alg.iterations
+        );
     }
     if let Some(r) = &m.robust {
         let qh = r
@@ -247,8 +430,8 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             .map_or_else(|| "-".into(), |q| format!("{:.6} / {:.6}", q.x, q.s));
         let _ = writeln!(
             s,
-            "  median = {:.6}  MADe = {:.6}  nIQR = {:.6}  Q/Hampel = {qh}  u(x_pt) negligible: {}",
-            r.median, r.made, r.niqr, r.u_negligible
+            "  median = {:.6}  MADe = {:.6}  nIQR = {:.6}  Q/Hampel = {qh}",
+            r.median, r.made, r.niqr
         );
     }
     let p = &m.precision;
@@ -264,8 +447,12 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
     if let Some(c) = &m.cochran {
         let _ = writeln!(
             s,
-            "  cochran: C = {:.4} ({})  crit 5% {:.4}  1% {:.4}  -> {:?}",
-            c.c, c.lab, c.crit_5, c.crit_1, c.class
+            "  cochran: C = {:.4} ({})  crit 5% {:.4}  1% {:.4}  -> {}",
+            c.c,
+            c.lab,
+            c.crit_5,
+            c.crit_1,
+            class_name(c.class)
         );
     }
     if let Some(g) = &m.grubbs {
@@ -276,9 +463,7 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             ("double low", g.double_low.as_ref()),
         ] {
             if let Some(t) = t {
-                let class = t
-                    .class
-                    .map_or_else(|| "unclassified".into(), |c| format!("{c:?}"));
+                let class = t.class.map_or("unclassified", class_name);
                 let _ = writeln!(
                     s,
                     "  grubbs {name}: G = {:.4} ({})  crit 5% {}  1% {}  -> {class}",
@@ -302,29 +487,62 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
     }
     let _ = writeln!(
         s,
-        "  {:<16} {:>3} {:>12} {:>10} {:>8} {:>8} {:>8} {:>8}  band",
-        "lab", "n", "mean", "sd", "h", "k", "z", "zeta"
+        "  {:<16} {:>3} {:>12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  band",
+        "lab", "n", "mean", "sd", "h", "D%", "z", "z′", "zeta", "En", "score"
     );
     for l in &m.labs {
-        let band = l
-            .z_band
-            .map_or_else(|| "-".into(), |b| format!("{b:?}").to_lowercase());
+        let (score, band) = l.score.map_or_else(
+            || ("-".to_string(), "-".to_string()),
+            |sc| {
+                (
+                    format!("{:.2}", sc.value),
+                    format!("{} ({})", band_name(sc.band), sc.kind),
+                )
+            },
+        );
         let flag = if l.outlier { " (outlier)" } else { "" };
         let _ = writeln!(
             s,
-            "  {:<16} {:>3} {:>12} {:>10} {:>8} {:>8} {:>8} {:>8}  {band}{flag}",
+            "  {:<16} {:>3} {:>12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {band}{flag}",
             l.lab,
             l.n,
             num(l.mean),
             num(l.sd),
             num(l.h),
-            num(l.k),
-            num(l.z),
-            num(l.zeta)
+            num2(l.d_percent),
+            num2(l.z),
+            num2(l.z_prime),
+            num2(l.zeta),
+            num2(l.en),
+            score
         );
     }
     for n in &m.notes {
         let _ = writeln!(s, "  note: {n}");
     }
     s.push('\n');
+}
+
+fn num2(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
+}
+
+fn num6(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.6}"))
+}
+
+fn band_name(b: Band) -> &'static str {
+    match b {
+        Band::Satisfactory => "satisfactory",
+        Band::Questionable => "questionable",
+        Band::Unsatisfactory => "unsatisfactory",
+    }
+}
+
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Straggler => "straggler",
+        Class::Outlier => "outlier",
+        Class::Correct => "correct",
+    }
 }

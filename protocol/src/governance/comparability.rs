@@ -321,6 +321,7 @@ pub fn comparability(
                         measurand: measurand.clone(),
                         value: Some(*v),
                         u: Some(m.u),
+                        expanded: Some(m.expanded),
                         verdict: None,
                         round: Some(u64::from(r.round)),
                     });

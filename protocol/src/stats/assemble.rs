@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::report::*;
 use super::{
+    assessment::{self, Assessment, Assigned, ConsensusMethod, ScoreKind, SigmaPt},
     criteria::{self, Judged},
     drift, kappa,
     outliers::{self},
@@ -113,6 +114,19 @@ fn by_lab<'a>(rows: &[&'a Observation]) -> Vec<(&'a str, Vec<&'a Observation>)> 
 
 fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> MeasurandReport {
     let mut notes = Vec::new();
+    // Values equal within the tolerance are one value for every statistic below.
+    let mut values: Vec<f64> = rows.iter().filter_map(|o| o.value).collect();
+    assessment::snap(&mut values, cfg.equal_tolerance);
+    let mut snapped = values.into_iter();
+    let owned: Vec<Observation> = rows
+        .iter()
+        .map(|o| Observation {
+            value: o.value.and_then(|_| snapped.next()),
+            ..(*o).clone()
+        })
+        .collect();
+    let rows: Vec<&Observation> = owned.iter().collect();
+    let rows = rows.as_slice();
     let latest = rows.iter().map(|o| round_of(o)).max().unwrap_or(0);
     let rounds_seen = distinct_rounds(rows);
     let current: Vec<&Observation> = if rounds_seen.len() == 1 {
@@ -129,45 +143,66 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             rounds_seen
         ));
     }
-    let labs: Vec<(String, Vec<f64>, Option<f64>)> = by_lab(&current)
+    let labs: Vec<LabRows> = by_lab(&current)
         .into_iter()
         .map(|(lab, rs)| {
-            let us: Vec<f64> = rs.iter().filter_map(|o| o.u).collect();
-            let u = (!us.is_empty()).then(|| us.iter().sum::<f64>() / us.len() as f64);
-            (
-                lab.to_string(),
-                rs.iter().filter_map(|o| o.value).collect(),
-                u,
-            )
+            let mean_of = |f: fn(&Observation) -> Option<f64>| {
+                let v: Vec<f64> = rs.iter().filter_map(|o| f(o)).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            LabRows {
+                lab: lab.to_string(),
+                values: rs.iter().filter_map(|o| o.value).collect(),
+                u: mean_of(|o| o.u),
+                expanded: mean_of(|o| o.expanded),
+            }
         })
         .collect();
-    let cells: Vec<Cell> = labs.iter().map(|(_, v, _)| Cell::of(v)).collect();
-    for (lab, v, _) in &labs {
-        if v.is_empty() {
+    let cells: Vec<Cell> = labs.iter().map(|l| Cell::of(&l.values)).collect();
+    for l in &labs {
+        if l.values.is_empty() {
             notes.push(format!(
-                "lab {lab:?} reported no values: it is listed but takes no part in the statistics"
+                "lab {:?} reported no values: it is listed but takes no part in the statistics",
+                l.lab
             ));
         }
     }
     let means: Vec<f64> = cells.iter().filter_map(|c| c.mean).collect();
     let p = means.len();
-    let (alg_a, robust_summary) = assigned(&means, cfg, &mut notes);
-    let (x_pt, sigma_pt, u_x_pt) = match &alg_a {
-        Some(a) if a.s > 0.0 => (Some(a.x), Some(a.s), Some(a.u_x_pt)),
-        Some(a) => {
-            notes.push(format!(
-                "all lab means equal {}: s* = 0, so no scores can be formed",
-                a.x
-            ));
-            (Some(a.x), None, None)
-        }
-        None => (None, None, None),
+    let no_scale = p >= 2 && assessment::has_no_scale(&means);
+    let (declared, decl) = match cfg.assessments.get(name) {
+        Some(a) => (true, a),
+        None => (cfg.default_declared, &cfg.default_assessment),
     };
+    if !declared {
+        notes.push(
+            "no σ_pt is declared for this measurand: x_pt is the Algorithm A consensus and \
+             σ_pt the participants' robust SD"
+                .into(),
+        );
+    }
+    let (alg_a, robust_summary) = robust_summaries(&means, no_scale, cfg, &mut notes);
+    let consensus = match &decl.assigned {
+        Assigned::Consensus { method } if p >= 3 && !no_scale => {
+            assessment::consensus(&means, *method, &cfg.algorithm_a)
+        }
+        _ => None,
+    };
+    let median = robust::median(&means).ok();
+    let line = assessment::resolve(decl, consensus.as_ref(), median, p, no_scale, &mut notes);
+    let (x_pt, sigma_pt, u_x_pt) = (line.x_pt, line.sigma_pt, line.u_x_pt);
     let h = precision::mandel_h(&cells);
     let k = precision::mandel_k(&cells);
     let prec = precision::precision(&cells);
-    let (steps, excluded) = outliers::screen(&cells);
-    let name_of = |i: &usize| labs[*i].0.clone();
+    let (steps, excluded) = if no_scale {
+        notes.push(
+            "outlier tests (Cochran, Grubbs) are not run: the lab means have no scale".into(),
+        );
+        (Vec::new(), Vec::new())
+    } else {
+        outliers::screen(&cells)
+    };
+    let name_of = |i: &usize| labs[*i].lab.clone();
     let precision_without_outliers = (!excluded.is_empty()).then(|| {
         let kept: Vec<Cell> = cells
             .iter()
@@ -177,37 +212,46 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             .collect();
         precision::precision(&kept)
     });
-    let cochran = outliers::cochran(&cells).map(|c| CochranLine {
-        c: c.c,
-        lab: name_of(&c.cell),
-        n: c.n,
-        crit_5: c.crit_5,
-        crit_1: c.crit_1,
-        class: c.class,
-    });
+    let cochran = if no_scale {
+        None
+    } else {
+        outliers::cochran(&cells).map(|c| CochranLine {
+            c: c.c,
+            lab: name_of(&c.cell),
+            n: c.n,
+            crit_5: c.crit_5,
+            crit_1: c.crit_1,
+            class: c.class,
+        })
+    };
     let (ids, vals): (Vec<usize>, Vec<f64>) = cells
         .iter()
         .enumerate()
         .filter_map(|(i, c)| c.mean.map(|m| (i, m)))
         .unzip();
-    let line = |t: &outliers::GrubbsTest| GrubbsLine {
+    let line_of = |t: &outliers::GrubbsTest| GrubbsLine {
         g: t.g,
         labs: t.cells.iter().map(name_of).collect(),
         crit_5: t.crit_5,
         crit_1: t.crit_1,
         class: t.class,
     };
-    let grubbs = outliers::grubbs(&vals, &ids).map(|g| GrubbsLines {
-        single_high: line(&g.single_high),
-        single_low: line(&g.single_low),
-        double_high: g.double_high.as_ref().map(line),
-        double_low: g.double_low.as_ref().map(line),
-    });
-    if grubbs.is_none() {
-        notes.push(format!(
-            "grubbs needs at least 3 labs with distinct means (have {p})"
-        ));
-    }
+    let grubbs = if no_scale {
+        None
+    } else {
+        let g = outliers::grubbs(&vals, &ids).map(|g| GrubbsLines {
+            single_high: line_of(&g.single_high),
+            single_low: line_of(&g.single_low),
+            double_high: g.double_high.as_ref().map(line_of),
+            double_low: g.double_low.as_ref().map(line_of),
+        });
+        if g.is_none() {
+            notes.push(format!(
+                "grubbs needs at least 3 labs with distinct means (have {p})"
+            ));
+        }
+        g
+    };
     let screening = steps
         .iter()
         .map(|s| ScreeningLine {
@@ -226,35 +270,38 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         HashMap::new()
     };
     let drift_by_lab = if rounds_seen.len() > 1 {
-        drift_series(rows, &rounds_seen, cfg)
+        drift_series(rows, &rounds_seen, decl, cfg)
     } else {
         HashMap::new()
     };
     let mut lines = Vec::with_capacity(labs.len());
-    for (i, ((lab, _, u), cell)) in labs.iter().zip(&cells).enumerate() {
-        let u = *u;
-        let z = cell
-            .mean
-            .zip(x_pt)
+    for (i, (l, cell)) in labs.iter().zip(&cells).enumerate() {
+        let (u, expanded) = (l.u, l.expanded);
+        let diff = cell.mean.zip(x_pt);
+        let z = diff
             .zip(sigma_pt)
             .and_then(|((m, x), s)| scores::z(m, x, s));
-        let z_prime = cell
-            .mean
-            .zip(x_pt)
+        let z_prime = diff
             .zip(sigma_pt.zip(u_x_pt))
             .and_then(|((m, x), (s, ux))| scores::z_prime(m, x, s, ux));
-        let zeta = cell
-            .mean
-            .zip(x_pt)
+        let zeta = diff
             .zip(u.zip(u_x_pt))
             .and_then(|((m, x), (ul, ux))| scores::zeta(m, ul, x, ux));
-        let en = cell
-            .mean
-            .zip(x_pt)
-            .zip(u.zip(u_x_pt))
-            .and_then(|((m, x), (ul, ux))| scores::en(m, 2.0 * ul, x, 2.0 * ux));
+        let en = diff
+            .zip(expanded.or(u.map(|u| 2.0 * u)).zip(u_x_pt))
+            .and_then(|((m, x), (ul, ux))| scores::en(m, ul, x, 2.0 * ux));
+        let score = match line.score {
+            Some(ScoreKind::Z) => z.map(|v| (ScoreKind::Z, v)),
+            Some(ScoreKind::ZPrime) => z_prime.map(|v| (ScoreKind::ZPrime, v)),
+            None => None,
+        }
+        .map(|(kind, value)| LabScore {
+            kind,
+            value,
+            band: scores::band(value),
+        });
         let judged: Vec<Judged> = all_labs
-            .get(lab.as_str())
+            .get(l.lab.as_str())
             .map(|rs| {
                 rs.iter()
                     .filter_map(|o| {
@@ -272,16 +319,19 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             .map(|c| criteria::agreement(&judged, c));
         let implied_threshold = (!judged.is_empty()).then(|| criteria::implied_threshold(&judged));
         lines.push(LabLine {
-            lab: lab.clone(),
+            lab: l.lab.clone(),
             n: cell.n,
             mean: cell.mean,
             sd: cell.sd,
             h: h[i],
             k: k[i],
+            score,
             z,
             z_band: z.map(scores::band),
             z_prime,
+            d_percent: diff.and_then(|(m, x)| scores::d_percent(m, x)),
             u,
+            expanded,
             zeta,
             zeta_band: zeta.map(scores::band),
             en,
@@ -289,7 +339,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             outlier: excluded.contains(&i),
             agreement,
             implied_threshold,
-            drift: drift_by_lab.get(lab.as_str()).cloned(),
+            drift: drift_by_lab.get(l.lab.as_str()).cloned(),
         });
     }
     if cells.iter().all(|c| c.n <= 1) && p > 0 {
@@ -301,6 +351,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         measurand: name.to_string(),
         round: latest,
         p,
+        assessment: line,
         labs: lines,
         algorithm_a: alg_a,
         robust: robust_summary,
@@ -315,18 +366,40 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
     }
 }
 
-/// Algorithm A and the other robust summaries of the lab means (p ≥ 3).
-fn assigned(
+/// One lab's values and stated uncertainties in the current round.
+struct LabRows {
+    lab: String,
+    values: Vec<f64>,
+    u: Option<f64>,
+    expanded: Option<f64>,
+}
+
+/// Algorithm A and the other robust summaries of the lab means (p ≥ 3, data with scale).
+fn robust_summaries(
     means: &[f64],
+    no_scale: bool,
     cfg: &ReportConfig,
     notes: &mut Vec<String>,
 ) -> (Option<robust::AlgorithmA>, Option<RobustSummary>) {
     let p = means.len();
     if p < 3 {
         notes.push(format!(
-            "only {p} lab(s) with values: no assigned value, robust statistics or scores (at least 3 are needed)"
+            "only {p} lab(s) with values: no consensus or robust statistics (at least 3 are needed)"
         ));
         return (None, None);
+    }
+    let summary = |q_hampel| {
+        robust::median_made_niqr(means)
+            .ok()
+            .map(|(median, made, niqr)| RobustSummary {
+                median,
+                made,
+                niqr,
+                q_hampel,
+            })
+    };
+    if no_scale {
+        return (None, summary(None));
     }
     let Ok(a) = robust::algorithm_a(means, &cfg.algorithm_a) else {
         return (None, None);
@@ -346,22 +419,14 @@ fn assigned(
         ));
         None
     };
-    let summary = robust::median_made_niqr(means)
-        .ok()
-        .map(|(median, made, niqr)| RobustSummary {
-            median,
-            made,
-            niqr,
-            q_hampel,
-            u_negligible: scores::u_negligible(a.u_x_pt, a.s),
-        });
-    (Some(a), summary)
+    (Some(a), summary(q_hampel))
 }
 
 /// z-scores of every lab in every round (Algorithm A per round), then the drift charts.
 fn drift_series<'a>(
     rows: &[&'a Observation],
     rounds: &[u64],
+    decl: &Assessment,
     cfg: &ReportConfig,
 ) -> HashMap<&'a str, drift::Drift> {
     let mut series: HashMap<&'a str, Vec<(u64, f64)>> = HashMap::new();
@@ -380,11 +445,11 @@ fn drift_series<'a>(
             continue;
         }
         let xs: Vec<f64> = means.iter().map(|m| m.1).collect();
-        let Ok(a) = robust::algorithm_a(&xs, &cfg.algorithm_a) else {
+        let Some((x, s)) = round_scale(&xs, decl, cfg) else {
             continue;
         };
         for (lab, m) in means {
-            if let Some(z) = scores::z(m, a.x, a.s) {
+            if let Some(z) = scores::z(m, x, s) {
                 series.entry(lab).or_default().push((r, z));
             }
         }
@@ -393,6 +458,33 @@ fn drift_series<'a>(
         .into_iter()
         .map(|(lab, s)| (lab, drift::drift(&s, &cfg.drift)))
         .collect()
+}
+
+/// x_pt and σ_pt of one earlier round for the drift charts: the round's own consensus
+/// (assigned values given for the current round do not apply to earlier ones) with the
+/// declared σ_pt rule; `None` when the round's data have no scale and σ_pt would come
+/// from them.
+fn round_scale(xs: &[f64], decl: &Assessment, cfg: &ReportConfig) -> Option<(f64, f64)> {
+    let method = match &decl.assigned {
+        Assigned::Consensus { method } => *method,
+        _ => ConsensusMethod::AlgorithmA,
+    };
+    let no_scale = assessment::has_no_scale(xs);
+    let c = if no_scale {
+        None
+    } else {
+        assessment::consensus(xs, method, &cfg.algorithm_a)
+    };
+    let x = match &c {
+        Some(c) => c.x,
+        None => robust::median(xs).ok()?,
+    };
+    let s = match &decl.sigma_pt {
+        SigmaPt::Prescribed { value } | SigmaPt::PreviousRound { value, .. } => *value,
+        SigmaPt::Binomial { n } => ((x * (1.0 - x)).max(0.0) / *n as f64).sqrt(),
+        SigmaPt::Participants => c?.s,
+    };
+    (s > 0.0).then_some((x, s))
 }
 
 /// Fleiss κ over rounds (items) and labs that gave a verdict in every round; a lab's

@@ -7,6 +7,7 @@
 //! measurements into a report per measurand; the modules below hold the pieces.
 
 mod assemble;
+pub mod assessment;
 pub mod criteria;
 pub mod critical;
 pub mod drift;
@@ -19,8 +20,12 @@ pub mod robust;
 pub mod scores;
 
 pub use assemble::comparability_report;
+pub use assessment::{
+    Assessment, AssessmentError, AssessmentLine, Assigned, ConsensusMethod, ScoreKind, SigmaPt,
+    ValueSource,
+};
 pub use critical::CriticalError;
-pub use report::{MeasurandReport, Observation, Report, ReportConfig, ReportError};
+pub use report::{LabScore, MeasurandReport, Observation, Report, ReportConfig, ReportError};
 pub use robust::{
     AlgorithmA, AlgorithmAConfig, AlgorithmS, HuberFactor, RobustError, StartScale, Stopping,
     algorithm_a, algorithm_s, made, median, niqr,

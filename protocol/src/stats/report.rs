@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{
+    assessment::{Assessment, AssessmentLine, EQUAL_TOLERANCE, ScoreKind},
     criteria::{Agreement, ImpliedThreshold},
     drift::{Drift, DriftConfig},
     kappa::{Cohen, Fleiss},
@@ -28,6 +29,8 @@ pub struct Observation {
     pub value: Option<f64>,
     /// Standard uncertainty of the value, if the lab gave one.
     pub u: Option<f64>,
+    /// Expanded uncertainty U of the value, if the lab gave one (En uses it; else 2u).
+    pub expanded: Option<f64>,
     /// The verdict the lab reported, if any.
     pub verdict: Option<Verdict>,
     /// Round (proficiency-testing round); `None` counts as round 0.
@@ -90,11 +93,21 @@ pub struct ReportConfig {
     pub criteria: HashMap<String, Criterion>,
     /// Q/Hampel is O(p²): computed only up to this many labs.
     pub q_hampel_max_labs: usize,
+    /// Declared x_pt and σ_pt per measurand.
+    pub assessments: HashMap<String, Assessment>,
+    /// The declaration for measurands not in `assessments`.
+    pub default_assessment: Assessment,
+    /// Whether `default_assessment` was declared (by a suite or the analyst) rather than
+    /// the fallback; the report notes the fallback.
+    pub default_declared: bool,
+    /// Values equal within this relative tolerance are one value.
+    pub equal_tolerance: f64,
 }
 
 impl Default for ReportConfig {
     /// ISO Algorithm A, default drift charts, En limit 1, no criteria, Q/Hampel up to
-    /// 200 labs.
+    /// 200 labs, no declared σ_pt (consensus and the participants' robust SD, noted as a
+    /// fallback), values equal within a relative 1e-9 taken as equal.
     fn default() -> Self {
         Self {
             algorithm_a: AlgorithmAConfig::iso(),
@@ -102,6 +115,10 @@ impl Default for ReportConfig {
             en_limit: scores::EN_LIMIT,
             criteria: HashMap::new(),
             q_hampel_max_labs: 200,
+            assessments: HashMap::new(),
+            default_assessment: Assessment::default(),
+            default_declared: false,
+            equal_tolerance: EQUAL_TOLERANCE,
         }
     }
 }
@@ -128,19 +145,26 @@ pub struct LabLine {
     pub h: Option<f64>,
     /// Mandel k.
     pub k: Option<f64>,
-    /// z = (mean − x*)/s*.
+    /// The score the report reads this lab by (z or z′, as the measurand's assessment
+    /// chose), with its band.
+    pub score: Option<LabScore>,
+    /// z = (mean − x_pt)/σ_pt.
     pub z: Option<f64>,
     /// Band of z.
     pub z_band: Option<Band>,
-    /// z′ = (mean − x*)/√(s*² + u²(x_pt)).
+    /// z′ = (mean − x_pt)/√(σ_pt² + u²(x_pt)).
     pub z_prime: Option<f64>,
+    /// D% = 100 (mean − x_pt)/x_pt.
+    pub d_percent: Option<f64>,
     /// Mean of the lab's standard uncertainties.
     pub u: Option<f64>,
+    /// Mean of the lab's expanded uncertainties (when it stated U).
+    pub expanded: Option<f64>,
     /// ζ with the lab's u.
     pub zeta: Option<f64>,
     /// Band of ζ.
     pub zeta_band: Option<Band>,
-    /// En with U = 2u for both the lab and x_pt.
+    /// En with the lab's U (2u when it stated only u) and U(x_pt) = 2 u(x_pt).
     pub en: Option<f64>,
     /// Band of En against the configured limit.
     pub en_band: Option<Band>,
@@ -157,6 +181,17 @@ pub struct LabLine {
     pub drift: Option<Drift>,
 }
 
+/// A lab's performance score and which one it is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabScore {
+    /// z or z′.
+    pub kind: ScoreKind,
+    /// The score.
+    pub value: f64,
+    /// Its band (ISO 13528 §9.6).
+    pub band: Band,
+}
+
 /// Robust summaries of the lab means.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RobustSummary {
@@ -168,8 +203,6 @@ pub struct RobustSummary {
     pub niqr: f64,
     /// Q/Hampel (`None` above the lab limit or for p < 2).
     pub q_hampel: Option<QHampel>,
-    /// Whether u(x_pt) < 0.3 σ_pt.
-    pub u_negligible: bool,
 }
 
 /// Cochran's test with lab names.
@@ -256,9 +289,11 @@ pub struct MeasurandReport {
     pub round: u64,
     /// Labs with at least one value in that round.
     pub p: usize,
+    /// x_pt, σ_pt, their bases and the score used.
+    pub assessment: AssessmentLine,
     /// Per-lab lines.
     pub labs: Vec<LabLine>,
-    /// Algorithm A on the lab means (x_pt = x, σ_pt = s).
+    /// Algorithm A on the lab means (absent when the data have no scale).
     pub algorithm_a: Option<AlgorithmA>,
     /// Other robust summaries.
     pub robust: Option<RobustSummary>,

@@ -76,8 +76,8 @@ pub fn d_percent(x: f64, x_pt: f64) -> Option<f64> {
         .and_then(finite)
 }
 
-/// ISO 13528 §9.2.1 criterion: u(x_pt) is negligible when u(x_pt) < 0.3 σ_pt; then z
+/// ISO 13528 §9.2.1 criterion: u(x_pt) is negligible when u(x_pt) ≤ 0.3 σ_pt; then z
 /// may be used, otherwise z′ (or the uncertainty must be reduced).
 pub fn u_negligible(u_x_pt: f64, sigma_pt: f64) -> bool {
-    u_x_pt < 0.3 * sigma_pt
+    u_x_pt <= 0.3 * sigma_pt
 }

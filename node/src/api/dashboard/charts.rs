@@ -28,27 +28,32 @@ fn z_class(b: Option<ZBand>) -> &'static str {
     }
 }
 
-/// z-score per lab with the ±2 (questionable) and ±3 (unsatisfactory) bands.
+/// The score per lab (z or z′, as the measurand's assessment chose) with the ±2
+/// (questionable) and ±3 (unsatisfactory) bands.
 pub(crate) fn z_scores(m: &MeasurandReport) -> String {
-    let title = format!("z-scores — {}", m.measurand);
-    if m.labs.iter().all(|l| l.z.is_none()) {
-        let why = match &m.algorithm_a {
-            Some(a) if a.s == 0.0 => format!(
-                "z is undefined: every lab reproduced x* = {} exactly (s* = 0).",
-                num(a.x)
-            ),
-            Some(_) => "No lab has a z-score in this round.".to_owned(),
-            None => {
-                "No assigned value (x*, s*) could be computed, so there are no z-scores.".to_owned()
+    let kind = m
+        .assessment
+        .score
+        .map_or_else(|| "z".to_owned(), |k| k.to_string());
+    let title = format!(
+        "{kind}-scores — {} (σ_pt: {})",
+        m.measurand, m.assessment.sigma_pt_basis
+    );
+    if m.labs.iter().all(|l| l.score.is_none()) {
+        let why = match (m.assessment.x_pt, m.assessment.sigma_pt) {
+            (None, _) => "No assigned value is available, so there are no scores.".to_owned(),
+            (Some(_), None) => {
+                "No σ_pt is available (see the notes), so there are no scores.".to_owned()
             }
+            (Some(_), Some(_)) => "No lab has a score in this round.".to_owned(),
         };
         return svg::empty("z-scores", &title, &why);
     }
     let bars: Vec<Bar> = by_name(m)
         .map(|l| Bar {
             label: l.lab.clone(),
-            value: l.z,
-            class: z_class(l.z_band),
+            value: l.score.map(|s| s.value),
+            class: z_class(l.score.map(|s| s.band)),
         })
         .collect();
     let bands = [

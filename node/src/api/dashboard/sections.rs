@@ -154,29 +154,36 @@ pub(crate) fn selector(
     s
 }
 
-/// Assigned value x*, robust SD s* and u(x_pt) per measurand.
+/// Assigned value, σ_pt, u(x_pt), their bases and the score used, per measurand.
 pub(crate) fn assigned(ms: &[&MeasurandReport]) -> String {
     let mut s = String::from(
         "<table class=\"assigned\"><thead><tr><th>Measurand</th><th>Round</th><th>Labs</th>\
-         <th>x* (assigned)</th><th>s* (σ<sub>pt</sub>)</th><th>u(x<sub>pt</sub>)</th>\
-         <th>u negligible</th><th>Notes</th></tr></thead><tbody>",
+         <th>x<sub>pt</sub></th><th>u(x<sub>pt</sub>)</th><th>x<sub>pt</sub> basis</th>\
+         <th>σ<sub>pt</sub></th><th>σ<sub>pt</sub> basis</th><th>Score</th>\
+         <th>Notes</th></tr></thead><tbody>",
     );
     for m in ms {
-        let a = m.algorithm_a.as_ref();
+        let a = &m.assessment;
+        let score = match (a.score, a.u_negligible) {
+            (Some(k), Some(true)) => format!("{k} (u(x<sub>pt</sub>) ≤ 0.3 σ<sub>pt</sub>)"),
+            (Some(k), Some(false)) => format!("{k} (u(x<sub>pt</sub>) &gt; 0.3 σ<sub>pt</sub>)"),
+            (Some(k), None) => k.to_string(),
+            (None, _) => "none".to_owned(),
+        };
         let _ = write!(
             s,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num strong\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td>{}</td><td class=\"small\">{}</td></tr>",
+             <td class=\"num strong\">{}</td><td class=\"num\">{}</td><td class=\"small\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"small\">{}</td><td>{score}</td>\
+             <td class=\"small\">{}</td></tr>",
             esc(&m.measurand),
             m.round,
             m.p,
-            opt(a.map(|a| a.x)),
-            opt(a.map(|a| a.s)),
-            opt(a.map(|a| a.u_x_pt)),
-            m.robust
-                .as_ref()
-                .map_or("—", |r| if r.u_negligible { "yes" } else { "no" }),
+            opt(a.x_pt),
+            opt(a.u_x_pt),
+            esc(&a.x_pt_basis.to_string()),
+            opt(a.sigma_pt),
+            esc(&a.sigma_pt_basis.to_string()),
             notes(&m.notes)
         );
     }

@@ -23,6 +23,7 @@ fn report(cells: Cells<'_>) -> Report {
                 measurand: (*measurand).to_owned(),
                 value: *v,
                 u: Some(0.01),
+                expanded: None,
                 verdict: None,
                 round: Some(*round),
             });
