@@ -29,6 +29,8 @@ fn input(labs: usize, measurands: usize, reps: usize) -> Vec<Observation> {
                     expanded: None,
                     verdict: None,
                     round: None,
+                    method: None,
+                    conforming: true,
                 });
             }
         }

@@ -20,6 +20,8 @@ pub mod domain {
     pub const CRITERION: &str = "interlab 2026-11 criterion v1";
     /// Reports: the hash of a comparability report's canonical bytes.
     pub const REPORT: &str = "interlab 2026-11 report v1";
+    /// Commitments to sealed known answers of a suite's test items.
+    pub const KNOWN_ANSWER: &str = "interlab 2026-11 known answer v1";
 }
 
 /// A BLAKE3 digest (32 bytes). Shown as lowercase hex.

@@ -38,6 +38,7 @@ mod keys;
 mod measurement;
 mod memlog;
 mod record;
+mod reveal;
 mod validate;
 
 pub mod stats;
@@ -59,11 +60,12 @@ pub use evidence::{
 };
 pub use keys::{KeyCache, ParseKeyError, PublicKey, SecretKey, Signature, SignatureError};
 pub use measurement::{
-    Criterion, Direction, Environment, EvidenceRef, Measurement, MeasurementError, RunResult,
-    Software, TestResult, Verdict,
+    Criterion, Deviation, Direction, Environment, EvidenceRef, Measurement, MeasurementError,
+    Method, RunResult, Software, TestResult, Verdict,
 };
 pub use memlog::MemoryLog;
 pub use record::{Action, ArtefactRef, Body, Grounds, MAX_TEXT, Outcome, RECORD_VERSION, Record};
+pub use reveal::{KnownAnswer, MAX_ANSWERS, MAX_SALT, MIN_SALT, RevealError, SealedAnswers};
 pub use validate::{
     Accepted, Disposition, Head, LogView, MAX_CLOCK_SKEW_MS, Rejection, Standing, validate,
     validate_opened,

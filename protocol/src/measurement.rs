@@ -112,12 +112,52 @@ pub struct Measurement {
     pub k: f64,
 }
 
-/// A lab's result for one test of the suite.
+/// A parameter of a test that the lab ran otherwise than the suite prescribes. A result
+/// with deviations is shown, and scored, but is not pooled with the conforming ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    /// The parameter (e.g. `eps`, `iterations`).
+    pub param: String,
+    /// The value the lab used.
+    pub value: String,
+    /// The value the suite prescribes.
+    pub harmonized: String,
+}
+
+/// How a result was computed: with Interlab's reference engine or a declared tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The reference implementation (`interlab-suites`).
+    Reference,
+    /// Another tool (IBM ART, Foolbox, the lab's own code …).
+    Tool {
+        /// Its name.
+        name: String,
+        /// Its version.
+        version: String,
+    },
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Reference => f.write_str("reference engine"),
+            Method::Tool { name, version } => write!(f, "{name} {version}"),
+        }
+    }
+}
+
+/// A lab's result for one test of the suite, on one test item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestResult {
     /// Test id as named in the suite manifest.
     pub test: String,
+    /// The test item (manifest `items[].id`) the test ran on; `None` for tests that do not
+    /// take an item (poisoning tests retrain the suite's own initial weights).
+    pub item: Option<String>,
     /// Metrics measured (the criterion's metric among them).
     pub measurements: Vec<Measurement>,
     /// The lab's own verdict.
@@ -128,6 +168,19 @@ pub struct TestResult {
     pub evidence: Vec<EvidenceRef>,
     /// Sanity-check findings (empty when all checks passed).
     pub warnings: Vec<String>,
+    /// Parameters run otherwise than the suite prescribes (empty: conforming).
+    pub deviations: Vec<Deviation>,
+}
+
+impl TestResult {
+    /// The measurand name of `metric` in this test: `item/test/metric`, or `test/metric`
+    /// for a test without an item.
+    pub fn measurand(&self, metric: &str) -> String {
+        match &self.item {
+            Some(item) => format!("{item}/{}/{metric}", self.test),
+            None => format!("{}/{metric}", self.test),
+        }
+    }
 }
 
 /// A lab's signed result of running a suite in a round.
@@ -144,6 +197,8 @@ pub struct RunResult {
     pub seed: u64,
     /// Execution environment.
     pub environment: Environment,
+    /// The reference engine or the declared tool that computed the results.
+    pub method: Method,
     /// Per-test results.
     pub tests: Vec<TestResult>,
     /// A re-run of an earlier (e.g. disputed) result.
@@ -182,8 +237,8 @@ pub enum MeasurementError {
         /// The value.
         value: f64,
     },
-    /// The same test id twice.
-    #[error("test {0:?} appears more than once")]
+    /// The same test id twice (on the same item).
+    #[error("test {0} appears more than once")]
     DuplicateTest(String),
     /// A result without tests.
     #[error("the run result has no tests")]
@@ -198,8 +253,11 @@ impl RunResult {
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tests {
-            if !seen.insert(t.test.as_str()) {
-                return Err(MeasurementError::DuplicateTest(t.test.clone()));
+            if !seen.insert((t.item.as_deref(), t.test.as_str())) {
+                return Err(MeasurementError::DuplicateTest(match &t.item {
+                    Some(item) => format!("{} on item {item}", t.test),
+                    None => t.test.clone(),
+                }));
             }
             for m in &t.measurements {
                 let err = |field| MeasurementError::NotFinite {
@@ -238,7 +296,8 @@ impl RunResult {
         Ok(())
     }
 
-    /// The measurement of `metric` in test `test`, if present.
+    /// The measurement of `metric` in test `test` (on the first item that has it), if
+    /// present.
     pub fn measurement(&self, test: &str, metric: &str) -> Option<&Measurement> {
         self.tests
             .iter()

@@ -9,6 +9,7 @@ use crate::{
     digest::{Digest, RecordId, SchemeId},
     keys::PublicKey,
     measurement::RunResult,
+    reveal::SealedAnswers,
 };
 
 /// The record format version this code writes and accepts.
@@ -202,6 +203,16 @@ pub enum Body {
         /// Why.
         reason: String,
     },
+    /// Reveals the sealed known answers of a test item (scheme owner only); accepted only
+    /// when they hash to the commitment in the suite's manifest.
+    KnownAnswerReveal {
+        /// Suite id.
+        suite: Digest,
+        /// The `suite_published` record of that suite (where the commitment is).
+        suite_record: RecordId,
+        /// The answers with their salt.
+        sealed: SealedAnswers,
+    },
 }
 
 impl Body {
@@ -225,11 +236,12 @@ impl Body {
             Body::DisputeResponse { .. } => 9,
             Body::DisputeResolution { .. } => 10,
             Body::Retraction { .. } => 11,
+            Body::KnownAnswerReveal { .. } => 12,
         }
     }
 
     /// Every kind name, for validating filters.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "scheme_genesis",
         "suite_published",
         "lab_accredited",
@@ -242,6 +254,7 @@ impl Body {
         "dispute_response",
         "dispute_resolution",
         "retraction",
+        "known_answer_reveal",
     ];
 
     /// Only the scheme owner may write this kind.
@@ -256,6 +269,7 @@ impl Body {
                 | Body::LabRevoked { .. }
                 | Body::RoundOpened { .. }
                 | Body::DisputeResolution { .. }
+                | Body::KnownAnswerReveal { .. }
         )
     }
 
@@ -265,6 +279,7 @@ impl Body {
             Body::SuitePublished { suite, .. } => Some((*suite, None)),
             Body::RoundOpened { suite, round, .. } => Some((*suite, Some(*round))),
             Body::RunResult(r) => Some((r.suite, Some(r.round))),
+            Body::KnownAnswerReveal { suite, .. } => Some((*suite, None)),
             _ => None,
         }
     }
@@ -280,6 +295,14 @@ impl Body {
             | Body::DisputeResponse { statement, .. }
             | Body::DisputeResolution { statement, .. } => vec![statement],
             Body::Retraction { reason, .. } => vec![reason],
+            Body::KnownAnswerReveal { sealed, .. } => {
+                let mut v = vec![sealed.item.as_str()];
+                for a in &sealed.answers {
+                    v.push(&a.test);
+                    v.push(&a.metric);
+                }
+                v
+            }
             Body::LabReinstated { .. } | Body::RoundOpened { .. } | Body::RunResult(_) => {
                 vec![]
             }

@@ -7,7 +7,8 @@ use crate::{
     envelope::Envelope,
     keys::{PublicKey, SecretKey},
     measurement::{
-        Criterion, Direction, Environment, Measurement, RunResult, Software, TestResult, Verdict,
+        Criterion, Direction, Environment, Measurement, Method, RunResult, Software, TestResult,
+        Verdict,
     },
     record::{Body, RECORD_VERSION, Record},
 };
@@ -166,8 +167,10 @@ pub fn sample_run_result(suite: Digest, round: u32, value: f64) -> RunResult {
             threads: 1,
             executor: "testkit".into(),
         },
+        method: Method::Reference,
         tests: vec![TestResult {
             test: "pgd".into(),
+            item: None,
             measurements: vec![Measurement {
                 metric: "robust_accuracy".into(),
                 values: vec![value, value + 0.001],
@@ -184,6 +187,7 @@ pub fn sample_run_result(suite: Digest, round: u32, value: f64) -> RunResult {
             criterion: criterion.id(),
             evidence: vec![],
             warnings: vec![],
+            deviations: vec![],
         }],
         rerun_of: None,
     }

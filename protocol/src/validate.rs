@@ -177,6 +177,9 @@ pub enum Rejection {
     /// Retraction of a record that is not the author's own.
     #[error("a retraction may only target the author's own records; {0} is not")]
     RetractsOthers(RecordId),
+    /// A known-answer reveal that does not match the suite's commitment.
+    #[error("known-answer reveal refused: {0}")]
+    Reveal(crate::RevealError),
 }
 
 fn seq_of(p: &ForkProof) -> String {
@@ -228,6 +231,7 @@ impl Rejection {
             Rejection::Measurement(_) => "bad_measurement",
             Rejection::SuiteIdMismatch { .. } => "suite_id_mismatch",
             Rejection::RetractsOthers(_) => "retracts_others",
+            Rejection::Reveal(_) => "bad_reveal",
         }
     }
 }
@@ -355,6 +359,11 @@ pub fn validate_opened(
             }
         }
         Body::RunResult(r) => r.check()?,
+        Body::KnownAnswerReveal {
+            suite,
+            suite_record,
+            sealed,
+        } => check_reveal(log, suite, suite_record, sealed)?,
         Body::Retraction { target, .. } => match log.locate(target) {
             Some((author, _)) if author == rec.author => {}
             _ => return Err(Rejection::RetractsOthers(*target)),
@@ -362,6 +371,49 @@ pub fn validate_opened(
         _ => {}
     }
     Ok(Accepted(opened))
+}
+
+/// A reveal must match the commitment of its item in the suite it names.
+fn check_reveal(
+    log: &impl LogView,
+    suite: &Digest,
+    suite_record: &RecordId,
+    sealed: &crate::SealedAnswers,
+) -> Result<(), Rejection> {
+    let not_the_suite = || {
+        Rejection::Reveal(crate::RevealError::NotTheSuite {
+            record: *suite_record,
+            suite: *suite,
+        })
+    };
+    let (author, seq) = log.locate(suite_record).ok_or_else(not_the_suite)?;
+    let envelope = log.envelope_at(&author, seq).ok_or_else(not_the_suite)?;
+    let opened = envelope.open().map_err(|_| not_the_suite())?;
+    let Body::SuitePublished {
+        suite: published,
+        manifest,
+        ..
+    } = &opened.record.body
+    else {
+        return Err(not_the_suite());
+    };
+    if published != suite {
+        return Err(not_the_suite());
+    }
+    let view =
+        crate::governance::SuiteView::from_manifest(manifest).map_err(|_| not_the_suite())?;
+    let committed = view
+        .items
+        .iter()
+        .find(|i| i.id == sealed.item)
+        .and_then(|i| i.known_answer)
+        .ok_or_else(|| {
+            Rejection::Reveal(crate::RevealError::NoSuchItem {
+                suite: *suite,
+                item: sealed.item.clone(),
+            })
+        })?;
+    sealed.verify(&committed).map_err(Rejection::Reveal)
 }
 
 fn check_chain(opened: &Opened, log: &impl LogView) -> Result<(), Rejection> {

@@ -126,6 +126,8 @@ fn obs(lab: &str, value: Option<f64>, round: u64) -> Observation {
         expanded: None,
         verdict: None,
         round: Some(round),
+        method: None,
+        conforming: true,
     }
 }
 

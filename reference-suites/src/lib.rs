@@ -34,6 +34,7 @@
 pub mod attacks;
 mod data;
 mod evaluate;
+mod item;
 mod manifest;
 mod model;
 #[cfg(feature = "onnx")]
@@ -49,6 +50,7 @@ mod train;
 mod uncertainty;
 
 pub use data::{DataError, Dataset, MAX_DATA_BYTES, Split};
+pub use item::ItemSpec;
 pub use manifest::{
     ArtefactSpec, DataSpec, FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestError, ModelSpec,
     RecipeSpec, TensorRef, TestParams, TestSpec,

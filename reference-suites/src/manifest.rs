@@ -10,8 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use interlab_protocol::{ArtefactRef, Criterion, Digest, domain};
+use interlab_protocol::{ArtefactRef, Criterion, Digest, domain, governance::MetricAssessment};
 use serde::{Deserialize, Serialize};
+
+use crate::item::ItemSpec;
 
 /// The manifest format this engine reads.
 pub const FORMAT: &str = "interlab-suite/1";
@@ -264,6 +266,9 @@ pub struct TestSpec {
     pub criterion: Criterion,
     /// What to run.
     pub params: TestParams,
+    /// x_pt and σ_pt declared per metric (ISO 13528 §7–8; see `docs/statistics.md`).
+    #[serde(default)]
+    pub assessment: Vec<MetricAssessment>,
 }
 
 /// A suite manifest.
@@ -283,8 +288,11 @@ pub struct Manifest {
     pub seed: u64,
     /// Files by name.
     pub artefacts: BTreeMap<String, ArtefactSpec>,
-    /// The reference item under test.
+    /// The reference item under test (used when the suite lists no items).
     pub model: ModelSpec,
+    /// Test items: every model test runs on each (empty: on `model` only).
+    #[serde(default)]
+    pub items: Vec<ItemSpec>,
     /// The data.
     pub data: DataSpec,
     /// The tests, run in this order.
@@ -437,7 +445,7 @@ impl Manifest {
                 _ => {}
             }
         }
-        Ok(())
+        self.check_items()
     }
 
     fn check_params(&self, at: &str, p: &TestParams) -> Result<(), ManifestError> {
@@ -560,7 +568,7 @@ fn check_recipe(at: &str, r: &RecipeSpec) -> Result<(), ManifestError> {
     Ok(())
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), ManifestError> {
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), ManifestError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id

@@ -6,14 +6,15 @@
 //! unless every test finished and the result passed `RunResult::check`.
 
 use interlab_protocol::{
-    Digest, Environment, EvidenceRef, Measurement, MeasurementError, RunResult, Software,
-    TestResult, domain,
+    Deviation, Digest, Environment, EvidenceRef, Measurement, MeasurementError, Method, RunResult,
+    Software, TestResult, domain,
 };
 
 use crate::{
     attacks::AttackError,
     data::DataError,
     evaluate::{self, Evaluated},
+    manifest::TestSpec,
     model::{Model, ModelError},
     suite::Suite,
     tensor::Precision,
@@ -207,20 +208,39 @@ pub fn run(
             threads,
             reason: e.to_string(),
         })?;
-    let total: u64 = tests.iter().map(|t| u64::from(t.repetitions)).sum();
-    let ctx = evaluate::Context {
-        suite,
-        model: &model,
-        seed,
-        precision: config.precision,
-        eps_override: config.eps,
-    };
+    // Units of work: each model test on each test item it applies to (or on the one
+    // model when the suite lists no items or the lab brings its own), poisoning tests once.
+    let manifest = suite.manifest();
+    let per_item = config.model.is_none() && !manifest.items.is_empty();
+    let mut units: Vec<(Option<usize>, &TestSpec)> = Vec::new();
+    for t in &tests {
+        if per_item && t.params.uses_model() {
+            for (i, item) in manifest.items.iter().enumerate() {
+                if manifest.item_tests(item).any(|id| id == t.id) {
+                    units.push((Some(i), t));
+                }
+            }
+        } else {
+            units.push((None, t));
+        }
+    }
+    let total: u64 = units.iter().map(|(_, t)| u64::from(t.repetitions)).sum();
     let evaluated: Vec<Evaluated> = pool.install(|| {
         let mut done = 0u64;
         let mut cache = evaluate::Cache::default();
-        tests
+        units
             .iter()
-            .map(|t| {
+            .map(|(item, t)| {
+                let unit_model = item
+                    .and_then(|i| suite.item_model(i))
+                    .map_or(&model, |(m, _)| m);
+                let ctx = evaluate::Context {
+                    suite,
+                    model: unit_model,
+                    seed,
+                    precision: config.precision,
+                    eps_override: config.eps,
+                };
                 evaluate::test(&ctx, t, &mut cache, &mut |_| {
                     done += 1;
                     progress(Progress {
@@ -234,7 +254,7 @@ pub fn run(
     })?;
     let mut results: Vec<TestResult> = Vec::with_capacity(evaluated.len());
     let mut evidence = Vec::new();
-    for (t, ev) in tests.iter().zip(&evaluated) {
+    for ((item, t), ev) in units.iter().zip(&evaluated) {
         let criterion = t.criterion.clone();
         let value = ev
             .measurements
@@ -255,22 +275,33 @@ pub fn run(
                 bytes: bytes.clone(),
             });
         }
+        let deviations = match (config.eps, t.params.eps()) {
+            (Some(used), Some(harmonized)) if used != harmonized => vec![Deviation {
+                param: "eps".into(),
+                value: used.to_string(),
+                harmonized: harmonized.to_string(),
+            }],
+            _ => Vec::new(),
+        };
         results.push(TestResult {
             test: t.id.clone(),
+            item: item.map(|i| manifest.items[i].id.clone()),
             measurements: ev.measurements.clone(),
             verdict: criterion.verdict(value),
             criterion: criterion.id(),
             evidence: refs,
             warnings: ev.warnings.clone(),
+            deviations,
         });
     }
-    masking_checks(&tests, &mut results);
+    masking_checks(&units, &mut results);
     let result = RunResult {
         suite: suite.id(),
         round: config.round,
         model: model_digest,
         seed,
         environment: environment(threads, config.precision),
+        method: Method::Reference,
         tests: results,
         rerun_of: None,
     };
@@ -280,7 +311,7 @@ pub fn run(
 
 /// Gradient-masking check: a black-box test stronger than a white-box test at an ε no
 /// larger than the white-box one.
-fn masking_checks(tests: &[&crate::manifest::TestSpec], results: &mut [TestResult]) {
+fn masking_checks(units: &[(Option<usize>, &TestSpec)], results: &mut [TestResult]) {
     let ra = |r: &TestResult| -> Option<(f64, f64)> {
         r.measurements
             .iter()
@@ -288,11 +319,14 @@ fn masking_checks(tests: &[&crate::manifest::TestSpec], results: &mut [TestResul
             .map(|m: &Measurement| (m.mean, m.u))
     };
     let mut found = Vec::new();
-    for (bi, b) in tests.iter().enumerate() {
+    for (bi, (bitem, b)) in units.iter().enumerate() {
         let crate::manifest::TestParams::Square { eps: be, .. } = b.params else {
             continue;
         };
-        for (wi, w) in tests.iter().enumerate() {
+        for (wi, (witem, w)) in units.iter().enumerate() {
+            if witem != bitem {
+                continue;
+            }
             let we = match w.params {
                 crate::manifest::TestParams::Fgsm { eps }
                 | crate::manifest::TestParams::Pgd { eps, .. } => eps,

@@ -93,6 +93,7 @@ pub struct Suite {
     artefacts: BTreeMap<String, Vec<u8>>,
     model: Model,
     model_digest: Digest,
+    items: Vec<(Model, Digest)>,
     data: Dataset,
 }
 
@@ -194,6 +195,12 @@ impl Suite {
         let model = Model::from_bytes(model_bytes)?;
         model.check_fits(features, classes)?;
         let model_digest = manifest.artefacts[&manifest.model.artefact].blake3;
+        let mut items = Vec::with_capacity(manifest.items.len());
+        for item in &manifest.items {
+            let m = Model::from_bytes(get(&item.model))?;
+            m.check_fits(features, classes)?;
+            items.push((m, manifest.artefacts[&item.model].blake3));
+        }
         let canonical = manifest.canonical_bytes();
         let id = Digest::of(domain::SUITE, &canonical);
         Ok(Suite {
@@ -203,6 +210,7 @@ impl Suite {
             artefacts,
             model,
             model_digest,
+            items,
             data,
         })
     }
@@ -249,6 +257,11 @@ impl Suite {
     /// Digest of the reference model's bytes.
     pub fn model_digest(&self) -> Digest {
         self.model_digest
+    }
+
+    /// The model of test item `index` (manifest order) and the digest of its bytes.
+    pub fn item_model(&self, index: usize) -> Option<(&Model, Digest)> {
+        self.items.get(index).map(|(m, d)| (m, *d))
     }
 
     /// The suite's data.

@@ -358,6 +358,8 @@ fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
             expanded,
             verdict,
             round,
+            method: None,
+            conforming: true,
         });
     }
     anyhow::ensure!(!obs.is_empty(), "no data rows after the header");

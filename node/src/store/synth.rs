@@ -260,6 +260,7 @@ impl Workload {
                 let u = (var / values.len() as f64).sqrt();
                 TestResult {
                     test: (*name).into(),
+                    item: None,
                     verdict: criterion.verdict(mean),
                     criterion: criterion.id(),
                     measurements: vec![Measurement {
@@ -279,6 +280,7 @@ impl Workload {
                         })
                         .collect(),
                     warnings: vec![],
+                    deviations: vec![],
                 }
             })
             .collect();
@@ -297,6 +299,7 @@ impl Workload {
                 threads: 1,
                 executor: "synthetic".into(),
             },
+            method: interlab_protocol::Method::Reference,
             tests,
             rerun_of: None,
         }

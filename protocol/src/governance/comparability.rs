@@ -2,19 +2,21 @@
 //! count: accredited (and not suspended) when recorded, not retracted, not superseded by
 //! the lab's own re-run, and — unless asked — not excluded by an upheld dispute.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     disputes::{DisputeView, disputes, excluded_results},
     flags::flag_labs,
+    suite::{AssignedDecl, SuiteView},
 };
 use crate::{
-    Body, Criterion, Digest, Opened, PublicKey, RecordId, RunResult, Verdict,
+    Body, Criterion, Digest, Method, Opened, PublicKey, RecordId, RunResult, SealedAnswers,
+    Verdict,
     authority::Authority,
     stats::{
-        self, Observation, Report, ReportConfig,
+        self, Assessment, Assigned, Observation, Report, ReportConfig, ValueSource,
         criteria::{self, Agreement, ImpliedThreshold, Judged},
         kappa::{self, Fleiss},
     },
@@ -71,6 +73,10 @@ pub struct ResultLine {
     pub threads: u32,
     /// Executor the lab declared.
     pub executor: String,
+    /// The reference engine or the declared tool.
+    pub method: Method,
+    /// Whether every test followed the harmonized method (no declared deviation).
+    pub conforming: bool,
     /// A re-run of this earlier result.
     pub rerun_of: Option<RecordId>,
 }
@@ -114,6 +120,17 @@ pub struct CriteriaChange {
     pub after: Option<Criterion>,
 }
 
+/// A test item of the suite and the state of its known answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemLine {
+    /// Item id.
+    pub id: String,
+    /// Commitment to sealed known answers, when the item has them.
+    pub known_answer: Option<Digest>,
+    /// The owner's reveal record, once accepted (it matched the commitment).
+    pub revealed_by: Option<RecordId>,
+}
+
 /// The answer for one suite version and round.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparability {
@@ -131,6 +148,10 @@ pub struct Comparability {
     pub include_disputed: bool,
     /// The harmonized criteria, by test.
     pub criteria: Vec<(String, Criterion)>,
+    /// The suite's test items.
+    pub items: Vec<ItemLine>,
+    /// The scheme owner's reference run of this round (it sets reference values).
+    pub reference_run: Option<RecordId>,
     /// Where criteria changed against the superseded version.
     pub criteria_changes: Vec<CriteriaChange>,
     /// Every result for this suite up to this round.
@@ -151,22 +172,9 @@ pub struct Comparability {
     pub disputes: Vec<DisputeView>,
 }
 
-#[derive(Deserialize)]
-struct ManifestTests {
-    tests: Vec<ManifestTest>,
-}
-
-#[derive(Deserialize)]
-struct ManifestTest {
-    id: String,
-    criterion: Criterion,
-}
-
 /// The acceptance criteria a suite manifest (its canonical CBOR) sets, by test.
 pub fn suite_criteria(manifest: &[u8]) -> Result<Vec<(String, Criterion)>, String> {
-    let m: ManifestTests =
-        ciborium::de::from_reader_with_recursion_limit(manifest, 64).map_err(|e| e.to_string())?;
-    Ok(m.tests.into_iter().map(|t| (t.id, t.criterion)).collect())
+    Ok(SuiteView::from_manifest(manifest)?.criteria())
 }
 
 struct SuiteInfo {
@@ -206,10 +214,12 @@ pub fn comparability(
 ) -> Result<Comparability, GovernanceError> {
     let suite =
         find_suite(records, &query.suite).ok_or(GovernanceError::UnknownSuite(query.suite))?;
-    let criteria = suite_criteria(&suite.manifest).map_err(|reason| GovernanceError::Manifest {
-        suite: query.suite,
-        reason,
-    })?;
+    let view =
+        SuiteView::from_manifest(&suite.manifest).map_err(|reason| GovernanceError::Manifest {
+            suite: query.suite,
+            reason,
+        })?;
+    let criteria = view.criteria();
     let criteria_changes = match suite.supersedes.and_then(|old| find_suite(records, &old)) {
         Some(old) => {
             let before = suite_criteria(&old.manifest).unwrap_or_default();
@@ -255,6 +265,25 @@ pub fn comparability(
     });
     let deadline_ms = opened_rounds.get(&round).copied().flatten();
     let name_of = |k: &PublicKey| lab_name(authority, k);
+    let owner = authority.owner();
+    // The owner's latest run of this round is the reference run (not a participant).
+    let reference = runs
+        .iter()
+        .filter(|(o, r)| Some(o.record.author) == owner && r.round == round)
+        .filter(|(o, _)| !retracted.contains(&o.id))
+        .last()
+        .copied();
+    let reveals: BTreeMap<&str, (RecordId, &SealedAnswers)> = records
+        .iter()
+        .filter_map(|o| match &o.record.body {
+            Body::KnownAnswerReveal { suite, sealed, .. }
+                if *suite == query.suite && Some(o.record.author) == owner =>
+            {
+                Some((sealed.item.as_str(), (o.id, sealed)))
+            }
+            _ => None,
+        })
+        .collect();
 
     // Which results count; a lab's latest counting result per round supersedes earlier ones.
     let mut results = Vec::new();
@@ -266,7 +295,13 @@ pub fn comparability(
             .copied()
             .flatten()
             .is_some_and(|d| o.record.time_ms > d);
-        let reason = if !authority.counts_at(&author, o.record.time_ms) {
+        let reason = if Some(author) == owner {
+            Some(
+                "the scheme owner's reference run: it sets reference values and is not a \
+                 participant"
+                    .to_owned(),
+            )
+        } else if !authority.counts_at(&author, o.record.time_ms) {
             Some("the lab was not accredited (or was suspended) when it recorded this".to_owned())
         } else if retracted.contains(&o.id) {
             Some("retracted by the lab".to_owned())
@@ -294,6 +329,8 @@ pub fn comparability(
             reason,
             threads: r.environment.threads,
             executor: r.environment.executor.clone(),
+            method: r.method.clone(),
+            conforming: r.tests.iter().all(|t| t.deviations.is_empty()),
             rerun_of: r.rerun_of,
         });
     }
@@ -308,13 +345,15 @@ pub fn comparability(
     let mut judged: BTreeMap<(String, String), (bool, Vec<Judged>)> = BTreeMap::new();
     for (o, r) in &counted {
         let lab = name_of(&o.record.author);
+        let method = r.method.to_string();
         for t in &r.tests {
             let crit = criteria
                 .iter()
                 .find(|(id, _)| *id == t.test)
                 .map(|(_, c)| c);
+            let conforming = t.deviations.is_empty();
             for m in &t.measurements {
-                let measurand = format!("{}/{}", t.test, m.metric);
+                let measurand = t.measurand(&m.metric);
                 for v in &m.values {
                     obs.push(Observation {
                         lab: lab.clone(),
@@ -324,6 +363,8 @@ pub fn comparability(
                         expanded: Some(m.expanded),
                         verdict: None,
                         round: Some(u64::from(r.round)),
+                        method: Some(method.clone()),
+                        conforming,
                     });
                 }
                 if let Some(c) = crit.filter(|c| c.metric == m.metric) {
@@ -340,13 +381,16 @@ pub fn comparability(
             }
         }
     }
+    let mut config = config.clone();
+    config.assessments =
+        declared_assessments(&view, &counted, reference.map(|(_, r)| r), &reveals, round);
     let (report, report_note) = if obs.is_empty() {
         (
             None,
             Some("no counted results for this suite and round".to_owned()),
         )
     } else {
-        match stats::comparability_report(&obs, config) {
+        match stats::comparability_report(&obs, &config) {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e.to_string())),
         }
@@ -387,6 +431,16 @@ pub fn comparability(
         deadline_ms,
         include_disputed: query.include_disputed,
         criteria,
+        items: view
+            .items
+            .iter()
+            .map(|i| ItemLine {
+                id: i.id.clone(),
+                known_answer: i.known_answer,
+                revealed_by: reveals.get(i.id.as_str()).map(|(id, _)| *id),
+            })
+            .collect(),
+        reference_run: reference.map(|(o, _)| o.id),
         criteria_changes,
         results,
         report,
@@ -440,13 +494,27 @@ fn fleiss_this_round(
         .filter(|(_, r)| r.round == round)
         .map(|(_, r)| *r)
         .collect();
-    // Items are the suite's tests that every lab of the round judged.
-    let rows: Vec<Vec<f64>> = criteria
+    // Items are the (test item, test) pairs that every lab of the round judged.
+    let mut pairs: Vec<(Option<&str>, &str)> = Vec::new();
+    for r in &this {
+        for t in &r.tests {
+            let key = (t.item.as_deref(), t.test.as_str());
+            if criteria.iter().any(|(id, _)| id == key.1) && !pairs.contains(&key) {
+                pairs.push(key);
+            }
+        }
+    }
+    let rows: Vec<Vec<f64>> = pairs
         .iter()
-        .filter_map(|(test, _)| {
+        .filter_map(|(item, test)| {
             let verdicts: Vec<Verdict> = this
                 .iter()
-                .filter_map(|r| r.tests.iter().find(|t| t.test == *test).map(|t| t.verdict))
+                .filter_map(|r| {
+                    r.tests
+                        .iter()
+                        .find(|t| t.test == *test && t.item.as_deref() == *item)
+                        .map(|t| t.verdict)
+                })
                 .collect();
             (verdicts.len() == this.len() && !verdicts.is_empty()).then(|| {
                 let pass = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as f64;
@@ -467,4 +535,105 @@ fn fleiss_this_round(
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e.to_string())),
     }
+}
+
+/// The declared x_pt/σ_pt of every measurand of the round: the test's declaration per
+/// metric, with the assigned value taken from the owner's reference run or, for an item
+/// with sealed known answers, from the accepted reveal (pending until then).
+fn declared_assessments(
+    view: &SuiteView,
+    counted: &[(&Opened, &RunResult)],
+    reference: Option<&RunResult>,
+    reveals: &BTreeMap<&str, (RecordId, &SealedAnswers)>,
+    round: u32,
+) -> HashMap<String, Assessment> {
+    let mut out = HashMap::new();
+    for (_, r) in counted.iter().filter(|(_, r)| r.round == round) {
+        for t in &r.tests {
+            let Some(test) = view.tests.iter().find(|x| x.id == t.test) else {
+                continue;
+            };
+            let sealed_item = t
+                .item
+                .as_deref()
+                .and_then(|i| view.items.iter().find(|x| x.id == i))
+                .filter(|i| i.known_answer.is_some());
+            for m in &t.measurements {
+                let measurand = t.measurand(&m.metric);
+                if out.contains_key(&measurand) {
+                    continue;
+                }
+                let Some(decl) = test.assessment.iter().find(|a| a.metric == m.metric) else {
+                    continue;
+                };
+                let assigned = if let Some(item) = sealed_item {
+                    let answer = reveals.get(item.id.as_str()).and_then(|(_, s)| {
+                        s.answers
+                            .iter()
+                            .find(|a| a.test == t.test && a.metric == m.metric)
+                    });
+                    match (answer, reveals.contains_key(item.id.as_str())) {
+                        (Some(a), _) => Assigned::Value {
+                            source: ValueSource::Known,
+                            value: a.value,
+                            u: a.u,
+                        },
+                        (None, true) => Assigned::Pending {
+                            source: ValueSource::Known,
+                            reason: format!(
+                                "the reveal of item {} holds no answer for {}/{}",
+                                item.id, t.test, m.metric
+                            ),
+                        },
+                        (None, false) => Assigned::Pending {
+                            source: ValueSource::Known,
+                            reason: format!(
+                                "item {} is a known-answer item; its answers stay sealed until \
+                                 the scheme owner reveals them after the round",
+                                item.id
+                            ),
+                        },
+                    }
+                } else {
+                    match &decl.assigned {
+                        AssignedDecl::Consensus { method } => {
+                            Assigned::Consensus { method: *method }
+                        }
+                        AssignedDecl::Reference => {
+                            let found = reference.and_then(|r| {
+                                r.tests
+                                    .iter()
+                                    .find(|x| x.test == t.test && x.item == t.item)?
+                                    .measurements
+                                    .iter()
+                                    .find(|x| x.metric == m.metric)
+                            });
+                            match found {
+                                Some(x) => Assigned::Value {
+                                    source: ValueSource::Reference,
+                                    value: x.mean,
+                                    u: x.u,
+                                },
+                                None => Assigned::Pending {
+                                    source: ValueSource::Reference,
+                                    reason: format!(
+                                        "the scheme owner has published no reference run of \
+                                         round {round} with {measurand}"
+                                    ),
+                                },
+                            }
+                        }
+                    }
+                };
+                let a = Assessment {
+                    assigned,
+                    sigma_pt: decl.sigma_pt.clone(),
+                };
+                if a.check().is_ok() {
+                    out.insert(measurand, a);
+                }
+            }
+        }
+    }
+    out
 }

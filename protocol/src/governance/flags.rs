@@ -55,34 +55,33 @@ pub(super) fn flag_labs(
             let Some(line) = m.labs.iter().find(|l| l.lab == lab) else {
                 continue;
             };
-            // A performance flag needs z and ζ to agree (where both exist): z alone, with a
-            // participant-derived σ_pt near zero, overstates numerical noise between labs
-            // that all reproduce the reference; ζ weighs the lab's own uncertainty.
+            // The performance score is the one the measurand's assessment chose (z or z′
+            // with the declared σ_pt); without one (no σ_pt), ζ alone.
             let bad = |b: Option<Band>| b.map(|b| b != Band::Satisfactory);
-            let verdict = match (bad(line.z_band), bad(line.zeta_band)) {
-                (Some(z), Some(zeta)) => z && zeta,
-                (Some(z), None) => z,
-                (None, Some(zeta)) => zeta,
-                (None, None) => false,
-            };
-            if verdict {
+            let band = line.score.map(|s| s.band).or(line.zeta_band);
+            if bad(band) == Some(true) {
                 if !kinds.contains(&"z_score") {
                     kinds.push("z_score");
                 }
-                let band = line.zeta_band.or(line.z_band).map_or("", |b| {
-                    if b == Band::Unsatisfactory {
-                        "unsatisfactory"
-                    } else {
-                        "questionable"
-                    }
-                });
+                let band = if band == Some(Band::Unsatisfactory) {
+                    "unsatisfactory"
+                } else {
+                    "questionable"
+                };
+                let score = match line.score {
+                    Some(s) => format!("{} = {:.2}", s.kind, s.value),
+                    None => format!("ζ = {}", fmt(line.zeta)),
+                };
                 reasons.push(format!(
-                    "{}: mean {} vs x* {}, z = {}, ζ = {} ({band})",
+                    "{}: mean {} vs x_pt {}, {score} ({band}){}",
                     m.measurand,
                     fmt(line.mean),
-                    fmt(m.algorithm_a.as_ref().map(|a| a.x)),
-                    fmt(line.z),
-                    fmt(line.zeta),
+                    fmt(m.assessment.x_pt),
+                    if line.conforming {
+                        ""
+                    } else {
+                        "; the result deviates from the harmonized method"
+                    }
                 ));
             }
             if let Some(d) = &line.drift

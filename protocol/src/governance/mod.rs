@@ -5,9 +5,11 @@
 mod comparability;
 mod disputes;
 mod flags;
+mod suite;
 
 pub use comparability::{
     Comparability, ComparabilityQuery, CriteriaChange, Flag, GovernanceError, LabAgreement,
     ResultLine, comparability, suite_criteria,
 };
 pub use disputes::{DisputeState, DisputeView, Resolution, Response, disputes, excluded_results};
+pub use suite::{AssignedDecl, MetricAssessment, SuiteItem, SuiteTest, SuiteView};

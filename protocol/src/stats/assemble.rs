@@ -155,10 +155,26 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
                 values: rs.iter().filter_map(|o| o.value).collect(),
                 u: mean_of(|o| o.u),
                 expanded: mean_of(|o| o.expanded),
+                method: rs.iter().find_map(|o| o.method.clone()),
+                conforming: rs.iter().all(|o| o.conforming),
             }
         })
         .collect();
-    let cells: Vec<Cell> = labs.iter().map(|l| Cell::of(&l.values)).collect();
+    let all_cells: Vec<Cell> = labs.iter().map(|l| Cell::of(&l.values)).collect();
+    // The statistics of the participants pool only results of the harmonized method.
+    let pooled: Vec<usize> = (0..labs.len()).filter(|i| labs[*i].conforming).collect();
+    let cells: Vec<Cell> = pooled.iter().map(|i| all_cells[*i]).collect();
+    let deviating: Vec<&str> = labs
+        .iter()
+        .filter(|l| !l.conforming)
+        .map(|l| l.lab.as_str())
+        .collect();
+    if !deviating.is_empty() {
+        notes.push(format!(
+            "results that deviate from the harmonized method are scored but not pooled: {}",
+            deviating.join(", ")
+        ));
+    }
     for l in &labs {
         if l.values.is_empty() {
             notes.push(format!(
@@ -202,7 +218,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
     } else {
         outliers::screen(&cells)
     };
-    let name_of = |i: &usize| labs[*i].lab.clone();
+    let name_of = |i: &usize| labs[pooled[*i]].lab.clone();
     let precision_without_outliers = (!excluded.is_empty()).then(|| {
         let kept: Vec<Cell> = cells
             .iter()
@@ -275,7 +291,8 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         HashMap::new()
     };
     let mut lines = Vec::with_capacity(labs.len());
-    for (i, (l, cell)) in labs.iter().zip(&cells).enumerate() {
+    for (li, (l, cell)) in labs.iter().zip(&all_cells).enumerate() {
+        let i = pooled.iter().position(|p| *p == li);
         let (u, expanded) = (l.u, l.expanded);
         let diff = cell.mean.zip(x_pt);
         let z = diff
@@ -323,8 +340,8 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             n: cell.n,
             mean: cell.mean,
             sd: cell.sd,
-            h: h[i],
-            k: k[i],
+            h: i.and_then(|i| h[i]),
+            k: i.and_then(|i| k[i]),
             score,
             z,
             z_band: z.map(scores::band),
@@ -336,12 +353,15 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             zeta_band: zeta.map(scores::band),
             en,
             en_band: en.map(|e| scores::en_band(e, cfg.en_limit)),
-            outlier: excluded.contains(&i),
+            outlier: i.is_some_and(|i| excluded.contains(&i)),
+            method: l.method.clone(),
+            conforming: l.conforming,
             agreement,
             implied_threshold,
             drift: drift_by_lab.get(l.lab.as_str()).cloned(),
         });
     }
+    let by_method = method_groups(&labs, &all_cells);
     if cells.iter().all(|c| c.n <= 1) && p > 0 {
         notes.push("one value per lab: no repeatability, no Mandel k, no Cochran test".into());
     }
@@ -353,6 +373,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         p,
         assessment: line,
         labs: lines,
+        by_method,
         algorithm_a: alg_a,
         robust: robust_summary,
         precision: prec,
@@ -372,6 +393,36 @@ struct LabRows {
     values: Vec<f64>,
     u: Option<f64>,
     expanded: Option<f64>,
+    method: Option<String>,
+    conforming: bool,
+}
+
+/// The lab means grouped by stated method, in order of first appearance; empty when at
+/// most one method is stated.
+fn method_groups(labs: &[LabRows], cells: &[Cell]) -> Vec<MethodGroup> {
+    let mut groups: Vec<(Option<String>, Vec<f64>)> = Vec::new();
+    for (l, c) in labs.iter().zip(cells) {
+        let Some(m) = c.mean else { continue };
+        match groups.iter_mut().find(|(k, _)| *k == l.method) {
+            Some((_, v)) => v.push(m),
+            None => groups.push((l.method.clone(), vec![m])),
+        }
+    }
+    if groups.len() < 2 {
+        return Vec::new();
+    }
+    groups
+        .into_iter()
+        .filter_map(|(method, v)| {
+            let (mean, sd) = robust::mean_sd(&v)?;
+            Some(MethodGroup {
+                method,
+                labs: v.len(),
+                mean,
+                sd,
+            })
+        })
+        .collect()
 }
 
 /// Algorithm A and the other robust summaries of the lab means (p ≥ 3, data with scale).

@@ -35,6 +35,11 @@ pub struct Observation {
     pub verdict: Option<Verdict>,
     /// Round (proficiency-testing round); `None` counts as round 0.
     pub round: Option<u64>,
+    /// The method or tool that produced the value (grouping only; `None`: not stated).
+    pub method: Option<String>,
+    /// Produced by the harmonized method. Deviating values are scored against x_pt but
+    /// take no part in the consensus, precision or outlier statistics.
+    pub conforming: bool,
 }
 
 /// Why no report could be made.
@@ -170,6 +175,11 @@ pub struct LabLine {
     pub en_band: Option<Band>,
     /// Set aside as an outlier by the ISO 5725-2 screening.
     pub outlier: bool,
+    /// The method or tool the lab stated.
+    pub method: Option<String>,
+    /// Whether the lab's values follow the harmonized method (deviating ones are scored,
+    /// not pooled).
+    pub conforming: bool,
     /// Verdict agreement with the harmonized criterion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement: Option<Agreement>,
@@ -190,6 +200,19 @@ pub struct LabScore {
     pub value: f64,
     /// Its band (ISO 13528 §9.6).
     pub band: Band,
+}
+
+/// Summary of the lab means of one method or tool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodGroup {
+    /// The method (`None`: not stated).
+    pub method: Option<String>,
+    /// Labs with values.
+    pub labs: usize,
+    /// Mean of their means.
+    pub mean: f64,
+    /// SD of their means (two labs or more).
+    pub sd: Option<f64>,
 }
 
 /// Robust summaries of the lab means.
@@ -293,6 +316,8 @@ pub struct MeasurandReport {
     pub assessment: AssessmentLine,
     /// Per-lab lines.
     pub labs: Vec<LabLine>,
+    /// The lab means grouped by method or tool (when more than one is stated).
+    pub by_method: Vec<MethodGroup>,
     /// Algorithm A on the lab means (absent when the data have no scale).
     pub algorithm_a: Option<AlgorithmA>,
     /// Other robust summaries.

@@ -26,6 +26,8 @@ fn report(cells: Cells<'_>) -> Report {
                 expanded: None,
                 verdict: None,
                 round: Some(*round),
+                method: None,
+                conforming: true,
             });
         }
     }
@@ -48,6 +50,8 @@ fn comparability(round: u32, report: Option<Report>) -> Comparability {
                 direction: Direction::AtLeast,
             },
         )],
+        items: vec![],
+        reference_run: None,
         criteria_changes: vec![],
         results: vec![],
         report_note: report

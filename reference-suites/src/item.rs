@@ -1,0 +1,152 @@
+//! Test items of a suite: the models a round measures every model test on (the ISO 5725
+//! "levels", a PT provider's "samples"), and the x_pt/σ_pt each test declares.
+//!
+//! Several items of different robustness let a lab give several verdicts per test, so
+//! that its implied acceptance threshold can be located; an item with sealed known
+//! answers checks labs against a value known by construction.
+
+use interlab_protocol::{
+    Digest,
+    governance::{AssignedDecl, MetricAssessment},
+    stats::{Assessment, Assigned, SigmaPt},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{Manifest, ManifestError, TestParams};
+
+/// Most test items in one suite.
+const MAX_ITEMS: usize = 64;
+
+/// One test item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemSpec {
+    /// Unique id (letters, digits, `.`, `_`, `-`).
+    pub id: String,
+    /// Artefact holding the item's model.
+    pub model: String,
+    /// What the item is (shown in reports; a known-answer item should not give its
+    /// answer away).
+    #[serde(default)]
+    pub description: String,
+    /// The model tests run on this item (empty: every model test of the suite).
+    #[serde(default)]
+    pub tests: Vec<String>,
+    /// Commitment to the item's sealed known answers (`interlab_protocol::SealedAnswers`).
+    #[serde(default)]
+    pub known_answer: Option<Digest>,
+}
+
+impl TestParams {
+    /// Whether the test measures the model under test (evasion, privacy) rather than
+    /// retraining the suite's initial weights (poisoning).
+    pub fn uses_model(&self) -> bool {
+        !matches!(
+            self,
+            TestParams::Backdoor { .. } | TestParams::LabelFlip { .. }
+        )
+    }
+}
+
+impl Manifest {
+    /// The model tests run on `item`, in manifest order.
+    pub fn item_tests<'a>(&'a self, item: &'a ItemSpec) -> impl Iterator<Item = &'a str> + 'a {
+        self.tests
+            .iter()
+            .filter(|t| t.params.uses_model())
+            .filter(|t| item.tests.is_empty() || item.tests.contains(&t.id))
+            .map(|t| t.id.as_str())
+    }
+
+    /// Checks the items and the declared assessments.
+    pub(crate) fn check_items(&self) -> Result<(), ManifestError> {
+        let bad = |field: String, problem: String| Err(ManifestError::Invalid { field, problem });
+        if self.items.len() > MAX_ITEMS {
+            return bad(
+                "items".into(),
+                format!("{} items; at most {MAX_ITEMS}", self.items.len()),
+            );
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, item) in self.items.iter().enumerate() {
+            let at = |f: &str| format!("items[{i}].{f}");
+            crate::manifest::check_id(&at("id"), &item.id)?;
+            if !ids.insert(item.id.as_str()) {
+                return bad(at("id"), format!("{:?} appears more than once", item.id));
+            }
+            if !self.artefacts.contains_key(&item.model) {
+                return bad(
+                    at("model"),
+                    format!(
+                        "names artefact {:?}, which the manifest does not list",
+                        item.model
+                    ),
+                );
+            }
+            if item.description.len() > 1024 {
+                return bad(at("description"), "longer than 1024 bytes".into());
+            }
+            for t in &item.tests {
+                match self.tests.iter().find(|x| &x.id == t) {
+                    None => return bad(at("tests"), format!("the suite has no test {t:?}")),
+                    Some(x) if !x.params.uses_model() => {
+                        return bad(
+                            at("tests"),
+                            format!("{t:?} is a poisoning test; it does not run on an item"),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (i, t) in self.tests.iter().enumerate() {
+            let mut metrics = std::collections::BTreeSet::new();
+            for (j, a) in t.assessment.iter().enumerate() {
+                let at = format!("tests[{i}].assessment[{j}]");
+                if !t.params.metrics().contains(&a.metric.as_str()) {
+                    return bad(
+                        format!("{at}.metric"),
+                        format!(
+                            "{:?} is not a metric of a {} test (one of {:?})",
+                            a.metric,
+                            t.params.kind(),
+                            t.params.metrics()
+                        ),
+                    );
+                }
+                if !metrics.insert(a.metric.as_str()) {
+                    return bad(
+                        format!("{at}.metric"),
+                        format!("{:?} is declared more than once", a.metric),
+                    );
+                }
+                check_assessment(&at, a)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_assessment(at: &str, a: &MetricAssessment) -> Result<(), ManifestError> {
+    // Check the σ_pt numbers with a stand-in assigned value (the real one comes later).
+    let probe = Assessment {
+        assigned: match a.assigned {
+            AssignedDecl::Consensus { method } => Assigned::Consensus { method },
+            AssignedDecl::Reference => Assigned::Consensus {
+                method: interlab_protocol::stats::ConsensusMethod::AlgorithmA,
+            },
+        },
+        sigma_pt: a.sigma_pt.clone(),
+    };
+    probe.check().map_err(|e| ManifestError::Invalid {
+        field: format!("{at}.sigma_pt"),
+        problem: e.to_string(),
+    })?;
+    if let SigmaPt::PreviousRound { round: 0, .. } = a.sigma_pt {
+        return Err(ManifestError::Invalid {
+            field: format!("{at}.sigma_pt.round"),
+            problem: "rounds are numbered from 1".into(),
+        });
+    }
+    Ok(())
+}
