@@ -39,6 +39,9 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Run a published suite on this lab's hardware and publish the signed result.
     Run(cmd::run::Args),
+    /// Publish results computed with another tool (IBM ART, Foolbox, your own code) from a
+    /// results file, checked against the suite first.
+    Submit(cmd::submit::Args),
     /// Scheme-owner commands on rounds: open a comparison round.
     Round(cmd::round::Args),
     /// Open, answer, resolve and list disputes.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Node(args) => cmd::node::run(args, cli.json),
         Command::Lab(args) => cmd::lab::run(args, cli.json),
         Command::Run(args) => cmd::run::run(args, cli.json),
+        Command::Submit(args) => cmd::submit::run(args, cli.json),
         Command::Round(args) => cmd::round::run(args, cli.json),
         Command::Dispute(args) => cmd::dispute::run(args, cli.json),
         Command::Query(args) => cmd::query::run(args, cli.json),

@@ -44,6 +44,7 @@ pub mod privacy;
 mod runner;
 mod sanity;
 mod single;
+mod submission;
 mod suite;
 mod tensor;
 mod train;
@@ -60,6 +61,10 @@ pub use poisoning::{PoisonOutcome, Trigger};
 pub use runner::{EngineError, Evidence, MAX_THREADS, Progress, RunConfig, RunOutput, run};
 pub use sanity::{check_evasion, check_masking};
 pub use single::{AttackKind, AttackReport, AttackSpec, AttackSpecError, attack, load_eval_data};
+pub use submission::{
+    MAX_SUBMISSION_BYTES, SUBMISSION_FORMAT, Submission, SubmissionError, SubmittedEnvironment,
+    SubmittedMetric, SubmittedTest, Tool,
+};
 pub use suite::{ArtefactRequest, Suite, SuiteError};
 pub use tensor::Precision;
 pub use train::Recipe;
