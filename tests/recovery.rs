@@ -207,10 +207,12 @@ fn a_lab_whose_store_was_moved_aside_signs_only_after_catching_up_and_no_node_ho
     lab0.client()
         .post_json("/v1/admin/block", &json!({ "peers": [] }))
         .unwrap();
+    let unblocked = Instant::now();
     let ready = wait_for(CONVERGE, || {
         (lab0.status()["signing"]["state"] == "ready").then_some(())
     });
     assert!(ready.is_some(), "lab0 never became ready to sign");
+    let caught_up = unblocked.elapsed();
     let text = lab0.cli(&["query", "status"]);
     assert!(text.contains("signing: ready"), "{text}");
     let out = run_fgsm(lab0, &suite);
@@ -256,6 +258,13 @@ fn a_lab_whose_store_was_moved_aside_signs_only_after_catching_up_and_no_node_ho
     assert!(
         seqs.iter().all(|s| *s >= OWN_RECORDS),
         "signed at an old position: {seqs:?}"
+    );
+    eprintln!(
+        "{OWN_RECORDS} own records; cut off while holding {held}; ready {caught_up:?} after \
+         reconnecting; {} API publishes refused with catching_up, {} signed, first at seq {}",
+        refused.len(),
+        signed.len(),
+        seqs.iter().min().copied().unwrap_or_default()
     );
 
     // Every node ends on one root, with no fork proof and the lab not flagged.
