@@ -120,3 +120,50 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{net::OwnChain, publisher::SigningState};
+
+    #[tokio::test]
+    async fn a_refusal_to_sign_is_a_409_with_the_reason_and_the_signing_state() {
+        let status = SigningStatus {
+            ready: false,
+            state: SigningState::CatchingUp {
+                held: 3072,
+                known: 5705,
+            },
+            own_records: 3072,
+            peers: OwnChain {
+                peers_heard: 2,
+                proven_seq: Some(5704),
+                checking: 0,
+            },
+            without_peers: None,
+        };
+        let e = NotReady::CatchingUp {
+            held: 3072,
+            known: 5705,
+        };
+        let resp = ApiError::not_ready(&e, Some(status)).into_response();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "catching_up");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("this node holds 3072 of its own 5705 records known to peers"),
+            "{v}"
+        );
+        assert_eq!(v["signing"]["state"], "catching_up");
+        assert_eq!(v["signing"]["held"], 3072);
+        assert_eq!(v["signing"]["known"], 5705);
+        assert_eq!(v["signing"]["ready"], false);
+        assert_eq!(v["signing"]["peers"]["proven_seq"], 5704);
+    }
+}

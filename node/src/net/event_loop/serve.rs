@@ -285,12 +285,24 @@ impl EventLoop {
             );
             self.outbound.insert(id, Outbound::OwnProof(seq));
         }
-        self.own_tx.send_replace(self.own.state().clone());
+        self.publish_own_chain();
     }
 
     fn on_own_proof(&mut self, peer: PeerId, seq: u64, records: Option<&[Vec<u8>]>) {
         let scheme = self.store.scheme().map(|(s, _)| s);
         self.own.on_proof(peer, seq, scheme, records);
-        self.own_tx.send_replace(self.own.state().clone());
+        self.publish_own_chain();
+    }
+
+    /// Tells the publisher, waking its waiters only when something changed.
+    fn publish_own_chain(&self) {
+        let now = self.own.state();
+        self.own_tx.send_if_modified(|s| {
+            let changed = s != now;
+            if changed {
+                s.clone_from(now);
+            }
+            changed
+        });
     }
 }
