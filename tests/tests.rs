@@ -9,3 +9,4 @@ mod faults;
 mod fuzz_corpus;
 mod governance;
 mod network;
+mod recovery;

@@ -139,6 +139,12 @@ impl ApiClient {
         self.finish(&url, r)
     }
 
+    /// Waits until the node may sign (`GET /v1/signing`, at most the node's peer wait);
+    /// the error says what it waits for (catching up on its own chain, no peer yet).
+    pub fn signing_ready(&self) -> Result<Value, ClientError> {
+        self.get("/v1/signing")
+    }
+
     /// Signs and publishes `body` as the node's next record.
     pub fn publish(&self, body: &Body) -> Result<Value, ClientError> {
         let body = serde_json::to_value(body).map_err(|e| ClientError::Protocol(e.to_string()))?;

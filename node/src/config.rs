@@ -93,6 +93,7 @@ pub struct Config {
     api: String,
     bootstrap: Vec<String>,
     scheme: Option<String>,
+    sign_without_peers: bool,
 }
 
 impl Default for Config {
@@ -109,6 +110,9 @@ impl Default for Config {
             bootstrap: Vec::new(),
             // In no scheme until `interlab scheme create` (or a join) writes one.
             scheme: None,
+            // Never sign before some peer has answered since start (a node whose store
+            // was lost could otherwise sign at a position of its chain it already used).
+            sign_without_peers: false,
         }
     }
 }
@@ -126,6 +130,8 @@ struct File {
     bootstrap: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sign_without_peers: bool,
 }
 
 fn default_listen() -> String {
@@ -160,6 +166,13 @@ impl Config {
     /// Sets (or clears) the scheme id.
     pub fn with_scheme(mut self, scheme: Option<SchemeId>) -> Self {
         self.scheme = scheme.map(|s| s.to_hex());
+        self
+    }
+
+    /// Lets the node sign although no peer has answered since it started: only for a lab
+    /// that is truly alone (see the operator guide's recovery section).
+    pub fn with_sign_without_peers(mut self, yes: bool) -> Self {
+        self.sign_without_peers = yes;
         self
     }
 
@@ -237,6 +250,10 @@ impl Config {
     pub fn scheme(&self) -> Option<SchemeId> {
         self.scheme.as_deref().and_then(|s| s.parse().ok())
     }
+    /// Whether the node may sign although no peer has answered since it started.
+    pub fn sign_without_peers(&self) -> bool {
+        self.sign_without_peers
+    }
 
     /// Reads and checks the configuration at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -262,6 +279,7 @@ impl Config {
             api: file.api,
             bootstrap: file.bootstrap,
             scheme: file.scheme,
+            sign_without_peers: file.sign_without_peers,
         }
         .build()
     }
@@ -278,6 +296,7 @@ impl Config {
             api: self.api.clone(),
             bootstrap: self.bootstrap.clone(),
             scheme: self.scheme.clone(),
+            sign_without_peers: self.sign_without_peers,
         };
         let body = toml::to_string(&file).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
@@ -286,7 +305,9 @@ impl Config {
         let text = format!(
             "# Interlab node configuration (written by `interlab`; edit freely).\n\
              # name: lab display name; listen: libp2p multiaddr; api: HTTP API address;\n\
-             # bootstrap: peers' multiaddrs; scheme: the scheme id this node belongs to.\n{body}"
+             # bootstrap: peers' multiaddrs; scheme: the scheme id this node belongs to;\n\
+             # sign_without_peers = true: sign although no peer answered since start (only\n\
+             # for a lab that is truly alone: see the operator guide).\n{body}"
         );
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".tmp");
@@ -384,6 +405,19 @@ mod tests {
             }
             other => panic!("expected Parse, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sign_without_peers_is_off_by_default_and_read_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "name = \"a\"\n").unwrap();
+        assert!(!Config::load(&path).unwrap().sign_without_peers());
+        std::fs::write(&path, "name = \"a\"\nsign_without_peers = true\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert!(c.sign_without_peers());
+        c.save(&path).unwrap();
+        assert!(Config::load(&path).unwrap().sign_without_peers());
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub fn run_suite(
     deviation: Deviation,
     progress: impl FnMut(Progress<'_>) + Send,
 ) -> Result<(RecordId, RunResult), OpsError> {
+    // Before the long work: a node still catching up on its own chain cannot sign it.
+    client.signing_ready()?;
     let suite = fetch_suite(client, suite_id)?;
     let mut out = interlab_suites::run(&suite, &config, progress)?;
     if let Some(shift) = deviation.lax_threshold {

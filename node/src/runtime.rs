@@ -77,6 +77,9 @@ pub struct Overrides {
     pub scheme: Option<SchemeId>,
     /// Anti-entropy interval.
     pub sync_interval: Option<Duration>,
+    /// Sign although no peer has answered since start (or the config's
+    /// `sign_without_peers`): only for a lab that is truly alone.
+    pub sign_without_peers: bool,
 }
 
 /// What a running node tells operators and other programs (also written to
@@ -174,8 +177,22 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         addr: api_addr,
         source,
     })?;
+    let sign_without_peers = overrides.sign_without_peers || config.sign_without_peers();
+    if sign_without_peers {
+        tracing::warn!(
+            "sign_without_peers is on: this node signs without first learning from a peer how \
+             far its own chain goes; if its store was lost, moved aside or restored while \
+             peers hold later records of this lab, the next record equivocates and flags the \
+             lab for good — use it only for a lab that is truly alone"
+        );
+    }
     let state = Arc::new(ApiState {
-        publisher: Publisher::new(key.clone(), store.clone(), Some(net.clone())),
+        publisher: Publisher::new(
+            key.clone(),
+            store.clone(),
+            Some(net.clone()),
+            sign_without_peers,
+        ),
         store: store.clone(),
         net: net.clone(),
         name: config.name().to_owned(),

@@ -84,6 +84,7 @@ pub struct Node {
     scheme: Option<String>,
     api_addr: Option<String>,
     listen: Option<String>,
+    extra: Vec<String>,
 }
 
 impl Node {
@@ -113,6 +114,7 @@ impl Node {
             scheme: None,
             api_addr: None,
             listen: None,
+            extra: Vec::new(),
         }
     }
 
@@ -141,6 +143,7 @@ impl Node {
         if let Some(s) = &self.scheme {
             cmd.args(["--scheme", s]);
         }
+        cmd.args(&self.extra);
         let log = std::fs::File::create(self.dir.join("node.log")).unwrap();
         cmd.stdout(Stdio::null())
             .stderr(log)
@@ -181,6 +184,65 @@ impl Node {
     pub fn with_bootstrap(&mut self, addrs: Vec<String>) -> &mut Self {
         self.bootstrap = addrs;
         self
+    }
+
+    /// Further `interlab node` arguments from the next start on (replacing earlier ones).
+    pub fn with_args(&mut self, args: &[&str]) -> &mut Self {
+        self.extra = args.iter().map(|a| (*a).to_owned()).collect();
+        self
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Appends `count` records (disputes of the scheme genesis) to this node's own chain,
+    /// signed with its key straight into its store: the node must be stopped. Returns the
+    /// head seq after them.
+    pub fn append_own_records(&self, count: u64) -> u64 {
+        use interlab_node::{keyfile, store::Store};
+        use interlab_protocol::{Body, Envelope, Grounds, RECORD_VERSION, Record};
+
+        assert!(self.child.is_none(), "{} must be stopped", self.name);
+        let key = keyfile::load_secret_key(&self.dir.join("lab.key")).unwrap();
+        let store = Store::open(&self.dir.join("store.redb")).unwrap();
+        let (scheme, _) = store.scheme().expect("a scheme in the store");
+        let me = key.public();
+        let now = interlab_node::publisher::now_ms();
+        let head = store.head(&me);
+        let mut seq = head.map_or(0, |h| h.seq + 1);
+        let mut prev = head.map(|h| h.id);
+        let time_ms = head.map_or(now, |h| now.max(h.time_ms));
+        let mut left = count;
+        while left > 0 {
+            let mut batch = Vec::new();
+            for _ in 0..left.min(1000) {
+                let record = Record {
+                    v: RECORD_VERSION,
+                    author: me,
+                    scheme: Some(scheme),
+                    seq,
+                    prev,
+                    time_ms,
+                    body: Body::Dispute {
+                        target: scheme,
+                        grounds: Grounds::NotReproducible,
+                        statement: format!("bulk record {seq}"),
+                        evidence: vec![],
+                    },
+                };
+                let env = Envelope::seal(&key, &record);
+                prev = Some(env.id());
+                seq += 1;
+                batch.push(env.to_bytes());
+            }
+            left -= batch.len() as u64;
+            for r in store.ingest(&batch, now).unwrap() {
+                r.unwrap();
+            }
+        }
+        seq - 1
     }
 
     /// The scheme to join.

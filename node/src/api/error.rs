@@ -6,7 +6,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{publisher::PublishError, store::StoreError};
+use crate::{
+    publisher::{NotReady, PublishError, SigningStatus},
+    store::StoreError,
+};
 
 /// An error answer: HTTP status, a stable machine code and a message for people.
 #[derive(Debug)]
@@ -14,6 +17,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// What the node knows about signing, on a refusal to sign.
+    signing: Option<SigningStatus>,
 }
 
 impl ApiError {
@@ -23,6 +28,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
             message: message.into(),
+            signing: None,
         }
     }
     /// 404.
@@ -31,6 +37,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            signing: None,
         }
     }
     /// 401.
@@ -39,6 +46,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             message: "this call needs the node's API token (Authorization: Bearer …)".into(),
+            signing: None,
         }
     }
     /// 422: the log refused the record; the code is the rejection's.
@@ -47,6 +55,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: r.code(),
             message: r.to_string(),
+            signing: None,
         }
     }
     /// 502: a peer could not provide what was asked.
@@ -55,6 +64,7 @@ impl ApiError {
             status: StatusCode::BAD_GATEWAY,
             code: "unavailable",
             message: message.into(),
+            signing: None,
         }
     }
     /// 500; the detail is logged, not sent.
@@ -64,6 +74,17 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "internal error; see the node's log".into(),
+            signing: None,
+        }
+    }
+    /// 409: signing now could equivocate (the node is catching up on its own chain, or
+    /// has heard from no peer); the answer carries the signing status.
+    pub fn not_ready(e: &NotReady, signing: Option<SigningStatus>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: e.code(),
+            message: e.to_string(),
+            signing,
         }
     }
 }
@@ -82,7 +103,9 @@ impl From<PublishError> for ApiError {
                 status: StatusCode::CONFLICT,
                 code: "no_scheme",
                 message: e.to_string(),
+                signing: None,
             },
+            PublishError::NotReady(n) => ApiError::not_ready(&n, None),
             other => ApiError::internal(other),
         }
     }
@@ -90,7 +113,57 @@ impl From<PublishError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
+        if let Some(s) = self.signing {
+            body["signing"] = serde_json::to_value(s).unwrap_or_default();
+        }
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{net::OwnChain, publisher::SigningState};
+
+    #[tokio::test]
+    async fn a_refusal_to_sign_is_a_409_with_the_reason_and_the_signing_state() {
+        let status = SigningStatus {
+            ready: false,
+            state: SigningState::CatchingUp {
+                held: 3072,
+                known: 5705,
+            },
+            own_records: 3072,
+            peers: OwnChain {
+                peers_heard: 2,
+                proven_seq: Some(5704),
+                checking: 0,
+            },
+            without_peers: None,
+        };
+        let e = NotReady::CatchingUp {
+            held: 3072,
+            known: 5705,
+        };
+        let resp = ApiError::not_ready(&e, Some(status)).into_response();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "catching_up");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("this node holds 3072 of its own 5705 records known to peers"),
+            "{v}"
+        );
+        assert_eq!(v["signing"]["state"], "catching_up");
+        assert_eq!(v["signing"]["held"], 3072);
+        assert_eq!(v["signing"]["known"], 5705);
+        assert_eq!(v["signing"]["ready"], false);
+        assert_eq!(v["signing"]["peers"]["proven_seq"], 5704);
     }
 }

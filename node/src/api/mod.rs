@@ -48,6 +48,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let open = Router::new()
         .route("/", get(dashboard::page))
         .route("/v1/status", get(records::status))
+        .route("/v1/signing", get(records::signing))
         .route("/v1/records", get(records::list))
         .route("/v1/records/{id}", get(records::one))
         .route("/v1/proof/{id}", get(records::proof))

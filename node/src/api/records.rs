@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiState};
-use crate::store::RecordFilter;
+use crate::{publisher::PublishError, store::RecordFilter};
 
 /// Most records one page returns.
 const MAX_PAGE: usize = 500;
@@ -83,7 +83,21 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Value>
         "peer_list": peers,
         "banned": banned,
         "forks": forks,
+        "signing": s.publisher.signing_status(),
     })))
+}
+
+/// `GET /v1/signing`: waits (at most the peer wait) until the node may sign, then
+/// answers its signing status; 409 with the reason when it may not. Commands that do
+/// long work before they publish (`interlab run`) ask first.
+pub(crate) async fn signing(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+    match s.publisher.ready().await {
+        Ok(()) => Ok(Json(json!({
+            "evidence_root": s.store.evidence().root,
+            "signing": s.publisher.signing_status(),
+        }))),
+        Err(n) => Err(ApiError::not_ready(&n, Some(s.publisher.signing_status()))),
+    }
 }
 
 /// Filters of `GET /v1/records`.
@@ -218,9 +232,19 @@ pub(crate) async fn publish(
     Json(req): Json<PublishRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let kind = req.body.kind();
-    let (id, envelope) = s.publisher.publish(req.body).await.inspect_err(|e| {
-        tracing::info!(kind, "publish refused: {e}");
-    })?;
+    let (id, envelope) = s
+        .publisher
+        .publish(req.body)
+        .await
+        .inspect_err(|e| {
+            tracing::info!(kind, "publish refused: {e}");
+        })
+        .map_err(|e| match e {
+            PublishError::NotReady(n) => {
+                ApiError::not_ready(&n, Some(s.publisher.signing_status()))
+            }
+            other => other.into(),
+        })?;
     let opened = envelope.open().map_err(ApiError::internal)?;
     let ev = s.store.evidence();
     Ok(Json(json!({

@@ -30,6 +30,11 @@ pub(crate) struct Args {
     /// Seconds between anti-entropy rounds with peers.
     #[arg(long, value_name = "SECONDS")]
     sync_interval: Option<f64>,
+    /// Sign records although no peer has answered since start. Only for a lab that is
+    /// truly alone: a node whose store was lost or moved aside would sign at positions of
+    /// its chain that peers already hold, and be flagged as an equivocator for good.
+    #[arg(long)]
+    sign_without_peers: bool,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -54,6 +59,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 bootstrap: args.bootstrap,
                 scheme: args.scheme,
                 sync_interval,
+                sign_without_peers: args.sign_without_peers,
             },
         )
         .await

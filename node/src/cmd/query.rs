@@ -40,6 +40,8 @@ enum QueryCommand {
     Disputes,
     /// Labs and their accreditation status.
     Labs,
+    /// The node: evidence root, records, peers, fork proofs, and whether it may sign.
+    Status,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -71,6 +73,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         ),
         QueryCommand::Disputes => ("/v1/disputes".to_owned(), "disputes"),
         QueryCommand::Labs => ("/v1/labs".to_owned(), "labs"),
+        QueryCommand::Status => ("/v1/status".to_owned(), "status"),
     };
     let v = client.get(&path)?;
     if json {
@@ -98,7 +101,40 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 v["evidence_root"].as_str().unwrap_or("?")
             );
         }
+        "status" => print!("{}", status_text(&v)),
         _ => println!("{}", serde_json::to_string_pretty(&v)?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `query status` for people: one line per fact, and the signing state in words.
+fn status_text(v: &serde_json::Value) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("?").to_owned();
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let sign = &v["signing"];
+    let held = sign["own_records"].as_u64().unwrap_or(0);
+    let signing = match sign["state"].as_str() {
+        Some("ready") => match sign["without_peers"].as_str() {
+            Some("override") => "ready (sign_without_peers is on)".to_owned(),
+            _ => "ready".to_owned(),
+        },
+        Some("catching_up") => format!(
+            "catching up: {held} of {} own records known to peers",
+            sign["known"].as_u64().unwrap_or(0)
+        ),
+        Some("checking") => {
+            format!("checking a peer's claim that our chain goes beyond our {held} records")
+        }
+        Some("no_peer") => "waiting: no peer has answered since start".to_owned(),
+        _ => "?".to_owned(),
+    };
+    format!(
+        "node {} ({})\nevidence root {}\nrecords {} (own {held})\npeers {}\nfork proofs {}\nsigning: {signing}\n",
+        s("name"),
+        s("node"),
+        s("evidence_root"),
+        n("records"),
+        n("peers"),
+        n("forks"),
+    )
 }

@@ -50,6 +50,9 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
+    // First: a node that is catching up on its own chain can neither sign nor know the
+    // latest round; say so before any work.
+    client.signing_ready()?;
     let round = match args.round {
         Some(r) => r,
         None => ops::latest_round(&client, &args.suite)?.unwrap_or(1),

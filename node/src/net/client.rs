@@ -3,9 +3,9 @@
 use interlab_protocol::{Digest, RecordId};
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::NetError;
+use super::{NetError, OwnChain};
 
 /// A connected peer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +56,7 @@ pub struct NetClient {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) accepted: broadcast::Sender<RecordId>,
     pub(crate) peer_id: PeerId,
+    pub(crate) own_chain: watch::Receiver<OwnChain>,
 }
 
 impl NetClient {
@@ -74,6 +75,12 @@ impl NetClient {
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// What peers have shown of this node's own chain since it started (see
+    /// [`OwnChain`]); the receiver sees every change.
+    pub fn own_chain(&self) -> watch::Receiver<OwnChain> {
+        self.own_chain.clone()
     }
 
     /// Gossips an envelope that the caller has already ingested durably. With no peer

@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use interlab_protocol::{Digest, Envelope, ForkProof, RecordId, Standing};
+use interlab_protocol::{Digest, Envelope, ForkProof, PublicKey, RecordId, SecretKey, Standing};
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     gossipsub::{self, IdentTopic, MessageAcceptance, MessageId},
@@ -16,7 +16,7 @@ use libp2p::{
     swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
 };
 use tokio::{
-    sync::{broadcast, mpsc, oneshot},
+    sync::{broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
 };
 
@@ -25,6 +25,7 @@ use super::{
     ban::Bans,
     behaviour::{Behaviour, BehaviourEvent, build_swarm, keypair, topic_score_params},
     client::Command,
+    own_chain::{OwnChain, OwnChainTracker},
     sync::{Action, Event, LocalView, Sync, Verdict},
     wire::{Gossip, MAX_GOSSIP_BYTES, SyncRequest, topic},
 };
@@ -41,6 +42,8 @@ enum Outbound {
     Artefact(u64),
     /// Fork proofs asked for alongside a frontier.
     Forks,
+    /// The record of our own chain at this seq, which the peer's frontier claims it holds.
+    OwnProof(u64),
 }
 
 struct Fetch {
@@ -77,6 +80,9 @@ struct EventLoop {
     blocked: HashSet<PeerId>,
     bans: Bans,
     last_redial: Instant,
+    me: PublicKey,
+    own: OwnChainTracker<PeerId>,
+    own_tx: watch::Sender<OwnChain>,
 }
 
 fn local_view(store: &Store) -> LocalView {
@@ -122,6 +128,8 @@ pub(super) async fn spawn(
     let sync = Sync::new(config.sync_config(), view.clone(), config.scheme());
     let (tx, commands) = mpsc::channel(256);
     let (accepted, _) = broadcast::channel(4096);
+    let me = SecretKey::from_bytes(&secret).public();
+    let (own_tx, own_chain) = watch::channel(OwnChain::default());
     let mut el = EventLoop {
         swarm,
         store,
@@ -141,6 +149,9 @@ pub(super) async fn spawn(
         blocked: HashSet::new(),
         bans: Bans::default(),
         last_redial: Instant::now(),
+        me,
+        own: OwnChainTracker::new(me),
+        own_tx,
         config,
     };
     el.ensure_topic(&view);
@@ -155,6 +166,7 @@ pub(super) async fn spawn(
             tx,
             accepted,
             peer_id,
+            own_chain,
         },
         handle,
     ))

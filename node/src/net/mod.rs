@@ -37,6 +37,7 @@ pub mod byzantine;
 mod client;
 mod config;
 mod event_loop;
+mod own_chain;
 pub mod sync;
 pub mod wire;
 
@@ -51,6 +52,7 @@ pub use behaviour::{
 pub use client::{BannedPeer, NetClient, PeerInfo};
 pub use config::NetConfig;
 pub use libp2p::{Multiaddr, PeerId};
+pub use own_chain::OwnChain;
 
 use interlab_protocol::Digest;
 

@@ -3,7 +3,7 @@
 //! from peers one candidate at a time. Split from `event_loop.rs` to keep the swarm and
 //! command plumbing apart from the protocol's serving rules.
 
-use interlab_protocol::Digest;
+use interlab_protocol::{Digest, FrontierEntry};
 use libp2p::{PeerId, request_response};
 use serde_bytes::ByteBuf;
 use tokio::sync::oneshot;
@@ -223,13 +223,27 @@ impl EventLoop {
                     },
                 ..
             } => match self.outbound.remove(&request_id) {
-                Some(Outbound::Sync(request)) => self.feed(Event::Response {
-                    from: peer,
-                    request,
-                    response,
-                }),
+                Some(Outbound::Sync(request)) => {
+                    if let (SyncRequest::Frontier { .. }, SyncResponse::Frontier(entries)) =
+                        (&request, &response)
+                    {
+                        self.on_own_frontier(peer, entries);
+                    }
+                    self.feed(Event::Response {
+                        from: peer,
+                        request,
+                        response,
+                    });
+                }
                 Some(Outbound::Artefact(key)) => self.on_artefact(key, peer, Ok(response)),
                 Some(Outbound::Forks) => self.on_forks(peer, response),
+                Some(Outbound::OwnProof(seq)) => {
+                    let records = match response {
+                        SyncResponse::Range(r) => r.into_iter().map(|b| b.into_vec()).collect(),
+                        _ => Vec::new(),
+                    };
+                    self.on_own_proof(peer, seq, Some(&records));
+                }
                 None => {}
             },
             E::OutboundFailure {
@@ -248,9 +262,47 @@ impl EventLoop {
                 Some(Outbound::Forks) => {
                     tracing::debug!(%peer, "fork proof request failed: {error}");
                 }
+                Some(Outbound::OwnProof(seq)) => self.on_own_proof(peer, seq, None),
                 None => {}
             },
             _ => {}
         }
+    }
+
+    /// A peer's frontier of our scheme: note that it answered, and ask it to show our own
+    /// record when it claims our chain reaches beyond our store.
+    fn on_own_frontier(&mut self, peer: PeerId, entries: &[FrontierEntry]) {
+        let local = self.store.head(&self.me).map(|h| h.seq);
+        let ask = self.own.on_frontier(peer, entries, local);
+        if let Some(seq) = ask {
+            let id = self.swarm.behaviour_mut().sync.send_request(
+                &peer,
+                SyncRequest::Range {
+                    author: self.me,
+                    from_seq: seq,
+                    limit: 1,
+                },
+            );
+            self.outbound.insert(id, Outbound::OwnProof(seq));
+        }
+        self.publish_own_chain();
+    }
+
+    fn on_own_proof(&mut self, peer: PeerId, seq: u64, records: Option<&[Vec<u8>]>) {
+        let scheme = self.store.scheme().map(|(s, _)| s);
+        self.own.on_proof(peer, seq, scheme, records);
+        self.publish_own_chain();
+    }
+
+    /// Tells the publisher, waking its waiters only when something changed.
+    fn publish_own_chain(&self) {
+        let now = self.own.state();
+        self.own_tx.send_if_modified(|s| {
+            let changed = s != now;
+            if changed {
+                s.clone_from(now);
+            }
+            changed
+        });
     }
 }
