@@ -19,4 +19,5 @@ pub(crate) mod stats;
 pub(crate) mod submit;
 pub(crate) mod suite;
 pub(crate) mod suite_publish;
+pub(crate) mod suite_seal;
 pub(crate) mod verify;

@@ -23,6 +23,11 @@ enum Command {
     Run(RunArgs),
     /// Publish a suite version to the scheme (scheme owner's node).
     Publish(super::suite_publish::PublishArgs),
+    /// Seal the known answers of a test item: prints the commitment for the manifest
+    /// (scheme owner, before publishing the suite).
+    Seal(super::suite_seal::SealArgs),
+    /// Reveal a test item's sealed known answers after the round (scheme owner's node).
+    Reveal(super::suite_seal::RevealArgs),
     /// Check a suite's artefacts and print its id.
     Id {
         /// The suite manifest (suite.toml).
@@ -78,6 +83,8 @@ pub(crate) fn read_limited(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(a) => run_suite(a, json),
+        Command::Seal(a) => super::suite_seal::seal(a, json),
+        Command::Reveal(a) => super::suite_seal::reveal(a, json),
         Command::Publish(a) => super::suite_publish::run(a, json),
         Command::Id { manifest } => {
             let suite = Suite::load(&manifest)?;
