@@ -140,7 +140,10 @@ pub(crate) fn reveal(args: RevealArgs, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::json!({ "id": id, "item": file.item }));
     } else {
-        println!("revealed the known answers of item {} (record {id})", file.item);
+        println!(
+            "revealed the known answers of item {} (record {id})",
+            file.item
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -612,7 +612,7 @@ fn declared_assessments(
                                 Some(x) => Assigned::Value {
                                     source: ValueSource::Reference,
                                     value: x.mean,
-                                    u: x.u,
+                                    u: reference_u(&x.values),
                                 },
                                 None => Assigned::Pending {
                                     source: ValueSource::Reference,
@@ -636,4 +636,15 @@ fn declared_assessments(
         }
     }
     out
+}
+
+/// u(x_pt) of a reference value: the reference implementation's own spread, SD/√n of its
+/// repetitions (0 for a single deterministic run). The test set is the same for every
+/// lab, so its sampling uncertainty (what a lab's bootstrap u mostly holds) is common to
+/// all results and does not enter the comparison.
+fn reference_u(values: &[f64]) -> f64 {
+    match stats::robust::mean_sd(values) {
+        Some((_, Some(sd))) => sd / (values.len() as f64).sqrt(),
+        _ => 0.0,
+    }
 }
