@@ -34,6 +34,7 @@
 pub mod attacks;
 mod data;
 mod evaluate;
+pub mod items;
 mod manifest;
 mod model;
 #[cfg(feature = "onnx")]
