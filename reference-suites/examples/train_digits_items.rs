@@ -50,8 +50,7 @@ fn row(name: &str, f: &ItemFigures) {
 fn run() -> Result<(), Error> {
     let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("suites/digits-mlp");
     let out = suite.join("items");
-    std::fs::create_dir_all(&out)
-        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let inputs = ItemInputs::from_bytes(
         &read(&suite.join("data.safetensors"))?,
         &read(&suite.join("mlp_init.safetensors"))?,
@@ -97,7 +96,9 @@ fn run() -> Result<(), Error> {
         }
     }
 
-    println!("| model | clean | FGSM ε 0.1 | PGD ε 0.1 | MIA AUC members vs test | MIA AUC members vs unused train | trigger ASR |");
+    println!(
+        "| model | clean | FGSM ε 0.1 | PGD ε 0.1 | MIA AUC members vs test | MIA AUC members vs unused train | trigger ASR |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (name, f) in &figures {
         row(name, f);

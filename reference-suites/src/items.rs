@@ -309,10 +309,15 @@ pub fn build(item: DigitsItem, inputs: &ItemInputs) -> Result<BuiltItem, ItemErr
 pub fn members_file(members: &[usize], n_train: usize) -> Result<Vec<u8>, ItemError> {
     let mut is_member = vec![false; n_train];
     for &r in members {
-        *is_member.get_mut(r).ok_or(ItemError::Member { row: r, n: n_train })? = true;
+        *is_member
+            .get_mut(r)
+            .ok_or(ItemError::Member { row: r, n: n_train })? = true;
     }
     let bytes = |rows: Vec<usize>| -> (Vec<usize>, Vec<u8>) {
-        let b = rows.iter().flat_map(|&r| (r as i64).to_le_bytes()).collect();
+        let b = rows
+            .iter()
+            .flat_map(|&r| (r as i64).to_le_bytes())
+            .collect();
         (vec![rows.len()], b)
     };
     let m = bytes((0..n_train).filter(|&r| is_member[r]).collect());
@@ -460,4 +465,3 @@ mod tests {
         ));
     }
 }
-

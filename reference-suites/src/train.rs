@@ -372,8 +372,14 @@ mod tests {
             random_start: false,
             ..PGD_01
         };
-        let (r, p) = (pgd_accuracy(&robust, &test, eval), pgd_accuracy(&plain, &test, eval));
-        eprintln!("PGD robust accuracy after {} steps: adversarial {r}, plain {p}", SHORT.steps);
+        let (r, p) = (
+            pgd_accuracy(&robust, &test, eval),
+            pgd_accuracy(&plain, &test, eval),
+        );
+        eprintln!(
+            "PGD robust accuracy after {} steps: adversarial {r}, plain {p}",
+            SHORT.steps
+        );
         assert!(r > p + 0.1, "adversarial {r} vs plain {p}");
     }
 
@@ -381,10 +387,7 @@ mod tests {
     fn adversarial_training_refuses_an_attack_eps_outside_the_range() {
         let (init, train_split, _) = digits();
         let adversary = Adversary {
-            pgd: PgdConfig {
-                eps: 1.5,
-                ..PGD_01
-            },
+            pgd: PgdConfig { eps: 1.5, ..PGD_01 },
             range: (0.0, 1.0),
         };
         let err = train_adversarial(

@@ -65,7 +65,11 @@ fn rebuilding_the_adversarially_trained_item_gives_the_shipped_file_and_it_resis
         f.pgd_robust_accuracy,
         base.pgd_robust_accuracy
     );
-    assert!(f.clean_accuracy > 0.9, "clean accuracy {}", f.clean_accuracy);
+    assert!(
+        f.clean_accuracy > 0.9,
+        "clean accuracy {}",
+        f.clean_accuracy
+    );
 }
 
 #[test]
@@ -99,7 +103,11 @@ fn rebuilding_the_known_answer_backdoor_item_gives_the_shipped_file_and_its_trig
     let f = items::measure(&built.model, &inputs, &built.members, Some(trigger)).unwrap();
     let asr = f.backdoor_success_rate.unwrap();
     assert!(asr > 0.9, "trigger attack success rate {asr}");
-    assert!(f.clean_accuracy > 0.9, "clean accuracy {}", f.clean_accuracy);
+    assert!(
+        f.clean_accuracy > 0.9,
+        "clean accuracy {}",
+        f.clean_accuracy
+    );
 }
 
 #[test]
