@@ -84,14 +84,19 @@ fn run() -> Result<(), Error> {
             write(&out.join("kat_members.safetensors"), &members)?;
             digests.push(("kat_members.safetensors".into(), members));
         }
+        for purpose in ["batches", "members", "poisoned rows"] {
+            eprintln!("{}: seed {purpose:?} = {}", item.name(), item.seed(purpose));
+        }
+        if item == DigitsItem::Overfit {
+            eprintln!("{}: member rows {:?}", item.name(), built.members);
+        }
         if let Some((t, rows)) = &built.backdoor {
             eprintln!(
-                "{}: trigger pixels {:?} = {} -> label {}, stamped on {} training rows",
+                "{}: trigger pixels {:?} = {} -> label {}, stamped on training rows {rows:?}",
                 item.name(),
                 t.pixels,
                 t.value,
                 t.target,
-                rows.len()
             );
         }
     }
