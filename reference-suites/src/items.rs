@@ -113,6 +113,9 @@ pub enum ItemError {
         /// Rows available.
         available: usize,
     },
+    /// Membership cannot be measured without members.
+    #[error("no member rows given: membership inference needs at least one")]
+    NoMembers,
     /// A member index outside the training split.
     #[error("member row {row} is outside the {n} training rows")]
     Member {
@@ -378,6 +381,9 @@ pub fn measure(
     let train = &inputs.train;
     let d = inputs.features();
     let n = train.len();
+    if members.is_empty() {
+        return Err(ItemError::NoMembers);
+    }
     if let Some(&row) = members.iter().find(|&&r| r >= n) {
         return Err(ItemError::Member { row, n });
     }
@@ -434,6 +440,31 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn suite_file(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("suites/digits-mlp")
+            .join(name);
+        std::fs::read(p).unwrap()
+    }
+
+    #[test]
+    fn measuring_without_members_or_with_a_row_outside_the_training_split_is_refused() {
+        let inputs = ItemInputs::from_bytes(
+            &suite_file("data.safetensors"),
+            &suite_file("mlp_init.safetensors"),
+        )
+        .unwrap();
+        let model = Model::from_bytes(&suite_file("mlp_trained.safetensors")).unwrap();
+        assert!(matches!(
+            measure(&model, &inputs, &[], None),
+            Err(ItemError::NoMembers)
+        ));
+        assert!(matches!(
+            measure(&model, &inputs, &[0, 1297], None),
+            Err(ItemError::Member { row: 1297, n: 1297 })
+        ));
+    }
 
     #[test]
     fn a_seeded_draw_is_distinct_ascending_and_repeatable() {

@@ -399,3 +399,31 @@ pub(crate) fn vars_of(layers: &[Layer]) -> Result<Vec<(Var, Var)>, candle_core::
         .map(|l| Ok((Var::from_tensor(&l.w)?, Var::from_tensor(&l.b)?)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_safetensors_read_back_as_the_same_weights() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("suites/digits-mlp/mlp_trained.safetensors");
+        let model = Model::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+        let bytes = model.to_safetensors().unwrap();
+        let again = Model::from_bytes(&bytes).unwrap();
+        let flat = |m: &Model| -> Vec<f32> {
+            m.mlp()
+                .unwrap()
+                .layers()
+                .iter()
+                .flat_map(|l| {
+                    let w = l.w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    w.into_iter()
+                        .chain(l.b.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                })
+                .collect()
+        };
+        assert_eq!(flat(&model), flat(&again));
+        assert_eq!(again.to_safetensors().unwrap(), bytes);
+    }
+}
