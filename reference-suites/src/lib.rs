@@ -35,6 +35,7 @@ pub mod attacks;
 mod data;
 mod evaluate;
 mod item;
+pub mod items;
 mod manifest;
 mod model;
 #[cfg(feature = "onnx")]

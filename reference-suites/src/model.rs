@@ -255,6 +255,39 @@ impl Model {
         }
     }
 
+    /// The MLP's weights as safetensors bytes in PyTorch layout (`fc1.weight`, `fc1.bias`,
+    /// …, f32, no metadata); the same weights always give the same bytes. ONNX models
+    /// cannot be written.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, ModelError> {
+        let Some(mlp) = self.mlp() else {
+            return Err(ModelError::Unsupported(
+                "only MLP models can be written as safetensors".into(),
+            ));
+        };
+        let mut tensors = Vec::with_capacity(2 * mlp.f32_layers.len());
+        for (i, l) in mlp.f32_layers.iter().enumerate() {
+            for (name, t) in [("weight", &l.w), ("bias", &l.b)] {
+                let shape = t.dims().to_vec();
+                let data: Vec<u8> = t
+                    .flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
+                tensors.push((format!("fc{}.{name}", i + 1), shape, data));
+            }
+        }
+        let views = tensors
+            .iter()
+            .map(|(name, shape, data)| {
+                safetensors::tensor::TensorView::new(StDtype::F32, shape.clone(), data)
+                    .map(|v| (name.as_str(), v))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ModelError::Safetensors(e.to_string()))?;
+        safetensors::serialize(views, None).map_err(|e| ModelError::Safetensors(e.to_string()))
+    }
+
     /// Logits for `x` ([n, features]) computed in `precision`; `x` is converted.
     pub(crate) fn logits(&self, x: &Tensor, precision: Precision) -> Result<Tensor, ModelError> {
         match &self.kind {
@@ -365,4 +398,32 @@ pub(crate) fn vars_of(layers: &[Layer]) -> Result<Vec<(Var, Var)>, candle_core::
         .iter()
         .map(|l| Ok((Var::from_tensor(&l.w)?, Var::from_tensor(&l.b)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_safetensors_read_back_as_the_same_weights() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("suites/digits-mlp/mlp_trained.safetensors");
+        let model = Model::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+        let bytes = model.to_safetensors().unwrap();
+        let again = Model::from_bytes(&bytes).unwrap();
+        let flat = |m: &Model| -> Vec<f32> {
+            m.mlp()
+                .unwrap()
+                .layers()
+                .iter()
+                .flat_map(|l| {
+                    let w = l.w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    w.into_iter()
+                        .chain(l.b.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                })
+                .collect()
+        };
+        assert_eq!(flat(&model), flat(&again));
+        assert_eq!(again.to_safetensors().unwrap(), bytes);
+    }
 }

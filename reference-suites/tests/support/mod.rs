@@ -47,12 +47,15 @@ pub fn art() -> Vec<u8> {
     read(root().join("tests/data/art_outputs_shared.safetensors"))
 }
 
-/// Copies the suite into a fresh temporary folder (for tests that break it).
+/// Copies the suite's files (not its `items/` folder) into a fresh temporary folder (for
+/// tests that break it).
 pub fn suite_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(suite_dir()).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
     }
     dir
 }
