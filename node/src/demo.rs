@@ -22,8 +22,9 @@ use crate::{
     store::Store,
 };
 
-/// The digits suite, shipped inside the binary so the demo runs from anywhere.
-const SUITE_FILES: [(&str, &[u8]); 5] = [
+/// The digits suite with its test items, the owner's sealed known answers and one lab's
+/// ART results, shipped inside the binary so the demo runs from anywhere.
+const SUITE_FILES: [(&str, &[u8]); 11] = [
     (
         "suite.toml",
         include_bytes!("../../reference-suites/suites/digits-mlp/suite.toml"),
@@ -43,6 +44,32 @@ const SUITE_FILES: [(&str, &[u8]); 5] = [
     (
         "poisoning_inputs.safetensors",
         include_bytes!("../../reference-suites/suites/digits-mlp/poisoning_inputs.safetensors"),
+    ),
+    (
+        "items/mlp_robust_pgd.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/items/mlp_robust_pgd.safetensors"),
+    ),
+    (
+        "items/mlp_overfit.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/items/mlp_overfit.safetensors"),
+    ),
+    (
+        "items/mlp_kat_backdoor.safetensors",
+        include_bytes!(
+            "../../reference-suites/suites/digits-mlp/items/mlp_kat_backdoor.safetensors"
+        ),
+    ),
+    (
+        "items/kat_members.safetensors",
+        include_bytes!("../../reference-suites/suites/digits-mlp/items/kat_members.safetensors"),
+    ),
+    (
+        "owner/sample-d.sealed.json",
+        include_bytes!("../../reference-suites/suites/digits-mlp/owner/sample-d.sealed.json"),
+    ),
+    (
+        "art/base-art-1.20.1.json",
+        include_bytes!("../../reference-suites/suites/digits-mlp/art/base-art-1.20.1.json"),
     ),
 ];
 
@@ -97,53 +124,67 @@ struct LabPlan {
     seed_offset: u64,
     eps: Option<f64>,
     lax: Option<f64>,
+    /// Submits the shipped IBM ART results instead of running the engine.
+    art: bool,
     story: &'static str,
 }
 
+impl LabPlan {
+    fn honest(name: String, threads: usize, precision: Precision, seed_offset: u64, story: &'static str) -> Self {
+        LabPlan {
+            name,
+            threads,
+            precision,
+            seed_offset,
+            eps: None,
+            lax: None,
+            art: false,
+            story,
+        }
+    }
+}
+
+/// `n` labs: honest ones with the variation a real network has (threads, f64 gradients,
+/// their own seeds for the random-start attacks, one lab using IBM ART), then a lab that
+/// judges verdicts with a laxer threshold and one that runs another ε.
 fn plans(n: usize) -> Vec<LabPlan> {
-    let honest = [
-        (
-            1,
-            Precision::F32,
-            0,
-            "reference setup: 1 thread, f32 gradients",
-        ),
-        (2, Precision::F32, 0, "2 threads"),
-        (1, Precision::F64, 0, "f64 gradients"),
-        (2, Precision::F32, 1, "2 threads, its own seed"),
-        (1, Precision::F64, 2, "f64 gradients, its own seed"),
+    let honest: [(usize, Precision, u64, bool, &str); 4] = [
+        (1, Precision::F32, 0, false, "reference setup: 1 thread, f32 gradients"),
+        (2, Precision::F32, 1, false, "2 threads, its own seed"),
+        (1, Precision::F64, 2, false, "f64 gradients, its own seed"),
+        (1, Precision::F32, 0, true, "uses IBM ART 1.20.1 and submits its results"),
     ];
     let mut out = Vec::new();
     for i in 0..n.saturating_sub(2) {
-        let (threads, precision, seed_offset, story) = honest[i % honest.len()];
-        out.push(LabPlan {
-            name: format!("lab-{}", i + 1),
+        let (threads, precision, seed_offset, art, story) = honest[i % honest.len()];
+        let mut p = LabPlan::honest(
+            format!("lab-{}", i + 1),
             threads,
             precision,
-            seed_offset: seed_offset + (i / honest.len()) as u64 * 10,
-            eps: None,
-            lax: None,
+            seed_offset + (i / honest.len()) as u64 * 10,
             story,
-        });
+        );
+        p.art = art && i < honest.len();
+        out.push(p);
     }
-    out.push(LabPlan {
-        name: format!("lab-{}", n - 1),
-        threads: 1,
-        precision: Precision::F32,
-        seed_offset: 0,
-        eps: None,
-        lax: Some(0.15),
-        story: "judges verdicts with a laxer threshold than the suite's criterion",
-    });
-    out.push(LabPlan {
-        name: format!("lab-{n}"),
-        threads: 2,
-        precision: Precision::F32,
-        seed_offset: 0,
-        eps: Some(0.15),
-        lax: None,
-        story: "runs the evasion tests at ε = 0.15 instead of 0.1",
-    });
+    let mut lax = LabPlan::honest(
+        format!("lab-{}", n - 1),
+        1,
+        Precision::F32,
+        0,
+        "judges verdicts with a threshold 0.05 laxer than the suite's criterion",
+    );
+    lax.lax = Some(0.05);
+    out.push(lax);
+    let mut eps = LabPlan::honest(
+        format!("lab-{n}"),
+        2,
+        Precision::F32,
+        0,
+        "runs the evasion tests at ε = 0.15 instead of 0.1",
+    );
+    eps.eps = Some(0.15);
+    out.push(eps);
     out
 }
 
@@ -292,8 +333,13 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         message: e.to_string(),
     })?;
     for (name, bytes) in SUITE_FILES {
-        std::fs::write(suite_dir.join(name), bytes).map_err(|e| DemoError::Setup {
-            path: suite_dir.join(name),
+        let path = suite_dir.join(name);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, bytes));
+        written.map_err(|e| DemoError::Setup {
+            path: path.clone(),
             message: e.to_string(),
         })?;
     }
@@ -315,6 +361,11 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             labs.len(),
             p.story
         ));
+        if p.art {
+            let id = submit_art(client, &suite, &suite_dir)?;
+            result_ids.insert(p.name.clone(), id);
+            continue;
+        }
         let mut config = RunConfig::new()
             .with_threads(p.threads)
             .with_precision(p.precision)
@@ -334,6 +385,17 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         let (id, _) = ops::run_suite(client, &suite, config, deviation, |_| {})?;
         result_ids.insert(p.name.clone(), id);
     }
+
+    // After the labs, the owner runs the reference implementation: its values are the
+    // assigned values of the round (published after the labs', so nobody could copy them).
+    progress.step("the scheme owner publishes its reference run (the assigned values)");
+    ops::run_suite(
+        &owner_api,
+        &suite,
+        RunConfig::new().with_round(1),
+        Deviation::default(),
+        |_| {},
+    )?;
 
     // The first lab disputes the ε lab's result; that lab answers; the owner rules.
     progress.step("a dispute: lab-1 cannot reproduce the last lab's evasion results");
@@ -369,6 +431,11 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         action: interlab_protocol::Action::Exclude,
         statement: "upheld: the result does not measure the published suite; excluded".into(),
     })?;
+
+    // The round is over: the owner reveals the blind item's known answers; every node
+    // checks them against the commitment in the manifest.
+    progress.step("the scheme owner reveals the known answers of the blind item sample-d");
+    reveal(&owner_api, &suite, &suite_dir.join("owner/sample-d.sealed.json"))?;
 
     // Everyone converges on one evidence root.
     progress.step("waiting until every node holds the same evidence");
@@ -411,6 +478,64 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         summary,
         answer,
     })
+}
+
+/// A lab that uses IBM ART submits the shipped ART results (see `art/SOURCE.md` in the
+/// suite folder) through the same check as `interlab submit`.
+fn submit_art(
+    client: &ApiClient,
+    suite: &Digest,
+    suite_dir: &Path,
+) -> Result<interlab_protocol::RecordId, DemoError> {
+    let path = suite_dir.join("art/base-art-1.20.1.json");
+    let bytes = std::fs::read(&path).map_err(|e| DemoError::Setup {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let submission = interlab_suites::Submission::from_json(&bytes)
+        .map_err(|e| DemoError::Settings(e.to_string()))?;
+    let fetched = ops::fetch_suite(client, suite)?;
+    let result = submission
+        .to_run_result(&fetched, 1)
+        .map_err(|e| DemoError::Settings(e.to_string()))?;
+    let v = client.publish(&Body::RunResult(result))?;
+    v["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| DemoError::Settings("submit answer without id".into()))
+}
+
+/// The owner reveals a sealed file's answers (what `interlab suite reveal` does).
+fn reveal(owner: &ApiClient, suite: &Digest, sealed: &Path) -> Result<(), DemoError> {
+    #[derive(serde::Deserialize)]
+    struct SealedFile {
+        item: String,
+        salt: String,
+        answers: Vec<interlab_protocol::KnownAnswer>,
+    }
+    let bytes = std::fs::read(sealed).map_err(|e| DemoError::Setup {
+        path: sealed.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let file: SealedFile = serde_json::from_slice(&bytes)
+        .map_err(|e| DemoError::Settings(format!("{}: {e}", sealed.display())))?;
+    let salt = hex::decode(&file.salt)
+        .map_err(|e| DemoError::Settings(format!("{}: salt: {e}", sealed.display())))?;
+    let suite_record = owner
+        .records(&format!("kind=suite_published&suite={suite}"))?
+        .first()
+        .map(|o| o.id)
+        .ok_or_else(|| DemoError::Settings(format!("suite {suite} is not published")))?;
+    owner.publish(&Body::KnownAnswerReveal {
+        suite: *suite,
+        suite_record,
+        sealed: interlab_protocol::SealedAnswers {
+            item: file.item,
+            salt,
+            answers: file.answers,
+        },
+    })?;
+    Ok(())
 }
 
 /// Polls `ready` until it holds or 30 s pass; `what` names the wait in the error.

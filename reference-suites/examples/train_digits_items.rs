@@ -37,10 +37,12 @@ fn opt(v: Option<f64>) -> String {
 
 fn row(name: &str, f: &ItemFigures) {
     println!(
-        "| {name} | {:.3} | {:.3} | {:.3} | {:.4} | {} | {} |",
+        "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.4} | {} | {} |",
         f.clean_accuracy,
         f.fgsm_robust_accuracy,
         f.pgd_robust_accuracy,
+        f.pgd_random_start_robust_accuracy,
+        f.square_robust_accuracy,
         f.mia_auc_vs_test,
         opt(f.mia_auc_vs_unused_train),
         opt(f.backdoor_success_rate),
@@ -109,9 +111,9 @@ fn run() -> Result<(), Error> {
     }
 
     println!(
-        "| model | clean | FGSM ε 0.1 | PGD ε 0.1 | MIA AUC members vs test | MIA AUC members vs unused train | trigger ASR |"
+        "| model | clean | FGSM ε 0.1 | PGD ε 0.1 | PGD ε 0.1 random start | Square ε 0.1 | MIA AUC members vs test | MIA AUC members vs unused train | trigger ASR |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, f) in &figures {
         row(name, f);
     }

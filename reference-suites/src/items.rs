@@ -20,6 +20,7 @@ use crate::{
         AttackError,
         fgsm::fgsm,
         pgd::{PgdConfig, pgd},
+        square::{SquareConfig, square},
     },
     data::{DataError, DataFile, Split},
     model::{Mlp, Model, ModelError, read_mlp_layers},
@@ -89,6 +90,9 @@ pub fn kat_trigger() -> Trigger {
         target: 7,
     }
 }
+
+/// Seed of the random-start PGD and of the Square attack in [`measure`].
+pub const MEASURE_SEED: u64 = 0;
 
 /// Why an item cannot be built or measured.
 #[derive(Debug, thiserror::Error)]
@@ -346,6 +350,11 @@ pub struct ItemFigures {
     pub fgsm_robust_accuracy: f64,
     /// Test accuracy under PGD ε 0.1, step 0.025, 10 steps, no random start.
     pub pgd_robust_accuracy: f64,
+    /// The same PGD from a uniform random start in the ε-ball (seed [`MEASURE_SEED`]).
+    pub pgd_random_start_robust_accuracy: f64,
+    /// Test accuracy under the black-box Square attack, ε 0.1, 300 queries, p_init 0.8
+    /// (seed [`MEASURE_SEED`]); far below the PGD figure would mean masked gradients.
+    pub square_robust_accuracy: f64,
     /// Loss-threshold membership AUC: members against the test rows.
     pub mia_auc_vs_test: f64,
     /// Loss-threshold membership AUC: members against the training rows the model was
@@ -397,6 +406,31 @@ pub fn measure(
         Precision::F32,
         &mut Rng::new(0),
     )?;
+    let pg_rs = pgd(
+        model,
+        &test.x,
+        &test.y,
+        PgdConfig {
+            random_start: true,
+            ..ROBUST_PGD
+        },
+        RANGE,
+        Precision::F32,
+        &mut Rng::new(MEASURE_SEED),
+    )?;
+    let sq = square(
+        model,
+        &test.x,
+        &test.y,
+        SquareConfig {
+            eps: 0.1,
+            max_queries: 300,
+            p_init: 0.8,
+            shape: (1, 8, 8),
+        },
+        RANGE,
+        &mut Rng::new(MEASURE_SEED),
+    )?;
     let member_set = rows_of(train, members, d);
     let sm = member_scores(model, &member_set)?;
     let st = member_scores(model, test)?;
@@ -431,6 +465,8 @@ pub fn measure(
         clean_accuracy: accuracy(model, &test.x, &test.y)?,
         fgsm_robust_accuracy: accuracy(model, &fg.x_adv, &test.y)?,
         pgd_robust_accuracy: accuracy(model, &pg.x_adv, &test.y)?,
+        pgd_random_start_robust_accuracy: accuracy(model, &pg_rs.x_adv, &test.y)?,
+        square_robust_accuracy: accuracy(model, &sq.x_adv, &test.y)?,
         mia_auc_vs_test: mia::roc(&sm, &st).auc,
         mia_auc_vs_unused_train,
         backdoor_success_rate,

@@ -16,6 +16,8 @@
 //! - [`run`] with a [`RunConfig`] (seed, threads, a lab's own model, an ε override,
 //!   gradient [`Precision`], round) and a progress callback → [`RunOutput`].
 //! - [`attack`] for one ad-hoc evasion run (what `interlab attack` calls).
+//! - [`items`]: the recipes that build the digits suite's test items (adversarially
+//!   trained, overfitted, known-answer backdoor) and the figures they measure.
 //!
 //! ```no_run
 //! use interlab_suites::{RunConfig, Suite, run};

@@ -70,6 +70,13 @@ fn rebuilding_the_adversarially_trained_item_gives_the_shipped_file_and_it_resis
         "clean accuracy {}",
         f.clean_accuracy
     );
+    // A black-box attack does no better than PGD: the gradients are not masked.
+    assert!(
+        f.square_robust_accuracy >= f.pgd_robust_accuracy - 0.05,
+        "Square {} vs PGD {}",
+        f.square_robust_accuracy,
+        f.pgd_robust_accuracy
+    );
 }
 
 #[test]

@@ -47,17 +47,23 @@ pub fn art() -> Vec<u8> {
     read(root().join("tests/data/art_outputs_shared.safetensors"))
 }
 
-/// Copies the suite's files (not its `items/` folder) into a fresh temporary folder (for
+/// Copies the suite's files and its `items/` folder into a fresh temporary folder (for
 /// tests that break it).
 pub fn suite_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(suite_dir()).unwrap() {
+    copy_files(&suite_dir(), dir.path());
+    std::fs::create_dir(dir.path().join("items")).unwrap();
+    copy_files(&suite_dir().join("items"), &dir.path().join("items"));
+    dir
+}
+
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
-    dir
 }
 
 /// Writes a safetensors file from (name, dtype, shape, bytes).
