@@ -21,12 +21,16 @@ class RealArt(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as d:
             out = pathlib.Path(d) / "r.json"
-            args = ["--suite", str(SUITE_DIR / "suite.toml"), "--no-item",
+            args = ["--suite", str(SUITE_DIR / "suite.toml"), "--item", "base",
                     "--model", str(SUITE_DIR / "mlp_trained.safetensors"), "--out", str(out)]
             with contextlib.redirect_stdout(io.StringIO()):
                 self.assertEqual(art_adapter.main(args), 0)
             doc = json.loads(out.read_text())
-        got = {(r["test"], m["metric"]): m["values"][0] for r in doc["results"] for m in r["metrics"]}
+        got = {
+            (r["test"], m["metric"]): m["values"][0]
+            for r in doc["results"]
+            for m in r["metrics"]
+        }
         params = {r["test"]: r["parameters"] for r in doc["results"]}
         self.assertEqual(got[("fgsm-eps0.1", "robust_accuracy")], 0.286)
         self.assertEqual(got[("pgd-eps0.1", "robust_accuracy")], 0.228)

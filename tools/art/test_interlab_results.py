@@ -63,7 +63,8 @@ class Uncertainty(unittest.TestCase):
 
     def test_attack_success_counts_only_rows_correct_before_the_attack(self):
         y = np.array([0, 1, 2, 3])
-        ms = {m["metric"]: m["values"][0] for m in ir.evasion_metrics(y, [0, 1, 2, 0], [0, 0, 0, 0])}
+        em = ir.evasion_metrics(y, [0, 1, 2, 0], [0, 0, 0, 0])
+        ms = {m["metric"]: m["values"][0] for m in em}
         self.assertEqual(ms["clean_accuracy"], 0.75)
         self.assertEqual(ms["robust_accuracy"], 0.25)
         self.assertAlmostEqual(ms["attack_success_rate"], 2 / 3, places=15)
@@ -85,23 +86,36 @@ class SuiteReading(unittest.TestCase):
         self.assertTrue(any(s.startswith("pgd-rs-eps0.1") for s in skipped))
 
     def test_an_unknown_item_is_refused_with_the_known_ones(self):
+        with self.assertRaisesRegex(ir.AdapterError, r"no item 'nope' \(items: base, robust"):
+            ir.Suite(SUITE).tests_for_item("nope")
+
+    def test_an_item_runs_only_the_tests_it_names(self):
         with tempfile.TemporaryDirectory() as d:
-            p = pathlib.Path(d) / "suite.toml"
-            p.write_text(SUITE.read_text() + '\n[[items]]\nid = "base"\nmodel = "model"\n')
-            with self.assertRaisesRegex(ir.AdapterError, r"no item 'robust' \(items: base\)"):
-                ir.Suite(p).tests_for_item("robust")
+            p = small_suite(d, 'tests = ["pgd-eps0.1"]')
+            tests, _ = ir.Suite(p).tests_for_item("base")
+            self.assertEqual([t["id"] for t in tests], ["pgd-eps0.1"])
 
     def test_a_model_file_other_than_the_items_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
-            p = pathlib.Path(d) / "suite.toml"
-            p.write_text(SUITE.read_text() + '\n[[items]]\nid = "base"\nmodel = "model"\n')
-            (pathlib.Path(d) / "mlp_trained.safetensors").write_bytes(b"the item")
+            p = small_suite(d)
+            (pathlib.Path(d) / "item.safetensors").write_bytes(b"the item")
             other = pathlib.Path(d) / "other.safetensors"
             other.write_bytes(b"another model")
             with self.assertRaisesRegex(ir.AdapterError, "is not item 'base''s model"):
                 ir.Suite(p).check_model_file("base", other)
-            ir.Suite(p).check_model_file("base", pathlib.Path(d) / "mlp_trained.safetensors")
+            ir.Suite(p).check_model_file("base", pathlib.Path(d) / "item.safetensors")
 
+
+def small_suite(d, item_extra=""):
+    p = pathlib.Path(d) / "suite.toml"
+    p.write_text(
+        '[artefacts.m]\npath = "item.safetensors"\n'
+        '[[tests]]\nid = "fgsm-eps0.1"\nparams = { kind = "fgsm", eps = 0.1 }\n'
+        '[[tests]]\nid = "pgd-eps0.1"\n'
+        'params = { kind = "pgd", eps = 0.1, step = 0.025, iterations = 10 }\n'
+        f'[[items]]\nid = "base"\nmodel = "m"\n{item_extra}\n'
+    )
+    return p
 
 if __name__ == "__main__":
     unittest.main()
