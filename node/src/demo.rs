@@ -68,7 +68,7 @@ pub enum DemoError {
     #[error(transparent)]
     Ops(#[from] OpsError),
     /// Nodes did not agree in time.
-    #[error("nodes did not converge within {0:?}: {1}")]
+    #[error("nodes did not converge within {} s: {1}", .0.as_secs())]
     NoConvergence(Duration, String),
     /// Bad settings.
     #[error("{0}")]
@@ -243,8 +243,13 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     let scheme = match store.ingest(&[genesis.to_bytes()], now_ms()) {
         Ok(mut r) => match r.pop() {
             Some(Ok(id)) => id,
-            other => {
-                return Err(DemoError::Settings(format!("genesis refused: {other:?}")));
+            Some(Err(rejection)) => {
+                return Err(DemoError::Settings(format!("genesis refused: {rejection}")));
+            }
+            None => {
+                return Err(DemoError::Settings(
+                    "genesis refused: the store returned no verdict".to_owned(),
+                ));
             }
         },
         Err(e) => return Err(DemoError::Settings(e.to_string())),
@@ -464,7 +469,8 @@ fn converge(
             return Ok(roots);
         }
         if t.elapsed() > timeout {
-            return Err(DemoError::NoConvergence(timeout, format!("{roots:?}")));
+            let list: Vec<String> = roots.iter().map(|(n, r)| format!("{n}: {r}")).collect();
+            return Err(DemoError::NoConvergence(timeout, list.join(", ")));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

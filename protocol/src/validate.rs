@@ -98,7 +98,7 @@ pub enum Rejection {
     #[error("record {0} is already stored")]
     Duplicate(RecordId),
     /// The predecessor is missing.
-    #[error("author {author} has seq up to {have:?}, record has seq {found}: gap")]
+    #[error("gap: record has seq {found} but {}", held_text(author, *have))]
     Gap {
         /// The author.
         author: PublicKey,
@@ -108,7 +108,7 @@ pub enum Rejection {
         found: u64,
     },
     /// `prev` does not name the author's previous record.
-    #[error("author {author} seq {seq}: prev is {found:?} but the record at seq {} is {expected:?}", seq.saturating_sub(1))]
+    #[error("{}", wrong_prev_text(author, *seq, expected.as_ref(), found.as_ref()))]
     WrongPrev {
         /// The author.
         author: PublicKey,
@@ -138,6 +138,16 @@ pub enum Rejection {
     /// Two records at one seq.
     #[error("equivocation: author {} signed two records at seq {}", .0.a.author, seq_of(.0))]
     Equivocation(Box<ForkProof>),
+    /// A kind reserved to accredited labs, written by the owner's key.
+    #[error(
+        "only an accredited lab may write {kind} records; author {author} is the scheme owner's key, which is not a lab"
+    )]
+    OwnerNotALab {
+        /// Record kind.
+        kind: &'static str,
+        /// The author (the owner).
+        author: PublicKey,
+    },
     /// Author never accredited.
     #[error("author {0} is not the scheme owner and has not been accredited")]
     UnknownAuthor(PublicKey),
@@ -150,7 +160,7 @@ pub enum Rejection {
         author: PublicKey,
     },
     /// The lab was revoked.
-    #[error("lab {lab} was revoked; its records after seq {last_seq:?} are rejected")]
+    #[error("{}", revoked_text(lab, *last_seq))]
     LabRevoked {
         /// The lab.
         lab: PublicKey,
@@ -158,8 +168,10 @@ pub enum Rejection {
         last_seq: Option<u64>,
     },
     /// Too long a text field.
-    #[error("a text field is {len} bytes, over the limit of {MAX_TEXT}")]
+    #[error("text field `{field}` is {len} bytes, over the limit of {MAX_TEXT} bytes")]
     TextTooLong {
+        /// The field's name.
+        field: &'static str,
         /// Its length.
         len: usize,
     },
@@ -175,8 +187,49 @@ pub enum Rejection {
         computed: Digest,
     },
     /// Retraction of a record that is not the author's own.
-    #[error("a retraction may only target the author's own records; {0} is not")]
+    #[error("a retraction may only target the author's own records; {0} is another author's")]
     RetractsOthers(RecordId),
+    /// Retraction of a record that is not in the log.
+    #[error(
+        "retraction target {0} is not a stored record (a retraction may only target one of the author's earlier records)"
+    )]
+    UnknownTarget(RecordId),
+}
+
+fn held_text(author: &PublicKey, have: Option<u64>) -> String {
+    match have {
+        Some(h) => format!("author {author}'s chain is held up to seq {h}"),
+        None => format!("no record of author {author} is held yet"),
+    }
+}
+
+fn wrong_prev_text(
+    author: &PublicKey,
+    seq: u64,
+    expected: Option<&RecordId>,
+    found: Option<&RecordId>,
+) -> String {
+    match (expected, found) {
+        (None, Some(f)) => {
+            format!("author {author} seq {seq}: prev must be null at seq 0, but is {f}")
+        }
+        (Some(e), Some(f)) => format!(
+            "author {author} seq {seq}: prev is {f} but the author's record at seq {} is {e}",
+            seq.saturating_sub(1)
+        ),
+        (Some(e), None) => format!(
+            "author {author} seq {seq}: prev is null but the author's record at seq {} is {e}",
+            seq.saturating_sub(1)
+        ),
+        (None, None) => format!("author {author} seq {seq}: prev is null"),
+    }
+}
+
+fn revoked_text(lab: &PublicKey, last_seq: Option<u64>) -> String {
+    match last_seq {
+        Some(s) => format!("lab {lab} was revoked; its records after seq {s} are rejected"),
+        None => format!("lab {lab} was revoked with no record kept; all its records are rejected"),
+    }
 }
 
 fn seq_of(p: &ForkProof) -> String {
@@ -210,6 +263,7 @@ impl Rejection {
                 "oversize"
             }
             Rejection::Envelope(EnvelopeError::UnknownVersion(_)) => "unknown_version",
+            Rejection::Envelope(EnvelopeError::AuthorMismatch { .. }) => "author_mismatch",
             Rejection::Envelope(_) => "malformed",
             Rejection::UnknownVersion { .. } => "unknown_version",
             Rejection::WrongScheme { .. } => "wrong_scheme",
@@ -222,12 +276,13 @@ impl Rejection {
             Rejection::FromTheFuture { .. } => "from_the_future",
             Rejection::Equivocation(_) => "equivocation",
             Rejection::UnknownAuthor(_) => "unknown_author",
-            Rejection::Unauthorized { .. } => "unauthorized",
+            Rejection::Unauthorized { .. } | Rejection::OwnerNotALab { .. } => "unauthorized",
             Rejection::LabRevoked { .. } => "lab_revoked",
             Rejection::TextTooLong { .. } => "text_too_long",
             Rejection::Measurement(_) => "bad_measurement",
             Rejection::SuiteIdMismatch { .. } => "suite_id_mismatch",
             Rejection::RetractsOthers(_) => "retracts_others",
+            Rejection::UnknownTarget(_) => "unknown_target",
         }
     }
 }
@@ -266,9 +321,12 @@ pub fn validate_opened(
     if rec.v != RECORD_VERSION {
         return Err(Rejection::UnknownVersion { found: rec.v });
     }
-    for t in rec.body.texts() {
+    for (field, t) in rec.body.texts() {
         if t.len() > MAX_TEXT {
-            return Err(Rejection::TextTooLong { len: t.len() });
+            return Err(Rejection::TextTooLong {
+                field,
+                len: t.len(),
+            });
         }
     }
     if rec.time_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
@@ -317,7 +375,14 @@ pub fn validate_opened(
     // Authority of the author.
     let standing = log.standing(&rec.author);
     match standing {
-        Standing::Owner => {}
+        Standing::Owner => {
+            if let Body::RunResult(_) = rec.body {
+                return Err(Rejection::OwnerNotALab {
+                    kind: rec.body.kind(),
+                    author: rec.author,
+                });
+            }
+        }
         Standing::Unknown => return Err(Rejection::UnknownAuthor(rec.author)),
         Standing::Lab { revoked_after } => {
             if rec.body.owner_only() {
@@ -357,7 +422,8 @@ pub fn validate_opened(
         Body::RunResult(r) => r.check()?,
         Body::Retraction { target, .. } => match log.locate(target) {
             Some((author, _)) if author == rec.author => {}
-            _ => return Err(Rejection::RetractsOthers(*target)),
+            Some(_) => return Err(Rejection::RetractsOthers(*target)),
+            None => return Err(Rejection::UnknownTarget(*target)),
         },
         _ => {}
     }

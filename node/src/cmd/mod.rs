@@ -19,3 +19,13 @@ pub(crate) mod stats;
 pub(crate) mod suite;
 pub(crate) mod suite_publish;
 pub(crate) mod verify;
+
+/// The wire name of an enum value (`pass`, `correct`, `satisfactory` …), as its JSON shows
+/// it: for people, instead of Rust's `Debug` spelling.
+pub(crate) fn wire_name(v: &impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
+    }
+}

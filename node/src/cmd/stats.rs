@@ -264,8 +264,12 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
     if let Some(c) = &m.cochran {
         let _ = writeln!(
             s,
-            "  cochran: C = {:.4} ({})  crit 5% {:.4}  1% {:.4}  -> {:?}",
-            c.c, c.lab, c.crit_5, c.crit_1, c.class
+            "  cochran: C = {:.4} ({})  crit 5% {:.4}  1% {:.4}  -> {}",
+            c.c,
+            c.lab,
+            c.crit_5,
+            c.crit_1,
+            super::wire_name(&c.class)
         );
     }
     if let Some(g) = &m.grubbs {
@@ -278,7 +282,7 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             if let Some(t) = t {
                 let class = t
                     .class
-                    .map_or_else(|| "unclassified".into(), |c| format!("{c:?}"));
+                    .map_or_else(|| "unclassified".into(), |c| super::wire_name(&c));
                 let _ = writeln!(
                     s,
                     "  grubbs {name}: G = {:.4} ({})  crit 5% {}  1% {}  -> {class}",
@@ -308,7 +312,7 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
     for l in &m.labs {
         let band = l
             .z_band
-            .map_or_else(|| "-".into(), |b| format!("{b:?}").to_lowercase());
+            .map_or_else(|| "-".into(), |b| super::wire_name(&b));
         let flag = if l.outlier { " (outlier)" } else { "" };
         let _ = writeln!(
             s,

@@ -164,8 +164,8 @@ struct ManifestTest {
 
 /// The acceptance criteria a suite manifest (its canonical CBOR) sets, by test.
 pub fn suite_criteria(manifest: &[u8]) -> Result<Vec<(String, Criterion)>, String> {
-    let m: ManifestTests =
-        ciborium::de::from_reader_with_recursion_limit(manifest, 64).map_err(|e| e.to_string())?;
+    let m: ManifestTests = ciborium::de::from_reader_with_recursion_limit(manifest, 64)
+        .map_err(|e| crate::cbor::describe(&e))?;
     Ok(m.tests.into_iter().map(|t| (t.id, t.criterion)).collect())
 }
 
