@@ -68,7 +68,7 @@ pub enum DemoError {
     #[error(transparent)]
     Ops(#[from] OpsError),
     /// Nodes did not agree in time.
-    #[error("nodes did not converge within {} s: {1}", .0.as_secs())]
+    #[error("nodes did not converge within {secs} s: {1}", secs = .0.as_secs())]
     NoConvergence(Duration, String),
     /// Bad settings.
     #[error("{0}")]
