@@ -98,7 +98,7 @@ pub enum Rejection {
     #[error("record {0} is already stored")]
     Duplicate(RecordId),
     /// The predecessor is missing.
-    #[error("gap: record has seq {found} but {}", held_text(author, *have))]
+    #[error("gap: record has seq {found}, but {}", held_text(author, *have, *found))]
     Gap {
         /// The author.
         author: PublicKey,
@@ -196,10 +196,14 @@ pub enum Rejection {
     UnknownTarget(RecordId),
 }
 
-fn held_text(author: &PublicKey, have: Option<u64>) -> String {
+fn held_text(author: &PublicKey, have: Option<u64>, found: u64) -> String {
     match have {
+        Some(h) if found > h + 1 => format!(
+            "author {author}'s chain is held only up to seq {h} (seq {} is missing)",
+            h + 1
+        ),
         Some(h) => format!("author {author}'s chain is held up to seq {h}"),
-        None => format!("no record of author {author} is held yet"),
+        None => format!("no record of author {author} is held (seq 0 is missing)"),
     }
 }
 

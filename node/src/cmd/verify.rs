@@ -56,11 +56,12 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         return verify_bundle(&bytes, now_ms, json);
     }
     let mut failures: Vec<Value> = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
+    // (text, follows from another failure)
+    let mut lines: Vec<(String, bool)> = Vec::new();
     let items = match split_sequence(&bytes) {
         Ok(items) => items,
         Err((offset, e)) => {
-            lines.push(format!("byte {offset} [malformed]: {e}"));
+            lines.push((format!("byte {offset} [malformed]: {e}"), false));
             failures.push(json!({
                 "at": format!("byte {offset}"), "code": "malformed", "reason": e.to_string(),
                 "record": null, "follows_from": [],
@@ -72,7 +73,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let mut log = MemoryLog::new();
     let failed = log.ingest_all(&owned, now_ms);
     for f in diagnose(&owned, &log, failed) {
-        lines.push(f.to_string());
+        lines.push((f.to_string(), f.follows_from.is_some()));
         failures.push(envelope_json(&f));
     }
     let ev = log.evidence();
@@ -90,9 +91,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         });
         println!("{v}");
     } else {
-        for line in &lines {
-            println!("REJECTED {line}");
-        }
+        print_listing(&lines);
         println!(
             "{} envelopes, {} accepted, {} rejected; evidence root {}",
             owned.len(),
@@ -106,6 +105,20 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(crate::EXIT_FAILURE)
     })
+}
+
+/// Root causes, then the failures that follow from them, one `REJECTED` line each.
+fn print_listing(lines: &[(String, bool)]) {
+    let consequences = lines.iter().filter(|(_, follows)| *follows).count();
+    for (line, _) in lines.iter().filter(|(_, follows)| !*follows) {
+        println!("REJECTED {line}");
+    }
+    if consequences > 0 {
+        println!("{consequences} more failures follow from the ones above:");
+    }
+    for (line, _) in lines.iter().filter(|(_, follows)| *follows) {
+        println!("REJECTED {line}");
+    }
 }
 
 fn record_json(r: Option<&RecordRef>) -> Value {
@@ -189,17 +202,12 @@ fn verify_bundle(bytes: &[u8], now_ms: u64, json: bool) -> anyhow::Result<ExitCo
                     })
                 );
             } else {
-                let roots = failures
+                println!("bundle REJECTED");
+                let lines: Vec<(String, bool)> = failures
                     .iter()
-                    .filter(|f| f.follows_from.is_empty())
-                    .count();
-                println!(
-                    "bundle REJECTED: {} failures, {roots} of them root causes (listed first)",
-                    failures.len()
-                );
-                for f in &failures {
-                    println!("REJECTED {f}");
-                }
+                    .map(|f| (f.to_string(), !f.follows_from.is_empty()))
+                    .collect();
+                print_listing(&lines);
             }
             Ok(ExitCode::from(crate::EXIT_FAILURE))
         }
