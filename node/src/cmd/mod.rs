@@ -29,3 +29,20 @@ pub(crate) fn wire_name(v: &impl serde::Serialize) -> String {
         Err(_) => "?".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use interlab_protocol::{Direction, Verdict};
+
+    use super::wire_name;
+
+    #[test]
+    fn enums_print_by_their_wire_names_not_their_rust_names() {
+        assert_eq!(wire_name(&Verdict::Pass), "pass");
+        assert_eq!(wire_name(&Direction::AtLeast), "at_least");
+        assert_eq!(
+            wire_name(&interlab_protocol::Action::RerunRequired),
+            "rerun-required"
+        );
+    }
+}

@@ -175,9 +175,10 @@ fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
             };
             match criteria.get(measurand) {
                 Some(prev) if *prev != crit => bail!(
-                    "line {line}: criterion {threshold} {direction:?} for {measurand:?} contradicts the earlier {} {:?}",
+                    "line {line}: criterion {threshold} {} for {measurand:?} contradicts the earlier {} {}",
+                    super::wire_name(&direction),
                     prev.threshold,
-                    prev.direction
+                    super::wire_name(&prev.direction)
                 ),
                 Some(_) => {}
                 None => {
