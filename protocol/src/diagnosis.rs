@@ -7,7 +7,7 @@
 //! so each failure that only *waits* for something (`gap`, `unknown_author`, `no_scheme`)
 //! is traced to the failed envelope it waits for, and listed after the root causes.
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt};
 
 use crate::{
     digest::RecordId,
@@ -17,6 +17,9 @@ use crate::{
     record::{Body, Record},
     validate::Rejection,
 };
+
+/// Longest chain of causes followed (real chains have at most three steps).
+const MAX_CAUSE_STEPS: usize = 16;
 
 /// The record an envelope carries, as far as its bytes tell (the author and seq are
 /// claimed, not verified, when the signature or the log rejected it).
@@ -118,12 +121,13 @@ pub fn diagnose(
             follows_from: None,
         })
         .collect();
-    let find = |author: &PublicKey, seq: u64| {
-        out.iter().position(|f| {
-            f.record
-                .is_some_and(|r| r.author == *author && r.seq == Some(seq))
-        })
-    };
+    // (author, seq) → position in `out`, for the records whose seq is readable.
+    let positions: BTreeMap<(PublicKey, u64), usize> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(k, f)| f.record.and_then(|r| Some(((r.author, r.seq?), k))))
+        .collect();
+    let find = |author: &PublicKey, seq: u64| positions.get(&(*author, seq)).copied();
     // The owner's earliest failed record: what accreditations and the genesis wait for.
     let owner_first = owner.and_then(|o| {
         out.iter()
@@ -144,11 +148,13 @@ pub fn diagnose(
             cause.filter(|&c| c != k)
         })
         .collect();
-    // Follow each chain of causes to its root (bounded: causes may form no cycle, but a
-    // hostile file must not make this loop).
+    // Follow each chain of causes to its root. A gap points at the first missing seq,
+    // which failed for another reason, at most at the owner's earliest failure, whose own
+    // cause is no further failure: real chains are at most three steps long. The bound
+    // only keeps a hostile file from making this loop long.
     for k in 0..out.len() {
         let mut at = k;
-        for _ in 0..out.len() {
+        for _ in 0..MAX_CAUSE_STEPS {
             match direct[at] {
                 Some(next) if next != k => at = next,
                 _ => break,
