@@ -225,6 +225,17 @@ fn compute() -> Vectors {
         include_disputed: false,
     };
     let report = report_bytes(&log, &[], &query).unwrap();
+    // The report's canonical bytes are its canonical CBOR, as the record encoder writes it.
+    let records: Vec<_> = log.records().cloned().collect();
+    let comparability = interlab_protocol::governance::comparability(
+        &records,
+        log.authority(),
+        &std::collections::BTreeSet::new(),
+        &query,
+        &interlab_protocol::stats::ReportConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(report, to_canonical_vec(&comparability));
     let bundle = Bundle {
         v: BUNDLE_VERSION,
         suite,
@@ -241,6 +252,10 @@ fn compute() -> Vectors {
     };
     let verified = bundle.verify(T0 + 60_000).unwrap();
     assert_eq!(verified.root, proof.root);
+    assert_eq!(
+        interlab_protocol::report_digest(&comparability).unwrap(),
+        verified.report_digest
+    );
     let mut values: Vec<(&str, String)> = vec![
         ("public key", owner().public().to_hex()),
         ("body", hex::encode(&g.body)),
