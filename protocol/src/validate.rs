@@ -81,11 +81,11 @@ pub enum Rejection {
         found: u32,
     },
     /// The record belongs to another scheme.
-    #[error("record is for scheme {found}, this log is scheme {expected}")]
+    #[error("record names scheme {found}, but this log is scheme {expected}")]
     WrongScheme {
         /// This log's scheme.
         expected: SchemeId,
-        /// The record's scheme (`None` for a genesis).
+        /// The scheme the record names (`null` when it names none; a second genesis: its id).
         found: String,
     },
     /// No genesis is known yet, so nothing else can be checked.
@@ -359,7 +359,7 @@ pub fn validate_opened(
             // A second genesis (or a foreign one) never belongs to this log.
             return Err(Rejection::WrongScheme {
                 expected,
-                found: format!("new genesis {}", opened.id),
+                found: format!("{} (it is a second genesis)", opened.id),
             });
         }
         return Ok(Accepted(opened));
@@ -372,7 +372,7 @@ pub fn validate_opened(
             expected: scheme_id,
             found: rec
                 .scheme
-                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                .map_or_else(|| "null".to_owned(), |s| s.to_string()),
         });
     }
 
