@@ -419,3 +419,20 @@ fn a_bundle_record_from_the_future_of_the_verifiers_clock_is_rejected() {
     assert_eq!(failures[0].error.code(), "from_the_future", "{failures:#?}");
     assert!(failures[0].follows_from.is_empty());
 }
+
+#[test]
+fn a_record_naming_no_scheme_says_null_not_none() {
+    let s = TestScheme::new("r", 1, 35);
+    let mut log = log_with(&s);
+    let lab = &s.labs[0];
+    let rec = Record {
+        scheme: None,
+        ..lab.record(result(0.3))
+    };
+    let err = log.ingest(&lab.sign(&rec).to_bytes(), NOW).unwrap_err();
+    assert_eq!(err.code(), "wrong_scheme");
+    assert_eq!(
+        err.to_string(),
+        format!("record names scheme null, but this log is scheme {}", s.id)
+    );
+}
