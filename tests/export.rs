@@ -69,3 +69,90 @@ fn an_exported_bundle_verifies_offline_and_any_tampered_byte_is_caught() {
     }
     assert!(reasons.len() > 1, "{reasons:?}");
 }
+
+/// A file of envelopes whose owner accreditation is damaged: `verify` names the owner's
+/// record as the root cause, lists every other failure as following from it, and prints
+/// no Rust debug output.
+#[test]
+fn verify_names_a_damaged_owner_record_as_the_root_cause_of_the_labs_failures() {
+    use interlab_protocol::{
+        Body, Digest, domain,
+        testkit::{T0_MS, TestScheme, sample_run_result},
+    };
+    let mut s = TestScheme::new("verify", 1, 41);
+    let suite = Digest::of(domain::SUITE, b"verify");
+    let result = s.labs[0].next(Body::RunResult(sample_run_result(suite, 1, 0.5)));
+    let mut acc = s.envelopes[1].clone();
+    acc.sig.0[3] ^= 0x10;
+    // The lab's record first, as an export orders by author key.
+    let mut file = result.to_bytes();
+    file.extend(s.envelopes[0].to_bytes());
+    file.extend(acc.to_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("envelopes.cbor");
+    std::fs::write(&path, &file).unwrap();
+    let as_of = (T0_MS + 60_000).to_string();
+    let run = |json: bool| {
+        let mut args = vec!["verify", path.to_str().unwrap(), "--as-of-ms", &as_of];
+        if json {
+            args.push("--json");
+        }
+        Command::new(binary()).args(&args).output().unwrap()
+    };
+
+    let human = run(false);
+    assert_eq!(human.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&human.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("REJECTED envelope 2 [bad_signature] the scheme owner's record"),
+        "{text}"
+    );
+    assert!(lines[0].contains("at seq 1"), "{text}");
+    assert_eq!(
+        lines[1], "1 more failures follow from the ones above:",
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("REJECTED envelope 0 [unknown_author] record"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("(follows from envelope 2)"), "{text}");
+    for debug in ["Some(", "None", "Semantic("] {
+        assert!(!text.contains(debug), "{text}");
+    }
+
+    let v = json(&String::from_utf8_lossy(&run(true).stdout));
+    assert_eq!(v["ok"], false);
+    let failures = v["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{v}");
+    assert_eq!(failures[0]["code"], "bad_signature");
+    assert_eq!(failures[0]["record"]["owner"], true);
+    assert_eq!(failures[0]["record"]["seq"], 1);
+    assert_eq!(failures[0]["record"]["id"], acc.id().to_hex());
+    assert_eq!(failures[1]["code"], "unknown_author");
+    assert_eq!(failures[1]["record"]["author"], s.labs[0].public().to_hex());
+    assert_eq!(failures[1]["follows_from"], serde_json::json!([2]));
+}
+
+/// A record more than five minutes ahead of the verifier's clock is refused offline too.
+#[test]
+fn verify_applies_the_five_minute_future_rule_against_its_clock() {
+    use interlab_protocol::testkit::{T0_MS, TestScheme};
+    let s = TestScheme::new("future", 1, 42);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("envelopes.cbor");
+    std::fs::write(&path, s.bytes().concat()).unwrap();
+    let verify = |as_of: u64| {
+        Command::new(binary())
+            .args(["verify", path.to_str().unwrap(), "--json", "--as-of-ms"])
+            .arg(as_of.to_string())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(verify(T0_MS).status.code(), Some(0));
+    let early = verify(T0_MS - 5 * 60 * 1000 - 1);
+    assert_eq!(early.status.code(), Some(1));
+    let v = json(&String::from_utf8_lossy(&early.stdout));
+    assert_eq!(v["failures"][0]["code"], "from_the_future", "{v}");
+}

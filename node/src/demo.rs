@@ -95,7 +95,7 @@ pub enum DemoError {
     #[error(transparent)]
     Ops(#[from] OpsError),
     /// Nodes did not agree in time.
-    #[error("nodes did not converge within {0:?}: {1}")]
+    #[error("nodes did not converge within {secs} s: {1}", secs = .0.as_secs())]
     NoConvergence(Duration, String),
     /// Bad settings.
     #[error("{0}")]
@@ -130,7 +130,13 @@ struct LabPlan {
 }
 
 impl LabPlan {
-    fn honest(name: String, threads: usize, precision: Precision, seed_offset: u64, story: &'static str) -> Self {
+    fn honest(
+        name: String,
+        threads: usize,
+        precision: Precision,
+        seed_offset: u64,
+        story: &'static str,
+    ) -> Self {
         LabPlan {
             name,
             threads,
@@ -149,10 +155,22 @@ impl LabPlan {
 /// judges verdicts with a laxer threshold and one that runs another ε.
 fn plans(n: usize) -> Vec<LabPlan> {
     let honest: [(usize, Precision, u64, bool, &str); 4] = [
-        (1, Precision::F32, 0, false, "reference setup: 1 thread, f32 gradients"),
+        (
+            1,
+            Precision::F32,
+            0,
+            false,
+            "reference setup: 1 thread, f32 gradients",
+        ),
         (2, Precision::F32, 1, false, "2 threads, its own seed"),
         (1, Precision::F64, 2, false, "f64 gradients, its own seed"),
-        (1, Precision::F32, 0, true, "uses IBM ART 1.20.1 and submits its results"),
+        (
+            1,
+            Precision::F32,
+            0,
+            true,
+            "uses IBM ART 1.20.1 and submits its results",
+        ),
     ];
     let mut out = Vec::new();
     for i in 0..n.saturating_sub(2) {
@@ -284,8 +302,13 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     let scheme = match store.ingest(&[genesis.to_bytes()], now_ms()) {
         Ok(mut r) => match r.pop() {
             Some(Ok(id)) => id,
-            other => {
-                return Err(DemoError::Settings(format!("genesis refused: {other:?}")));
+            Some(Err(rejection)) => {
+                return Err(DemoError::Settings(format!("genesis refused: {rejection}")));
+            }
+            None => {
+                return Err(DemoError::Settings(
+                    "genesis refused: the store returned no verdict".to_owned(),
+                ));
             }
         },
         Err(e) => return Err(DemoError::Settings(e.to_string())),
@@ -435,7 +458,11 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     // The round is over: the owner reveals the blind item's known answers; every node
     // checks them against the commitment in the manifest.
     progress.step("the scheme owner reveals the known answers of the blind item sample-d");
-    reveal(&owner_api, &suite, &suite_dir.join("owner/sample-d.sealed.json"))?;
+    reveal(
+        &owner_api,
+        &suite,
+        &suite_dir.join("owner/sample-d.sealed.json"),
+    )?;
 
     // Everyone converges on one evidence root.
     progress.step("waiting until every node holds the same evidence");
@@ -589,7 +616,8 @@ fn converge(
             return Ok(roots);
         }
         if t.elapsed() > timeout {
-            return Err(DemoError::NoConvergence(timeout, format!("{roots:?}")));
+            let list: Vec<String> = roots.iter().map(|(n, r)| format!("{n}: {r}")).collect();
+            return Err(DemoError::NoConvergence(timeout, list.join(", ")));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -245,7 +245,10 @@ pub fn split_sequence(mut bytes: &[u8]) -> Result<Vec<&[u8]>, (usize, EnvelopeEr
         if let Err(e) = decoded {
             return Err((
                 offset,
-                EnvelopeError::Envelope(CborError::Decode(format!("item at byte {offset}: {e}"))),
+                EnvelopeError::Envelope(CborError::Decode(format!(
+                    "item at byte {offset}: {}",
+                    cbor::describe(&e)
+                ))),
             ));
         }
         let used = bytes.len() - reader.len();

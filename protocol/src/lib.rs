@@ -27,8 +27,10 @@
 
 mod authority;
 mod bundle;
+mod canonical_report;
 mod cbor;
 mod chain;
+mod diagnosis;
 mod digest;
 mod envelope;
 mod evidence;
@@ -47,9 +49,13 @@ pub mod stats;
 pub mod testkit;
 
 pub use authority::{Authority, Lab, Revocation};
-pub use bundle::{BUNDLE_VERSION, Bundle, BundleError, MAX_BUNDLE_BYTES, Verified, report_bytes};
+pub use bundle::{
+    BUNDLE_VERSION, Bundle, BundleError, BundleFailure, MAX_BUNDLE_BYTES, Verified, report_bytes,
+};
+pub use canonical_report::{ReportEncodingError, report_canonical_bytes, report_digest};
 pub use cbor::{CborError, from_slice_canonical, to_vec as to_canonical_vec};
 pub use chain::{Fork, ForkProof, ForkProofError};
+pub use diagnosis::{EnvelopeFailure, RecordRef, diagnose};
 pub use digest::{Digest, ParseDigestError, RecordId, SchemeId, domain};
 pub use envelope::{
     Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, open_all, split_sequence,

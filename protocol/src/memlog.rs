@@ -137,7 +137,7 @@ impl MemoryLog {
                         e @ (Rejection::Gap { .. }
                         | Rejection::NoScheme
                         | Rejection::UnknownAuthor(_)
-                        | Rejection::RetractsOthers(_)),
+                        | Rejection::UnknownTarget(_)),
                     ) => {
                         next.push((i, o));
                         last_err.push(e);

@@ -87,6 +87,31 @@ pub enum Action {
     SuspendLab,
 }
 
+impl Grounds {
+    /// The wire name (`outlier`, `not-reproducible` …), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grounds::Outlier => "outlier",
+            Grounds::NotReproducible => "not-reproducible",
+            Grounds::CriterionMisapplied => "criterion-misapplied",
+            Grounds::EnvironmentMisreported => "environment-misreported",
+            Grounds::Equivocation => "equivocation",
+        }
+    }
+}
+
+impl Action {
+    /// The wire name (`none`, `exclude`, `rerun-required`, `suspend-lab`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Exclude => "exclude",
+            Action::RerunRequired => "rerun-required",
+            Action::SuspendLab => "suspend-lab",
+        }
+    }
+}
+
 /// A content-addressed file a suite needs (dataset, model weights).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,22 +309,24 @@ impl Body {
         }
     }
 
-    /// All free-text fields, for the size check.
-    pub(crate) fn texts(&self) -> Vec<&str> {
+    /// The free-text fields that [`MAX_TEXT`] bounds, with their names.
+    pub(crate) fn texts(&self) -> Vec<(&'static str, &str)> {
         match self {
-            Body::SchemeGenesis { name } => vec![name],
-            Body::SuitePublished { name, version, .. } => vec![name, version],
-            Body::LabAccredited { name, .. } => vec![name],
-            Body::LabSuspended { reason, .. } | Body::LabRevoked { reason, .. } => vec![reason],
+            Body::SchemeGenesis { name } | Body::LabAccredited { name, .. } => vec![("name", name)],
+            Body::SuitePublished { name, version, .. } => {
+                vec![("name", name), ("version", version)]
+            }
+            Body::LabSuspended { reason, .. }
+            | Body::LabRevoked { reason, .. }
+            | Body::Retraction { reason, .. } => vec![("reason", reason)],
             Body::Dispute { statement, .. }
             | Body::DisputeResponse { statement, .. }
-            | Body::DisputeResolution { statement, .. } => vec![statement],
-            Body::Retraction { reason, .. } => vec![reason],
+            | Body::DisputeResolution { statement, .. } => vec![("statement", statement)],
             Body::KnownAnswerReveal { sealed, .. } => {
-                let mut v = vec![sealed.item.as_str()];
+                let mut v = vec![("item", sealed.item.as_str())];
                 for a in &sealed.answers {
-                    v.push(&a.test);
-                    v.push(&a.metric);
+                    v.push(("test", a.test.as_str()));
+                    v.push(("metric", a.metric.as_str()));
                 }
                 v
             }

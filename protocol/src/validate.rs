@@ -81,11 +81,11 @@ pub enum Rejection {
         found: u32,
     },
     /// The record belongs to another scheme.
-    #[error("record is for scheme {found}, this log is scheme {expected}")]
+    #[error("record names scheme {found}, but this log is scheme {expected}")]
     WrongScheme {
         /// This log's scheme.
         expected: SchemeId,
-        /// The record's scheme (`None` for a genesis).
+        /// The scheme the record names (`null` when it names none; a second genesis: its id).
         found: String,
     },
     /// No genesis is known yet, so nothing else can be checked.
@@ -98,7 +98,7 @@ pub enum Rejection {
     #[error("record {0} is already stored")]
     Duplicate(RecordId),
     /// The predecessor is missing.
-    #[error("author {author} has seq up to {have:?}, record has seq {found}: gap")]
+    #[error("gap: record has seq {found}, but {}", held_text(author, *have, *found))]
     Gap {
         /// The author.
         author: PublicKey,
@@ -108,7 +108,7 @@ pub enum Rejection {
         found: u64,
     },
     /// `prev` does not name the author's previous record.
-    #[error("author {author} seq {seq}: prev is {found:?} but the record at seq {} is {expected:?}", seq.saturating_sub(1))]
+    #[error("{}", wrong_prev_text(author, *seq, expected.as_ref(), found.as_ref()))]
     WrongPrev {
         /// The author.
         author: PublicKey,
@@ -150,7 +150,7 @@ pub enum Rejection {
         author: PublicKey,
     },
     /// The lab was revoked.
-    #[error("lab {lab} was revoked; its records after seq {last_seq:?} are rejected")]
+    #[error("{}", revoked_text(lab, *last_seq))]
     LabRevoked {
         /// The lab.
         lab: PublicKey,
@@ -158,8 +158,10 @@ pub enum Rejection {
         last_seq: Option<u64>,
     },
     /// Too long a text field.
-    #[error("a text field is {len} bytes, over the limit of {MAX_TEXT}")]
+    #[error("text field `{field}` is {len} bytes, over the limit of {MAX_TEXT} bytes")]
     TextTooLong {
+        /// The field's name.
+        field: &'static str,
         /// Its length.
         len: usize,
     },
@@ -175,11 +177,56 @@ pub enum Rejection {
         computed: Digest,
     },
     /// Retraction of a record that is not the author's own.
-    #[error("a retraction may only target the author's own records; {0} is not")]
+    #[error("a retraction may only target the author's own records; {0} is another author's")]
     RetractsOthers(RecordId),
     /// A known-answer reveal that does not match the suite's commitment.
     #[error("known-answer reveal refused: {0}")]
     Reveal(crate::RevealError),
+    /// Retraction of a record that is not in the log.
+    #[error(
+        "retraction target {0} is not a stored record (a retraction may only target one of the author's earlier records)"
+    )]
+    UnknownTarget(RecordId),
+}
+
+fn held_text(author: &PublicKey, have: Option<u64>, found: u64) -> String {
+    match have {
+        Some(h) if found > h + 1 => format!(
+            "author {author}'s chain is held only up to seq {h} (seq {} is missing)",
+            h + 1
+        ),
+        Some(h) => format!("author {author}'s chain is held up to seq {h}"),
+        None => format!("no record of author {author} is held (seq 0 is missing)"),
+    }
+}
+
+fn wrong_prev_text(
+    author: &PublicKey,
+    seq: u64,
+    expected: Option<&RecordId>,
+    found: Option<&RecordId>,
+) -> String {
+    match (expected, found) {
+        (None, Some(f)) => {
+            format!("author {author} seq {seq}: prev must be null at seq 0, but is {f}")
+        }
+        (Some(e), Some(f)) => format!(
+            "author {author} seq {seq}: prev is {f} but the author's record at seq {} is {e}",
+            seq.saturating_sub(1)
+        ),
+        (Some(e), None) => format!(
+            "author {author} seq {seq}: prev is null but the author's record at seq {} is {e}",
+            seq.saturating_sub(1)
+        ),
+        (None, None) => format!("author {author} seq {seq}: prev is null"),
+    }
+}
+
+fn revoked_text(lab: &PublicKey, last_seq: Option<u64>) -> String {
+    match last_seq {
+        Some(s) => format!("lab {lab} was revoked; its records after seq {s} are rejected"),
+        None => format!("lab {lab} was revoked with no record kept; all its records are rejected"),
+    }
 }
 
 fn seq_of(p: &ForkProof) -> String {
@@ -213,6 +260,7 @@ impl Rejection {
                 "oversize"
             }
             Rejection::Envelope(EnvelopeError::UnknownVersion(_)) => "unknown_version",
+            Rejection::Envelope(EnvelopeError::AuthorMismatch { .. }) => "author_mismatch",
             Rejection::Envelope(_) => "malformed",
             Rejection::UnknownVersion { .. } => "unknown_version",
             Rejection::WrongScheme { .. } => "wrong_scheme",
@@ -232,6 +280,7 @@ impl Rejection {
             Rejection::SuiteIdMismatch { .. } => "suite_id_mismatch",
             Rejection::RetractsOthers(_) => "retracts_others",
             Rejection::Reveal(_) => "bad_reveal",
+            Rejection::UnknownTarget(_) => "unknown_target",
         }
     }
 }
@@ -270,9 +319,12 @@ pub fn validate_opened(
     if rec.v != RECORD_VERSION {
         return Err(Rejection::UnknownVersion { found: rec.v });
     }
-    for t in rec.body.texts() {
+    for (field, t) in rec.body.texts() {
         if t.len() > MAX_TEXT {
-            return Err(Rejection::TextTooLong { len: t.len() });
+            return Err(Rejection::TextTooLong {
+                field,
+                len: t.len(),
+            });
         }
     }
     if rec.time_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
@@ -301,7 +353,7 @@ pub fn validate_opened(
             // A second genesis (or a foreign one) never belongs to this log.
             return Err(Rejection::WrongScheme {
                 expected,
-                found: format!("new genesis {}", opened.id),
+                found: format!("{} (it is a second genesis)", opened.id),
             });
         }
         return Ok(Accepted(opened));
@@ -314,13 +366,15 @@ pub fn validate_opened(
             expected: scheme_id,
             found: rec
                 .scheme
-                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                .map_or_else(|| "null".to_owned(), |s| s.to_string()),
         });
     }
 
     // Authority of the author.
     let standing = log.standing(&rec.author);
     match standing {
+        // The owner's `run_result` is accepted: it is the round's reference run, which
+        // sets reference values and never counts as a participant (governance).
         Standing::Owner => {}
         Standing::Unknown => return Err(Rejection::UnknownAuthor(rec.author)),
         Standing::Lab { revoked_after } => {
@@ -366,7 +420,8 @@ pub fn validate_opened(
         } => check_reveal(log, suite, suite_record, sealed)?,
         Body::Retraction { target, .. } => match log.locate(target) {
             Some((author, _)) if author == rec.author => {}
-            _ => return Err(Rejection::RetractsOthers(*target)),
+            Some(_) => return Err(Rejection::RetractsOthers(*target)),
+            None => return Err(Rejection::UnknownTarget(*target)),
         },
         _ => {}
     }

@@ -194,10 +194,7 @@ pub(crate) async fn comparability(
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (snap, c) = answer(&s, &p)?;
-    let report_digest = Digest::of(
-        interlab_protocol::domain::REPORT,
-        &serde_json::to_vec(&c).map_err(ApiError::internal)?,
-    );
+    let report_digest = interlab_protocol::report_digest(&c).map_err(ApiError::internal)?;
     let body = serde_json::json!({
         "evidence": EvidenceRef::from(&snap.evidence),
         "evidence_root": snap.evidence.root,

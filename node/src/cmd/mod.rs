@@ -21,3 +21,30 @@ pub(crate) mod suite;
 pub(crate) mod suite_publish;
 pub(crate) mod suite_seal;
 pub(crate) mod verify;
+
+/// The wire name of an enum value (`pass`, `correct`, `satisfactory` …), as its JSON shows
+/// it: for people, instead of Rust's `Debug` spelling.
+pub(crate) fn wire_name(v: &impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use interlab_protocol::{Direction, Verdict};
+
+    use super::wire_name;
+
+    #[test]
+    fn enums_print_by_their_wire_names_not_their_rust_names() {
+        assert_eq!(wire_name(&Verdict::Pass), "pass");
+        assert_eq!(wire_name(&Direction::AtLeast), "at_least");
+        assert_eq!(
+            wire_name(&interlab_protocol::Action::RerunRequired),
+            "rerun-required"
+        );
+    }
+}

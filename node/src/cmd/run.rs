@@ -114,7 +114,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             println!(
                 "  {:<22} {:<8} {}",
                 t.test,
-                format!("{:?}", t.verdict).to_lowercase(),
+                super::wire_name(&t.verdict),
                 m.map(|m| format!(
                     "{} = {:.4} ± {:.4} (k={})",
                     m.metric, m.mean, m.expanded, m.k

@@ -8,8 +8,7 @@ use interlab_protocol::{
     Criterion, Direction, Verdict,
     stats::{
         AlgorithmAConfig, Assessment, Assigned, ConsensusMethod, MeasurandReport, Observation,
-        Report, ReportConfig, SigmaPt, ValueSource, comparability_report, outliers::Class,
-        scores::Band,
+        Report, ReportConfig, SigmaPt, ValueSource, comparability_report,
     },
 };
 
@@ -340,9 +339,10 @@ fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
             };
             match criteria.get(measurand) {
                 Some(prev) if *prev != crit => bail!(
-                    "line {line}: criterion {threshold} {direction:?} for {measurand:?} contradicts the earlier {} {:?}",
+                    "line {line}: criterion {threshold} {} for {measurand:?} contradicts the earlier {} {}",
+                    super::wire_name(&direction),
                     prev.threshold,
-                    prev.direction
+                    super::wire_name(&prev.direction)
                 ),
                 Some(_) => {}
                 None => {
@@ -454,7 +454,7 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             c.lab,
             c.crit_5,
             c.crit_1,
-            class_name(c.class)
+            super::wire_name(&c.class)
         );
     }
     if let Some(g) = &m.grubbs {
@@ -465,7 +465,9 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             ("double low", g.double_low.as_ref()),
         ] {
             if let Some(t) = t {
-                let class = t.class.map_or("unclassified", class_name);
+                let class = t
+                    .class
+                    .map_or_else(|| "unclassified".into(), |c| super::wire_name(&c));
                 let _ = writeln!(
                     s,
                     "  grubbs {name}: G = {:.4} ({})  crit 5% {}  1% {}  -> {class}",
@@ -498,7 +500,7 @@ fn measurand_table(s: &mut String, m: &MeasurandReport) {
             |sc| {
                 (
                     format!("{:.2}", sc.value),
-                    format!("{} ({})", band_name(sc.band), sc.kind),
+                    format!("{} ({})", super::wire_name(&sc.band), sc.kind),
                 )
             },
         );
@@ -531,20 +533,4 @@ fn num2(v: Option<f64>) -> String {
 
 fn num6(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.6}"))
-}
-
-fn band_name(b: Band) -> &'static str {
-    match b {
-        Band::Satisfactory => "satisfactory",
-        Band::Questionable => "questionable",
-        Band::Unsatisfactory => "unsatisfactory",
-    }
-}
-
-fn class_name(c: Class) -> &'static str {
-    match c {
-        Class::Straggler => "straggler",
-        Class::Outlier => "outlier",
-        Class::Correct => "correct",
-    }
 }

@@ -185,7 +185,7 @@ fn retry(r: &Result<Digest, Rejection>) -> bool {
         Err(Rejection::Gap { .. }
             | Rejection::NoScheme
             | Rejection::UnknownAuthor(_)
-            | Rejection::RetractsOthers(_))
+            | Rejection::UnknownTarget(_))
     )
 }
 
@@ -344,7 +344,7 @@ fn an_equivocation_stores_a_fork_proof_that_survives_reopening() {
         .ingest(&[a.to_bytes(), b.to_bytes(), b.to_bytes()], now)
         .unwrap();
     assert!(
-        matches!(r[0], Err(Rejection::RetractsOthers(_))),
+        matches!(r[0], Err(Rejection::UnknownTarget(_))),
         "a retraction of a record not stored: {:?}",
         r[0]
     );

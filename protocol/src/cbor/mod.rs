@@ -110,6 +110,19 @@ where
     from_slice_canonical(bytes, max)
 }
 
+/// A ciborium decoding error in words (its `Display` is its `Debug`, e.g.
+/// `Semantic(None, "...")`, which is no message for a person).
+pub(crate) fn describe<T: std::fmt::Display>(e: &ciborium::de::Error<T>) -> String {
+    use ciborium::de::Error;
+    match e {
+        Error::Io(io) => format!("cannot read the input ({io}); it may be truncated"),
+        Error::Syntax(at) => format!("not valid CBOR at byte {at}"),
+        Error::Semantic(Some(at), m) => format!("{m} (item at byte {at})"),
+        Error::Semantic(None, m) => m.clone(),
+        Error::RecursionLimitExceeded => "nested too deeply".to_owned(),
+    }
+}
+
 /// A writer that accepts exactly the bytes it holds, in order.
 struct Expect<'a>(&'a [u8]);
 
@@ -140,6 +153,18 @@ mod tests {
     struct T {
         a: u64,
         b: String,
+    }
+
+    #[test]
+    fn decoding_errors_read_as_words_not_debug_output() {
+        let semantic: ciborium::de::Error<std::io::Error> =
+            ciborium::de::Error::Semantic(None, "invalid type: string, expected u64".into());
+        assert_eq!(describe(&semantic), "invalid type: string, expected u64");
+        let at: ciborium::de::Error<std::io::Error> =
+            ciborium::de::Error::Semantic(Some(7), "missing field `sig`".into());
+        assert_eq!(describe(&at), "missing field `sig` (item at byte 7)");
+        let syntax: ciborium::de::Error<std::io::Error> = ciborium::de::Error::Syntax(3);
+        assert_eq!(describe(&syntax), "not valid CBOR at byte 3");
     }
 
     #[test]

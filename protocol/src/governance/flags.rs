@@ -110,9 +110,10 @@ pub(super) fn flag_labs(
                 .as_ref()
                 .map_or(crate::Action::None, |r| r.action);
             reasons.push(format!(
-                "a dispute ({:?}) against its result {} was upheld (action {action:?})",
-                d.grounds,
-                d.target.short()
+                "a dispute ({}) against its result {} was upheld (action {})",
+                d.grounds.name(),
+                d.target.short(),
+                action.name()
             ));
         }
         for a in agreement.iter().filter(|a| a.lab == lab) {

@@ -138,9 +138,10 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
             .collect()
     };
     if rounds_seen.len() > 1 {
+        let list: Vec<String> = rounds_seen.iter().map(|r| r.to_string()).collect();
         notes.push(format!(
-            "rounds {:?} present: cross-sectional statistics use round {latest}",
-            rounds_seen
+            "rounds {} present: cross-sectional statistics use round {latest}",
+            list.join(", ")
         ));
     }
     let labs: Vec<LabRows> = by_lab(&current)

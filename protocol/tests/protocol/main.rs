@@ -7,4 +7,5 @@ mod decoder;
 mod hostile;
 mod merkle;
 mod mutation;
+mod reasons;
 mod vectors;
