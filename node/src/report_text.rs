@@ -70,14 +70,55 @@ pub fn comparability(answer: &Value) -> String {
             r["reason"].as_str().unwrap_or("?")
         );
     }
+    let items = c["items"].as_array().cloned().unwrap_or_default();
+    if !items.is_empty() {
+        let list: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let id = i["id"].as_str().unwrap_or("?");
+                match (i["known_answer"].is_string(), i["revealed_by"].is_string()) {
+                    (true, true) => format!("{id} (known answer, revealed)"),
+                    (true, false) => format!("{id} (known answer, sealed)"),
+                    _ => id.to_owned(),
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "Test items: {}", list.join(", "));
+    }
     if let Some(note) = c["report_note"].as_str() {
         let _ = writeln!(out, "No statistics: {note}");
     }
-    for m in c["report"]["measurands"]
+    let measurands = c["report"]["measurands"]
         .as_array()
         .cloned()
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    // Measurands with a declared σ_pt are the round's performance evaluation; the others
+    // (secondary metrics) are summarised, their numbers are in the JSON.
+    let (scored, other): (Vec<Value>, Vec<Value>) = measurands.into_iter().partition(|m| {
+        m["assessment"]["sigma_pt"].is_number()
+            || m["assessment"]["x_pt_basis"]["kind"] == "pending"
+    });
+    // Notes that every scored measurand carries are printed once, after them.
+    let note_list = |m: &Value| -> Vec<String> {
+        m["notes"]
+            .as_array()
+            .map(|n| {
+                n.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let common: Vec<String> = scored
+        .first()
+        .map(|first| {
+            note_list(first)
+                .into_iter()
+                .filter(|n| scored.iter().all(|m| note_list(m).contains(n)))
+                .collect()
+        })
+        .unwrap_or_default();
+    for m in &scored {
         let a = &m["assessment"];
         let score = match a["score"].as_str() {
             Some("z") => "z",
@@ -97,13 +138,13 @@ pub fn comparability(answer: &Value) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  band",
-            "lab", "n", "mean", "sd", score, "zeta", "h", "k"
+            "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7}  {:<14} method",
+            "lab", "n", "mean", "sd", score, "zeta", "h", "band"
         );
         for l in m["labs"].as_array().cloned().unwrap_or_default() {
             let _ = writeln!(
                 out,
-                "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  {}",
+                "  {:<14} {:>3} {:>9} {:>8} {:>7} {:>7} {:>7}  {:<14} {}{}",
                 l["lab"].as_str().unwrap_or("?"),
                 l["n"],
                 num(&l["mean"], 4),
@@ -111,13 +152,32 @@ pub fn comparability(answer: &Value) -> String {
                 num(&l["score"]["value"], 2),
                 num(&l["zeta"], 2),
                 num(&l["h"], 2),
-                num(&l["k"], 2),
-                l["score"]["band"].as_str().unwrap_or("—")
+                l["score"]["band"].as_str().unwrap_or("—"),
+                l["method"].as_str().unwrap_or("—"),
+                if l["conforming"] == false {
+                    " (deviates: not pooled)"
+                } else {
+                    ""
+                }
             );
         }
-        for n in m["notes"].as_array().cloned().unwrap_or_default() {
-            let _ = writeln!(out, "  note: {}", n.as_str().unwrap_or("?"));
+        for n in note_list(m).iter().filter(|n| !common.contains(n)) {
+            let _ = writeln!(out, "  note: {n}");
         }
+    }
+    if !common.is_empty() {
+        let _ = writeln!(out, "\nNotes on every measurand above:");
+        for n in &common {
+            let _ = writeln!(out, "  - {n}");
+        }
+    }
+    if !other.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} further measurand(s) have no declared σ_pt and are not scored (secondary \
+             metrics; every number is in the JSON answer).",
+            other.len()
+        );
     }
     if let Some(f) = c["fleiss"].as_object() {
         let _ = writeln!(

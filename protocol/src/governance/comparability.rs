@@ -454,9 +454,11 @@ pub fn comparability(
 }
 
 pub(super) fn lab_name(authority: &Authority, key: &PublicKey) -> String {
-    let name = authority
-        .lab(key)
-        .map_or_else(|| format!("unknown-{}", key.short()), |l| l.name.clone());
+    let name = match authority.lab(key) {
+        Some(l) => l.name.clone(),
+        None if authority.owner() == Some(*key) => "scheme owner".to_owned(),
+        None => format!("unknown-{}", key.short()),
+    };
     let clash = authority.labs().filter(|l| l.name == name).count() > 1;
     if clash {
         format!("{name} ({})", key.short())
