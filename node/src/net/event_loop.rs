@@ -77,6 +77,10 @@ struct EventLoop {
     blocked: HashSet<PeerId>,
     bans: Bans,
     last_redial: Instant,
+    /// The background scrub, stopped with the loop.
+    scrub: Option<JoinHandle<()>>,
+    /// [`Store::quarantines`] when the view was last refreshed for it.
+    quarantines: u64,
 }
 
 fn local_view(store: &Store) -> LocalView {
@@ -141,8 +145,15 @@ pub(super) async fn spawn(
         blocked: HashSet::new(),
         bans: Bans::default(),
         last_redial: Instant::now(),
+        scrub: None,
+        quarantines: 0,
         config,
     };
+    el.quarantines = el.store.quarantines();
+    el.scrub = el
+        .config
+        .scrub()
+        .map(|c| tokio::spawn(super::scrub::run(el.store.clone(), c)));
     el.ensure_topic(&view);
     for addr in el.config.bootstrap().to_vec() {
         if let Err(e) = el.swarm.dial(addr.clone()) {
@@ -203,12 +214,28 @@ impl EventLoop {
                     self.feed(Event::Ingested { results, view });
                 }
                 Wake::Tick => {
+                    self.on_quarantine();
                     self.feed(Event::Tick);
                     self.enforce_bans();
                     self.redial();
                 }
             }
         }
+        if let Some(scrub) = self.scrub.take() {
+            scrub.abort();
+        }
+    }
+
+    /// Records quarantined since the last look lower a chain's head: tell the state
+    /// machine, and ask peers for their frontiers so that the records are fetched again.
+    fn on_quarantine(&mut self) {
+        let q = self.store.quarantines();
+        if q == self.quarantines {
+            return;
+        }
+        self.quarantines = q;
+        self.feed(Event::LocalChanged(local_view(&self.store)));
+        self.feed(Event::SyncNow);
     }
 
     fn feed(&mut self, event: Event<PeerId, MessageId>) {

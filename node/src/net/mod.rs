@@ -37,6 +37,7 @@ pub mod byzantine;
 mod client;
 mod config;
 mod event_loop;
+mod scrub;
 pub mod sync;
 pub mod wire;
 

@@ -58,10 +58,15 @@ impl Store {
         let records = txn.open_table(tables::RECORDS)?;
         let recorded = recorded_damage(&txn.open_table(tables::DAMAGED)?)?;
         let mut ids: Vec<RecordId> = Vec::new();
+        let level = if signatures {
+            scan::Level::Signatures
+        } else {
+            scan::Level::Records
+        };
         let scanned = scan::scan(
             &records,
             &recorded,
-            signatures,
+            level,
             &mut *progress.reporter(),
             |_, summary| {
                 ids.push(summary.id);

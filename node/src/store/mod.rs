@@ -58,6 +58,7 @@ mod tests;
 
 pub use check::CheckReport;
 pub use damage::{Damage, DamagedRecord};
+pub use scan::Level as CheckLevel;
 pub use scrub::{ScrubConfig, ScrubStep};
 pub use ingest::Prepared;
 pub use query::RecordFilter;
@@ -214,6 +215,18 @@ impl Store {
 
     /// [`Store::open`], reporting the check's progress.
     pub fn open_with_progress(path: &Path, progress: OpenProgress) -> Result<Store, StoreError> {
+        Store::open_checked(path, progress, CheckLevel::Records)
+    }
+
+    /// [`Store::open`] with the check at `level`. Anything but
+    /// [`CheckLevel::Records`] is for measuring: `SummariesOnly` believes every stored
+    /// summary (what opening did before the check existed), `Signatures` verifies every
+    /// signature on top.
+    pub fn open_checked(
+        path: &Path,
+        progress: OpenProgress,
+        level: CheckLevel,
+    ) -> Result<Store, StoreError> {
         let open_err = |source: redb::Error| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -251,7 +264,7 @@ impl Store {
             }
             txn.commit()?;
         }
-        let cache = load_cache(&db, &mut *progress.reporter())?;
+        let cache = load_cache(&db, level, &mut *progress.reporter())?;
         for d in cache.damaged() {
             tracing::warn!("store: record {d}; quarantined until a peer sends a good copy");
         }
@@ -467,13 +480,17 @@ pub(crate) fn decode_stored(bytes: &[u8]) -> Result<(Envelope, Record), StoreErr
 /// Rebuilds the cache in one checked pass over the records table ([`scan`]): ids and
 /// record summaries of the backed records, heads, damaged chains; then the authority
 /// from the owner's backed chain (the only records decoded twice).
-fn load_cache(db: &Database, progress: &mut dyn FnMut(u64, u64)) -> Result<Cache, StoreError> {
+fn load_cache(
+    db: &Database,
+    level: CheckLevel,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Cache, StoreError> {
     let txn = db.begin_read()?;
     let meta = txn.open_table(tables::META)?;
     let records = txn.open_table(tables::RECORDS)?;
     let recorded = recorded_damage(&txn.open_table(tables::DAMAGED)?)?;
     let mut cache = Cache::default();
-    let scanned = scan::scan(&records, &recorded, false, progress, |pos, summary| {
+    let scanned = scan::scan(&records, &recorded, level, progress, |pos, summary| {
         cache.push(pos, summary)
     })?;
     cache.heads = scanned.heads;
