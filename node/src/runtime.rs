@@ -137,8 +137,8 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
     let store = tokio::task::spawn_blocking(move || {
         Store::open_with_progress(&store_path, crate::store::OpenProgress::Terminal)
     })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("store open task failed: {e}")))??;
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("store open task failed: {e}")))??;
 
     let listen = parse_addr(
         "listen",

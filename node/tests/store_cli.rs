@@ -34,7 +34,13 @@ fn node_dir() -> (tempfile::TempDir, PublicKey, u64) {
     let mut w = Workload::new(9, 2);
     let log = w.take(300);
     let store = Store::open(&NodeDir::new(dir.path()).store()).unwrap();
-    assert!(store.ingest(&log, w.now_ms()).unwrap().iter().all(Result::is_ok));
+    assert!(
+        store
+            .ingest(&log, w.now_ms())
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
     let (author, seq) = log
         .iter()
         .map(|b| Envelope::open_bytes(b).unwrap().record)
@@ -76,7 +82,10 @@ fn store_check_full_reports_a_bad_signature_with_the_records_position_and_exits_
 
     let (code, out, err) = interlab(&["store", "check", "--dir", d, "--full"]);
     assert_eq!(code, 1, "{out}{err}");
-    let line = format!("damaged: author {} seq {seq}: the signature does not verify", author.to_hex());
+    let line = format!(
+        "damaged: author {} seq {seq}: the signature does not verify",
+        author.to_hex()
+    );
     assert!(out.contains(&line), "expected {line:?} in:\n{out}");
     assert!(out.contains("1 damaged"), "{out}");
 
@@ -95,7 +104,10 @@ fn store_check_reports_a_flipped_id_bit_without_full_and_exits_1() {
     flip(dir.path(), &author, seq, |_| 2);
     let (code, out, err) = interlab(&["store", "check", "--dir", d]);
     assert_eq!(code, 1, "{out}{err}");
-    let line = format!("damaged: author {} seq {seq}: the stored id is ", author.to_hex());
+    let line = format!(
+        "damaged: author {} seq {seq}: the stored id is ",
+        author.to_hex()
+    );
     assert!(out.contains(&line), "expected {line:?} in:\n{out}");
     assert!(!out.contains("Some("), "{out}");
 }

@@ -168,7 +168,7 @@ async fn a_flipped_bit_in_a_stored_id_is_found_at_open_and_the_record_fetched_fr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_bit_inside_a_stored_envelope_is_found_at_open_and_the_record_fetched_from_a_peer()
-{
+ {
     // A byte in the middle of the record body.
     heal_from_a_peer(
         |len| SUMMARY_LEN + (len - SUMMARY_LEN) / 2,

@@ -111,9 +111,17 @@ fn check(args: CheckArgs, json: bool) -> anyhow::Result<ExitCode> {
             report.held,
         );
         for d in &report.damaged {
-            println!("damaged: author {} seq {}: {}", d.author.to_hex(), d.seq, d.damage);
+            println!(
+                "damaged: author {} seq {}: {}",
+                d.author.to_hex(),
+                d.seq,
+                d.damage
+            );
         }
-        println!("evidence root of the backed records: {}", report.root.to_hex());
+        println!(
+            "evidence root of the backed records: {}",
+            report.root.to_hex()
+        );
         if !report.is_sound() {
             println!(
                 "the node quarantines damaged records and fetches them again from its peers when it runs"

@@ -5,7 +5,9 @@
 use interlab_protocol::{Digest, RecordId, evidence_root};
 use redb::{ReadableDatabase, ReadableTableMetadata};
 
-use super::{OpenProgress, Store, StoreError, damage::DamagedRecord, recorded_damage, scan, tables};
+use super::{
+    OpenProgress, Store, StoreError, damage::DamagedRecord, recorded_damage, scan, tables,
+};
 
 /// What [`Store::check`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

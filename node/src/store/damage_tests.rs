@@ -5,9 +5,7 @@
 use interlab_protocol::{Body, Envelope, MemoryLog, PublicKey};
 use redb::{Database, ReadableTable};
 
-use super::{
-    Damage, RecordFilter, Store, StoreError, synth::Workload, tables, tests::temp_store,
-};
+use super::{Damage, RecordFilter, Store, StoreError, synth::Workload, tables, tests::temp_store};
 
 /// A valid log of 400 records by the owner and three labs, stored, and the clock.
 fn filled() -> (tempfile::TempDir, Store, Vec<Vec<u8>>, u64) {
@@ -53,7 +51,13 @@ fn middle_of_a_chain(log: &[Vec<u8>]) -> (PublicKey, u64, Vec<u8>, u64) {
 }
 
 /// Changes the stored value at `(author, seq)` with `f`, with the store closed.
-fn damage(dir: &tempfile::TempDir, store: Store, author: &PublicKey, seq: u64, f: impl FnOnce(&mut Vec<u8>)) {
+fn damage(
+    dir: &tempfile::TempDir,
+    store: Store,
+    author: &PublicKey,
+    seq: u64,
+    f: impl FnOnce(&mut Vec<u8>),
+) {
     drop(store);
     let db = Database::open(dir.path().join("store.redb")).unwrap();
     let txn = db.begin_write().unwrap();
@@ -89,10 +93,17 @@ fn assert_quarantined(store: &Store, author: &PublicKey, seq: u64, after: u64, t
     let ev = store.evidence();
     assert_eq!(ev.records, total - after - 1);
     let head = ev.frontier.iter().find(|f| f.author == *author).unwrap();
-    assert_eq!(head.seq, seq - 1, "the advertised chain ends before the damage");
+    assert_eq!(
+        head.seq,
+        seq - 1,
+        "the advertised chain ends before the damage"
+    );
     assert!(store.range(author, seq, 10).unwrap().is_empty());
     assert_eq!(store.range(author, 0, 1000).unwrap().len() as u64, seq);
-    assert_eq!(store.all_envelopes().unwrap().len() as u64, total - after - 1);
+    assert_eq!(
+        store.all_envelopes().unwrap().len() as u64,
+        total - after - 1
+    );
     let listed = store
         .records(
             &RecordFilter {
@@ -194,17 +205,29 @@ fn a_bad_signature_is_left_to_the_full_check_and_the_scrub_which_quarantines_it_
     });
     let store = reopen(&dir);
     assert!(store.damaged().is_empty(), "no signature checks at open");
-    assert!(store.check_with(false, super::OpenProgress::Quiet).unwrap().is_sound());
+    assert!(
+        store
+            .check_with(false, super::OpenProgress::Quiet)
+            .unwrap()
+            .is_sound()
+    );
     let report = store.check().unwrap();
     assert_eq!(report.damaged.len(), 1);
-    assert_eq!((report.damaged[0].author, report.damaged[0].seq), (author, seq));
+    assert_eq!(
+        (report.damaged[0].author, report.damaged[0].seq),
+        (author, seq)
+    );
     assert!(
         matches!(report.damaged[0].damage, Damage::Signature(_)),
         "{}",
         report.damaged[0]
     );
     assert_eq!(report.held, after);
-    assert_eq!(store.evidence(), expected, "the check alone quarantines nothing");
+    assert_eq!(
+        store.evidence(),
+        expected,
+        "the check alone quarantines nothing"
+    );
 
     // The scrub goes through the store in small batches and finds it.
     let mut next = None;

@@ -130,10 +130,7 @@ impl<'t> Tables<'t> {
         self.damaged.remove(&key[..])?;
         hold.damaged.remove(&head.seq);
         let mut last = head;
-        'chunks: loop {
-            let Some(from) = last.seq.checked_add(1) else {
-                break;
-            };
+        'chunks: while let Some(from) = last.seq.checked_add(1) {
             if from > hold.top.seq || hold.damaged.contains_key(&from) {
                 break;
             }
@@ -159,9 +156,8 @@ impl<'t> Tables<'t> {
                 if hold.damaged.contains_key(&seq) {
                     break 'chunks;
                 }
-                let intact = damage::inspect((author, seq), &v, None).and_then(|i| {
-                    damage::link(&last, i.record.prev, i.record.time_ms).map(|()| i)
-                });
+                let intact = damage::inspect((author, seq), &v, None)
+                    .and_then(|i| damage::link(&last, i.record.prev, i.record.time_ms).map(|()| i));
                 let intact = match intact {
                     Ok(i) => i,
                     Err(d) => {

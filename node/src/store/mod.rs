@@ -42,9 +42,9 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 mod cache;
 mod check;
 mod damage;
-mod ingest;
 #[cfg(test)]
 mod damage_tests;
+mod ingest;
 #[cfg(test)]
 mod layout_tests;
 mod migrate;
@@ -58,10 +58,10 @@ mod tests;
 
 pub use check::CheckReport;
 pub use damage::{Damage, DamagedRecord};
-pub use scan::Level as CheckLevel;
-pub use scrub::{ScrubConfig, ScrubStep};
 pub use ingest::Prepared;
 pub use query::RecordFilter;
+pub use scan::Level as CheckLevel;
+pub use scrub::{ScrubConfig, ScrubStep};
 
 use cache::Cache;
 

@@ -88,7 +88,15 @@ where
                 })
                 .map_err(|_| Damage::Summary);
             out.records += 1;
-            feed(&mut chain, &mut out, pos, v.value(), slim, false, &mut backed)?;
+            feed(
+                &mut chain,
+                &mut out,
+                pos,
+                v.value(),
+                slim,
+                false,
+                &mut backed,
+            )?;
         }
         progress(out.records, total);
         return Ok(out);

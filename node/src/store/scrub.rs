@@ -89,7 +89,10 @@ impl Store {
                 None => Bound::Unbounded,
             };
             let mut batch: Vec<(Pos, Vec<u8>)> = Vec::with_capacity(limit);
-            for item in records.range::<&[u8]>((lower, Bound::Unbounded))?.take(limit) {
+            for item in records
+                .range::<&[u8]>((lower, Bound::Unbounded))?
+                .take(limit)
+            {
                 let (k, v) = item?;
                 let pos = tables::split_pos(k.value())
                     .ok_or_else(|| StoreError::Corrupt("a record key is not 40 bytes".into()))?;
@@ -114,12 +117,11 @@ impl Store {
                     _ if seq == 0 => None,
                     _ => read_head(&records, author, seq - 1)?.ok(),
                 };
-                let checked = damage::inspect((author, seq), value, Some(&keys)).and_then(|i| {
-                    match &prev {
+                let checked =
+                    damage::inspect((author, seq), value, Some(&keys)).and_then(|i| match &prev {
                         Some(p) => damage::link(p, i.record.prev, i.record.time_ms).map(|()| i),
                         None => Ok(i),
-                    }
-                });
+                    });
                 match checked {
                     Ok(i) => before = Some(((author, seq), i.head())),
                     Err(d) => {
