@@ -11,7 +11,10 @@
 
 use interlab_protocol::{Envelope, Head, KeyCache, PublicKey, Record, RecordId};
 
-use super::tables::{self, Summary};
+use super::{
+    skim::{self, Skimmed},
+    tables::{self, Summary},
+};
 
 /// Why a stored record cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,23 +104,21 @@ impl std::fmt::Display for DamagedRecord {
     }
 }
 
-/// A stored record that passed [`inspect`].
-#[derive(Debug, Clone)]
+/// A stored record that passed [`inspect`]: what the chain checks need of it.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Intact {
     pub(crate) summary: Summary,
-    pub(crate) record: Record,
+    pub(crate) seq: u64,
+    pub(crate) prev: Option<RecordId>,
+    pub(crate) time_ms: u64,
 }
 
 impl Intact {
-    pub(crate) fn id(&self) -> RecordId {
-        self.summary.id
-    }
-
     pub(crate) fn head(&self) -> Head {
         Head {
-            seq: self.record.seq,
+            seq: self.seq,
             id: self.summary.id,
-            time_ms: self.record.time_ms,
+            time_ms: self.time_ms,
         }
     }
 }
@@ -139,7 +140,22 @@ pub(crate) fn inspect(
             computed,
         });
     }
-    let record = Record::from_canonical(&env.body).map_err(|e| Damage::Body(e.to_string()))?;
+    // The body hashes to the id it was accepted under, so it is the body that was
+    // validated then: reading the few fields needed is enough (`skim`).
+    let record = match skim::record(&env.body) {
+        Some(s) => s,
+        None => {
+            let r = Record::from_canonical(&env.body).map_err(|e| Damage::Body(e.to_string()))?;
+            Skimmed {
+                author: r.author,
+                seq: r.seq,
+                prev: r.prev,
+                time_ms: r.time_ms,
+                kind: r.body.kind_index(),
+                suite_round: r.body.suite_round(),
+            }
+        }
+    };
     if record.author != env.author {
         return Err(Damage::Author {
             envelope: env.author,
@@ -152,14 +168,24 @@ pub(crate) fn inspect(
             seq: record.seq,
         });
     }
-    if Summary::new(computed, &record.body) != summary {
+    let described = Summary {
+        id: computed,
+        kind: record.kind,
+        suite_round: record.suite_round,
+    };
+    if described != summary {
         return Err(Damage::SummaryMismatch);
     }
     if let Some(keys) = keys {
         env.verify_signature_with(keys)
             .map_err(|e| Damage::Signature(e.to_string()))?;
     }
-    Ok(Intact { summary, record })
+    Ok(Intact {
+        summary,
+        seq,
+        prev: record.prev,
+        time_ms: record.time_ms,
+    })
 }
 
 /// Checks that a record with this `prev` and time follows `before` in one chain.

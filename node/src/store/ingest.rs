@@ -157,7 +157,7 @@ impl<'t> Tables<'t> {
                     break 'chunks;
                 }
                 let intact = damage::inspect((author, seq), &v, None)
-                    .and_then(|i| damage::link(&last, i.record.prev, i.record.time_ms).map(|()| i));
+                    .and_then(|i| damage::link(&last, i.prev, i.time_ms).map(|()| i));
                 let intact = match intact {
                     Ok(i) => i,
                     Err(d) => {
@@ -167,12 +167,20 @@ impl<'t> Tables<'t> {
                     }
                 };
                 overlay.add((author, seq), intact.summary);
-                if changes_authority(cache, overlay, &intact.record.body, &author) {
-                    let authority = overlay
-                        .authority
-                        .get_or_insert_with(|| cache.authority.clone());
-                    if let Some(rev) = authority.apply(intact.id(), &intact.record) {
-                        self.quarantine(&rev, overlay)?;
+                let owner = overlay
+                    .authority
+                    .as_ref()
+                    .unwrap_or(&cache.authority)
+                    .owner();
+                if intact.summary.kind == 0 || owner == Some(author) {
+                    let (_, record) = decode_stored(tables::envelope_of(&v)?)?;
+                    if changes_authority(cache, overlay, &record.body, &author) {
+                        let authority = overlay
+                            .authority
+                            .get_or_insert_with(|| cache.authority.clone());
+                        if let Some(rev) = authority.apply(intact.summary.id, &record) {
+                            self.quarantine(&rev, overlay)?;
+                        }
                     }
                 }
                 last = intact.head();

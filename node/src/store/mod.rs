@@ -51,6 +51,7 @@ mod migrate;
 mod query;
 mod scan;
 mod scrub;
+mod skim;
 pub mod synth;
 mod tables;
 #[cfg(test)]

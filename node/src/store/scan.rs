@@ -143,8 +143,8 @@ impl From<Intact> for Slim {
     fn from(i: Intact) -> Slim {
         Slim {
             summary: i.summary,
-            prev: i.record.prev,
-            time_ms: i.record.time_ms,
+            prev: i.prev,
+            time_ms: i.time_ms,
         }
     }
 }

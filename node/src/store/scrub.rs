@@ -119,7 +119,7 @@ impl Store {
                 };
                 let checked =
                     damage::inspect((author, seq), value, Some(&keys)).and_then(|i| match &prev {
-                        Some(p) => damage::link(p, i.record.prev, i.record.time_ms).map(|()| i),
+                        Some(p) => damage::link(p, i.prev, i.time_ms).map(|()| i),
                         None => Ok(i),
                     });
                 match checked {
