@@ -123,7 +123,9 @@ pub(super) async fn spawn(
         }
     }
     let view = local_view(&store);
-    let sync = Sync::new(config.sync_config(), view.clone(), config.scheme());
+    // A store whose genesis is damaged still knows which scheme to fetch it from.
+    let want = config.scheme().or_else(|| store.wanted_scheme());
+    let sync = Sync::new(config.sync_config(), view.clone(), want);
     let (tx, commands) = mpsc::channel(256);
     let (accepted, _) = broadcast::channel(4096);
     let mut el = EventLoop {

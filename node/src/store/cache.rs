@@ -84,6 +84,8 @@ pub(crate) struct Cache {
     pub(crate) heads: BTreeMap<PublicKey, Head>,
     /// Chains with damaged records (see [`Hold`]).
     pub(crate) holds: BTreeMap<PublicKey, Hold>,
+    /// The scheme genesis this store was created for, even while it is damaged.
+    pub(crate) genesis: Option<SchemeId>,
     /// Accepted records by id.
     pub(crate) ids: HashMap<RecordId, Pos>,
     /// Per author (in key order), the entry of each accepted record at index `seq`.

@@ -345,3 +345,19 @@ fn a_record_key_of_the_wrong_length_is_refused_clearly() {
         other => panic!("expected a corrupt store, got {other:?}"),
     }
 }
+
+#[test]
+fn a_damaged_genesis_leaves_the_scheme_unknown_until_a_good_copy_brings_it_back() {
+    let (dir, store, log, now) = filled();
+    let (scheme, owner) = store.scheme().unwrap();
+    let before = store.authority();
+    damage(&dir, store, &owner, 0, |v| v[0] ^= 0x01);
+    let store = reopen(&dir);
+    assert_eq!(store.scheme(), None);
+    assert_eq!(store.wanted_scheme(), Some(scheme));
+    assert_eq!(store.damaged().len(), 1);
+    store.ingest(&log[..1], now).unwrap()[0].as_ref().unwrap();
+    assert_eq!(store.scheme(), Some((scheme, owner)));
+    assert_eq!(store.authority(), before);
+    assert_eq!(store.evidence(), root_of(&log, now));
+}

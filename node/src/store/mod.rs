@@ -378,6 +378,14 @@ impl Store {
         self.cache().authority.scheme()
     }
 
+    /// The scheme this store belongs to: [`Store::scheme`]'s id, or, while the stored
+    /// genesis is damaged, the id it was stored under (so that the network fetches it
+    /// again).
+    pub fn wanted_scheme(&self) -> Option<SchemeId> {
+        let cache = self.cache();
+        cache.authority.scheme().map(|(s, _)| s).or(cache.genesis)
+    }
+
     /// Inclusion proof of an accepted record against the current evidence root.
     pub fn proof(&self, id: &RecordId) -> Option<InclusionProof> {
         let ids = self.cache().sorted_ids();
@@ -503,6 +511,7 @@ fn load_cache(
                 .map_err(|_| StoreError::Corrupt("the genesis id is not 32 bytes".into()))?,
         );
         // A damaged genesis leaves the scheme unknown until a peer sends it again.
+        cache.genesis = Some(genesis);
         if let Some((owner, _)) = cache.ids.get(&genesis).copied() {
             cache.authority = authority_of(&records, &owner, cache.backed_len(&owner))?;
         }
