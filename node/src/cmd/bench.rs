@@ -22,7 +22,7 @@ pub(crate) enum BenchCommand {
     /// Full ingest (decode, canonical check, verify_strict, chain check, durable batched
     /// store) against bare verify_strict of the same envelopes, on one thread.
     Ingest(IngestArgs),
-    /// Opening a large store with the open-time check (ids re-hashed, records decoded
+    /// Opening a large store with the open-time check (ids re-hashed, records read
     /// and compared with their summaries, chain links) against opening it with the
     /// summaries believed, as before the check existed; alternated, medians reported.
     StoreOpen(StoreOpenArgs),

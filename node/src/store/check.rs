@@ -46,7 +46,7 @@ impl Store {
     }
 
     /// Re-runs the open-time check over every stored record (ids re-hashed, records
-    /// decoded and compared with their summaries and positions, chain links), with
+    /// read and compared with their summaries and positions, chain links), with
     /// `signatures` every signature too, and verifies the stored fork proofs. Damaged
     /// records are listed in the report, not quarantined (a running node's scrub does
     /// that); the error is for a store whose structure is broken, or whose in-memory

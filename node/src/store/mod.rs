@@ -205,7 +205,7 @@ impl Store {
     /// Opens the store at `path`, creating it when absent, checks every record and
     /// rebuilds the in-memory caches (authority, chain heads, accepted ids) from disk.
     ///
-    /// The check re-hashes every record id from the stored bytes, decodes every record,
+    /// The check re-hashes every record id from the stored bytes, reads every record,
     /// compares it with its stored summary and position, and checks every chain link
     /// (prev and time); signatures are left to [`Store::check`] and the scrub. A damaged
     /// record does not stop the store from opening: it is quarantined (see
@@ -488,7 +488,7 @@ pub(crate) fn decode_stored(bytes: &[u8]) -> Result<(Envelope, Record), StoreErr
 
 /// Rebuilds the cache in one checked pass over the records table ([`scan`]): ids and
 /// record summaries of the backed records, heads, damaged chains; then the authority
-/// from the owner's backed chain (the only records decoded twice).
+/// from the owner's backed chain (the only records decoded in full).
 fn load_cache(
     db: &Database,
     level: CheckLevel,
