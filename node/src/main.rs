@@ -28,7 +28,7 @@ enum Command {
     Init(cmd::init::Args),
     /// Scheme-owner commands (create a scheme).
     Scheme(cmd::scheme::Args),
-    /// Throughput benchmarks (ingest against bare signature verification).
+    /// Throughput benchmarks (ingest against bare signature verification, store open).
     Bench(cmd::bench::Args),
     /// Tools for tests that need a real process.
     #[command(hide = true)]
@@ -56,6 +56,8 @@ enum Command {
     Suite(cmd::suite::Args),
     /// One ad-hoc evasion attack on a model and a data file.
     Attack(cmd::attack::Args),
+    /// The node's evidence store, offline: check every record (`store check --full`).
+    Store(cmd::store::Args),
     /// Network benchmarks on loopback (propagation, catch-up).
     #[command(hide = true)]
     BenchNet(cmd::bench_net::Args),
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),
+        Command::Store(args) => cmd::store::run(args, cli.json),
     };
     match out {
         Ok(code) => code,

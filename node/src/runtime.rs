@@ -137,9 +137,11 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
     let key = keyfile::load_secret_key(&dir.key())?;
     let token = keyfile::load_token(&dir.token())?;
     let store_path = dir.store();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("store open task failed: {e}")))??;
+    let store = tokio::task::spawn_blocking(move || {
+        Store::open_with_progress(&store_path, crate::store::OpenProgress::Terminal)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("store open task failed: {e}")))??;
 
     let listen = parse_addr(
         "listen",

@@ -102,6 +102,11 @@ fn every_acknowledged_record_survives_repeated_sigkill_and_the_store_verifies() 
         );
     }
     let report = store.check().unwrap();
+    assert!(
+        report.is_sound(),
+        "damaged after kill -9: {:?}",
+        report.damaged
+    );
     eprintln!(
         "{} records acknowledged, {} stored",
         acked.len(),

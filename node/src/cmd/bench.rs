@@ -4,7 +4,9 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use interlab_node::store::{IngestResult, Prepared, Store, synth::Workload};
+use interlab_node::store::{
+    CheckLevel, IngestResult, OpenProgress, Prepared, Store, synth::Workload,
+};
 use interlab_protocol::{Envelope, KeyCache, Record};
 
 /// Arguments of `interlab bench`.
@@ -20,6 +22,28 @@ pub(crate) enum BenchCommand {
     /// Full ingest (decode, canonical check, verify_strict, chain check, durable batched
     /// store) against bare verify_strict of the same envelopes, on one thread.
     Ingest(IngestArgs),
+    /// Opening a large store with the open-time check (ids re-hashed, records read
+    /// and compared with their summaries, chain links) against opening it with the
+    /// summaries believed, as before the check existed; alternated, medians reported.
+    StoreOpen(StoreOpenArgs),
+}
+
+/// Arguments of `interlab bench store-open`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreOpenArgs {
+    /// Records in the store (realistic run results from 8 labs, plus setup records).
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Seed of the synthetic log.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Alternations of the two ways of opening.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Where the store is built, and kept for the next run with the same --records and
+    /// --seed (generating a million signed records takes minutes).
+    #[arg(long)]
+    dir: PathBuf,
 }
 
 /// Arguments of `interlab bench ingest`.
@@ -46,7 +70,93 @@ pub(crate) struct IngestArgs {
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Ingest(a) => ingest(a, json),
+        BenchCommand::StoreOpen(a) => store_open(a, json),
     }
+}
+
+fn store_open(args: StoreOpenArgs, json: bool) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.records > 0, "--records must be at least 1");
+    anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let path = args
+        .dir
+        .join(format!("open-{}-{}.redb", args.records, args.seed));
+    if !path.exists() {
+        let tmp = path.with_extension("partial");
+        let _ = std::fs::remove_file(&tmp);
+        let store = Store::open(&tmp)?;
+        let mut work = Workload::new(args.seed, 8);
+        let bar = indicatif::ProgressBar::new(args.records as u64);
+        let mut left = args.records;
+        while left > 0 {
+            let n = left.min(4096);
+            let batch = work.take(n);
+            check_all(store.ingest(&batch, work.now_ms())?)?;
+            left -= n;
+            bar.inc(n as u64);
+        }
+        bar.finish_and_clear();
+        drop(store);
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    }
+    let bytes = std::fs::metadata(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let mut plain = Vec::new();
+    let mut checked = Vec::new();
+    let mut n = 0;
+    for _ in 0..args.rounds {
+        let start = Instant::now();
+        let store = Store::open_checked(&path, OpenProgress::Quiet, CheckLevel::SummariesOnly)?;
+        plain.push(start.elapsed().as_secs_f64());
+        n = store.len();
+        drop(store);
+        let start = Instant::now();
+        let store = Store::open_checked(&path, OpenProgress::Quiet, CheckLevel::Records)?;
+        checked.push(start.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            store.damaged().is_empty() && store.len() == n,
+            "the benchmark store is damaged: {:?}",
+            store.damaged().first().map(ToString::to_string)
+        );
+        drop(store);
+    }
+    let (p, c) = (median(plain.clone()), median(checked.clone()));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "records": n,
+                "file_bytes": bytes,
+                "open_summaries_only_s": plain,
+                "open_checked_s": checked,
+                "median_summaries_only_s": p,
+                "median_checked_s": c,
+                "ratio": c / p,
+                "checked_records_per_s": n as f64 / c,
+                "cores_available": cores,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{n} records, store file {:.2} GB, {cores} core(s) available",
+        bytes as f64 / 1e9
+    );
+    println!("round  summaries only   with the check");
+    for (i, (p, c)) in plain.iter().zip(&checked).enumerate() {
+        println!("{:>5}  {p:>11.2} s  {c:>13.2} s", i + 1);
+    }
+    println!(
+        "median: {p:.2} s ({:.0} records/s) without the check, {c:.2} s ({:.0} records/s) with it; ratio {:.2}",
+        n as f64 / p,
+        n as f64 / c,
+        c / p
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<ExitCode> {

@@ -17,6 +17,7 @@ pub(crate) mod run;
 pub(crate) mod scheme;
 pub(crate) mod stats;
 pub(crate) mod submit;
+pub(crate) mod store;
 pub(crate) mod suite;
 pub(crate) mod suite_publish;
 pub(crate) mod suite_seal;

@@ -6,6 +6,7 @@ use interlab_protocol::SchemeId;
 use libp2p::Multiaddr;
 
 use super::{NetError, sync::SyncConfig};
+use crate::store::ScrubConfig;
 
 /// Settings of the peer network. Start from [`NetConfig::default`], change what you need
 /// with the `with_*` setters, then [`build`](NetConfig::build) checks them.
@@ -32,6 +33,7 @@ pub struct NetConfig {
     request_timeout: Duration,
     range_limit: u32,
     max_peers: u32,
+    scrub: Option<ScrubConfig>,
 }
 
 impl Default for NetConfig {
@@ -48,6 +50,7 @@ impl Default for NetConfig {
             request_timeout: Duration::from_secs(20),
             range_limit: 1024,
             max_peers: 64,
+            scrub: Some(ScrubConfig::default()),
         }
     }
 }
@@ -97,6 +100,12 @@ impl NetConfig {
     /// Most simultaneous established connections (default 64; at most two per peer).
     pub fn with_max_peers(mut self, n: u32) -> Self {
         self.max_peers = n;
+        self
+    }
+    /// The background scrub that re-verifies stored records, signatures included, and
+    /// quarantines damaged ones (default: 256 records every 2 s; `None` turns it off).
+    pub fn with_scrub(mut self, scrub: Option<ScrubConfig>) -> Self {
+        self.scrub = scrub;
         self
     }
 
@@ -168,6 +177,10 @@ impl NetConfig {
     /// The most simultaneous connections.
     pub fn max_peers(&self) -> u32 {
         self.max_peers
+    }
+    /// The background scrub's pace, when it runs.
+    pub fn scrub(&self) -> Option<ScrubConfig> {
+        self.scrub
     }
 
     pub(crate) fn sync_config(&self) -> SyncConfig {

@@ -83,6 +83,10 @@ struct EventLoop {
     me: PublicKey,
     own: OwnChainTracker<PeerId>,
     own_tx: watch::Sender<OwnChain>,
+    /// The background scrub, stopped with the loop.
+    scrub: Option<JoinHandle<()>>,
+    /// [`Store::quarantines`] when the view was last refreshed for it.
+    quarantines: u64,
 }
 
 fn local_view(store: &Store) -> LocalView {
@@ -125,7 +129,9 @@ pub(super) async fn spawn(
         }
     }
     let view = local_view(&store);
-    let sync = Sync::new(config.sync_config(), view.clone(), config.scheme());
+    // A store whose genesis is damaged still knows which scheme to fetch it from.
+    let want = config.scheme().or_else(|| store.wanted_scheme());
+    let sync = Sync::new(config.sync_config(), view.clone(), want);
     let (tx, commands) = mpsc::channel(256);
     let (accepted, _) = broadcast::channel(4096);
     let me = SecretKey::from_bytes(&secret).public();
@@ -152,8 +158,15 @@ pub(super) async fn spawn(
         me,
         own: OwnChainTracker::new(me),
         own_tx,
+        scrub: None,
+        quarantines: 0,
         config,
     };
+    el.quarantines = el.store.quarantines();
+    el.scrub = el
+        .config
+        .scrub()
+        .map(|c| tokio::spawn(super::scrub::run(el.store.clone(), c)));
     el.ensure_topic(&view);
     for addr in el.config.bootstrap().to_vec() {
         if let Err(e) = el.swarm.dial(addr.clone()) {
@@ -215,12 +228,28 @@ impl EventLoop {
                     self.feed(Event::Ingested { results, view });
                 }
                 Wake::Tick => {
+                    self.on_quarantine();
                     self.feed(Event::Tick);
                     self.enforce_bans();
                     self.redial();
                 }
             }
         }
+        if let Some(scrub) = self.scrub.take() {
+            scrub.abort();
+        }
+    }
+
+    /// Records quarantined since the last look lower a chain's head: tell the state
+    /// machine, and ask peers for their frontiers so that the records are fetched again.
+    fn on_quarantine(&mut self) {
+        let q = self.store.quarantines();
+        if q == self.quarantines {
+            return;
+        }
+        self.quarantines = q;
+        self.feed(Event::LocalChanged(local_view(&self.store)));
+        self.feed(Event::SyncNow);
     }
 
     fn feed(&mut self, event: Event<PeerId, MessageId>) {

@@ -38,6 +38,7 @@ mod client;
 mod config;
 mod event_loop;
 mod own_chain;
+mod scrub;
 pub mod sync;
 pub mod wire;
 

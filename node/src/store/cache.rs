@@ -22,6 +22,7 @@ use redb::{ReadableTable, Table};
 
 use super::{
     RecordFilter, StoreError,
+    damage::{Damage, DamagedRecord},
     tables::{self, Summary},
 };
 
@@ -37,11 +38,54 @@ pub(crate) struct Entry {
     round: Option<u32>,
 }
 
+/// A chain with damaged records: the chain the node counts and serves ends just before
+/// the first of them; the records stored after it are held until it is repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hold {
+    /// Damaged (or missing) positions and what is wrong; never empty.
+    pub(crate) damaged: BTreeMap<u64, Damage>,
+    /// The highest position stored for the author (damaged or held), with the best id
+    /// known for it: what the chain's head was before the damage was found.
+    pub(crate) top: Head,
+}
+
+impl Hold {
+    /// A hold with one damaged position.
+    pub(crate) fn new(seq: u64, damage: Damage, top: Head) -> Hold {
+        Hold {
+            damaged: BTreeMap::from([(seq, damage)]),
+            top,
+        }
+    }
+
+    /// The first damaged seq: the chain is backed up to the seq before.
+    pub(crate) fn first(&self) -> u64 {
+        self.damaged.keys().next().copied().unwrap_or(self.top.seq)
+    }
+
+    /// Raises the recorded top to `head` when it is higher.
+    pub(crate) fn raise(&mut self, head: Head) {
+        if head.seq > self.top.seq {
+            self.top = head;
+        }
+    }
+
+    /// Intact records held behind the damage.
+    pub(crate) fn held(&self) -> u64 {
+        let span = self.top.seq.saturating_sub(self.first()) + 1;
+        span.saturating_sub(self.damaged.len() as u64)
+    }
+}
+
 /// Committed state: authority, chain heads, accepted ids and record summaries.
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     pub(crate) authority: Authority,
     pub(crate) heads: BTreeMap<PublicKey, Head>,
+    /// Chains with damaged records (see [`Hold`]).
+    pub(crate) holds: BTreeMap<PublicKey, Hold>,
+    /// The scheme genesis this store was created for, even while it is damaged.
+    pub(crate) genesis: Option<SchemeId>,
     /// Accepted records by id.
     pub(crate) ids: HashMap<RecordId, Pos>,
     /// Per author (in key order), the entry of each accepted record at index `seq`.
@@ -82,6 +126,67 @@ impl Cache {
                 head: h.id,
             })
             .collect()
+    }
+
+    /// Number of records of `author`'s chain the node backs (seq 0 up to its head).
+    pub(crate) fn backed_len(&self, author: &PublicKey) -> u64 {
+        self.chains.get(author).map_or(0, |c| c.len() as u64)
+    }
+
+    /// Every damaged record, by author and seq.
+    pub(crate) fn damaged(&self) -> Vec<DamagedRecord> {
+        self.holds
+            .iter()
+            .flat_map(|(author, hold)| {
+                hold.damaged.iter().map(|(seq, damage)| DamagedRecord {
+                    author: *author,
+                    seq: *seq,
+                    damage: damage.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the record at `(author, seq)` and every later one of its chain out of the
+    /// counted and served set (the scrub found it damaged); `head` is the record before
+    /// it, `None` at seq 0.
+    pub(crate) fn quarantine(
+        &mut self,
+        (author, seq): Pos,
+        damage: Damage,
+        head: Option<Head>,
+    ) -> bool {
+        if self.backed_len(&author) <= seq {
+            return false;
+        }
+        let old = self.heads.get(&author).copied();
+        if let Some(chain) = self.chains.get_mut(&author) {
+            chain.truncate(usize::try_from(seq).unwrap_or(usize::MAX));
+            if chain.is_empty() {
+                self.chains.remove(&author);
+            }
+        }
+        self.ids.retain(|_, (a, s)| *a != author || *s < seq);
+        match head {
+            Some(h) => self.heads.insert(author, h),
+            None => self.heads.remove(&author),
+        };
+        let top = old.unwrap_or(Head {
+            seq,
+            id: RecordId::default(),
+            time_ms: 0,
+        });
+        match self.holds.get_mut(&author) {
+            Some(hold) => {
+                hold.damaged.insert(seq, damage);
+                hold.raise(top);
+            }
+            None => {
+                self.holds.insert(author, Hold::new(seq, damage, top));
+            }
+        }
+        self.generation += 1;
+        true
     }
 
     /// Adds an accepted record at the end of its author's chain. Records must come in
@@ -182,9 +287,16 @@ impl Cache {
             ops,
             live: _,
             authority,
+            holds,
         } = overlay;
-        if heads.is_empty() && ops.is_empty() && authority.is_none() {
+        if heads.is_empty() && ops.is_empty() && authority.is_none() && holds.is_empty() {
             return Ok(());
+        }
+        for (author, hold) in holds {
+            match hold {
+                Some(h) => self.holds.insert(author, h),
+                None => self.holds.remove(&author),
+            };
         }
         for (author, head) in heads {
             match head {
@@ -237,6 +349,8 @@ pub(crate) struct Overlay {
     live: HashMap<RecordId, Option<Pos>>,
     /// The authority after this batch's owner records, when any changed it.
     pub(crate) authority: Option<Authority>,
+    /// Chains whose damage this batch repaired (`None`: no damage left).
+    pub(crate) holds: HashMap<PublicKey, Option<Hold>>,
 }
 
 impl Overlay {
@@ -252,7 +366,18 @@ impl Overlay {
 
     /// Whether the batch changed anything the cache holds.
     pub(crate) fn is_empty(&self) -> bool {
-        self.heads.is_empty() && self.ops.is_empty() && self.authority.is_none()
+        self.heads.is_empty()
+            && self.ops.is_empty()
+            && self.authority.is_none()
+            && self.holds.is_empty()
+    }
+
+    /// The damage of `author`'s chain as this batch leaves it.
+    pub(crate) fn hold(&self, cache: &Cache, author: &PublicKey) -> Option<Hold> {
+        match self.holds.get(author) {
+            Some(h) => h.clone(),
+            None => cache.holds.get(author).cloned(),
+        }
     }
 }
 

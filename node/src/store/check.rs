@@ -1,133 +1,123 @@
-//! A full self-check of the stored evidence: after a crash, or before an export, prove
-//! that what is on disk is a set of valid, intact chains that the caches describe.
+//! A full self-check of the stored evidence: the open-time check again, optionally with
+//! every signature, plus the stored fork proofs and the in-memory evidence root. Run by
+//! `interlab store check`, after a crash, or before an export.
 
-use interlab_protocol::{Digest, Envelope, PublicKey, RecordId, evidence_root};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use interlab_protocol::{Digest, RecordId, evidence_root};
+use redb::{ReadableDatabase, ReadableTableMetadata};
 
 use super::{
-    Store, StoreError,
-    tables::{self, Summary},
+    OpenProgress, Store, StoreError, damage::DamagedRecord, recorded_damage, scan, tables,
 };
 
 /// What [`Store::check`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
-    /// Accepted records checked.
+    /// Records read.
     pub records: u64,
-    /// Authors with at least one accepted record.
+    /// Records the store can back: intact, in unbroken chains from seq 0.
+    pub backed: u64,
+    /// Authors with at least one backed record.
     pub authors: u64,
+    /// Intact records held behind a damaged one of their chain.
+    pub held: u64,
+    /// Damaged records, by author and seq.
+    pub damaged: Vec<DamagedRecord>,
+    /// Whether signatures were checked.
+    pub signatures: bool,
     /// Fork proofs stored (each verified).
     pub forks: u64,
-    /// Quarantined records.
-    pub quarantined: u64,
-    /// The evidence root of the records on disk.
+    /// Records quarantined by a revocation (not damage).
+    pub revoked: u64,
+    /// The evidence root of the backed records.
     pub root: Digest,
 }
 
+impl CheckReport {
+    /// Whether no record is damaged.
+    pub fn is_sound(&self) -> bool {
+        self.damaged.is_empty()
+    }
+}
+
 impl Store {
-    /// Re-opens every stored envelope (signature, canonical form), checks that each
-    /// author's records form an unbroken hash chain from seq 0, that each stored summary
-    /// and head agrees with the records, that every fork proof verifies, and that the
-    /// in-memory evidence root equals the one recomputed from disk. The first problem
-    /// found is returned as [`StoreError::Corrupt`].
+    /// Checks every stored record with its signature ([`Store::check_with`]).
     pub fn check(&self) -> Result<CheckReport, StoreError> {
-        let corrupt = |m: String| StoreError::Corrupt(m);
+        self.check_with(true, OpenProgress::Quiet)
+    }
+
+    /// Re-runs the open-time check over every stored record (ids re-hashed, records
+    /// read and compared with their summaries and positions, chain links), with
+    /// `signatures` every signature too, and verifies the stored fork proofs. Damaged
+    /// records are listed in the report, not quarantined (a running node's scrub does
+    /// that); the error is for a store whose structure is broken, or whose in-memory
+    /// root disagrees with its disk when both see the same damage.
+    pub fn check_with(
+        &self,
+        signatures: bool,
+        progress: OpenProgress,
+    ) -> Result<CheckReport, StoreError> {
         let txn = self.inner.db.begin_read()?;
         let records = txn.open_table(tables::RECORDS)?;
-        let heads = txn.open_table(tables::HEADS)?;
-        let mut all: Vec<RecordId> = Vec::new();
-        let mut authors = 0u64;
-        // (author, seq, id, time) of the previous record seen.
-        let mut prev: Option<(PublicKey, u64, RecordId, u64)> = None;
-        let close_chain = |p: Option<(PublicKey, u64, RecordId, u64)>| -> Result<(), StoreError> {
-            let Some((author, seq, id, time)) = p else {
-                return Ok(());
-            };
-            let head = heads
-                .get(&author.as_bytes()[..])?
-                .and_then(|v| tables::split_head(v.value()));
-            if head != Some((seq, id, time)) {
-                return Err(corrupt(format!(
-                    "head of {author} is {head:?}, chain ends at seq {seq} {id}"
-                )));
-            }
-            Ok(())
+        let recorded = recorded_damage(&txn.open_table(tables::DAMAGED)?)?;
+        let mut ids: Vec<RecordId> = Vec::new();
+        let level = if signatures {
+            scan::Level::Signatures
+        } else {
+            scan::Level::Records
         };
-        for item in records.iter()? {
-            let (k, v) = item?;
-            let (author, seq) = tables::split_pos(k.value())
-                .ok_or_else(|| corrupt("record key is not 40 bytes".into()))?;
-            let (summary, envelope) = tables::split_record(v.value())?;
-            let opened = Envelope::open_bytes(envelope)
-                .map_err(|e| corrupt(format!("record {author} seq {seq}: {e}")))?;
-            if summary != Summary::of(&opened) {
-                return Err(corrupt(format!(
-                    "the summary stored with {author} seq {seq} does not describe the record"
-                )));
-            }
-            let rec = &opened.record;
-            if rec.author != author || rec.seq != seq {
-                return Err(corrupt(format!(
-                    "record stored at {author} seq {seq} is {} seq {}",
-                    rec.author, rec.seq
-                )));
-            }
-            let expected_prev = match prev {
-                Some((a, s, id, t)) if a == author => {
-                    if seq != s + 1 {
-                        return Err(corrupt(format!(
-                            "chain of {author} jumps from {s} to {seq}"
-                        )));
-                    }
-                    if rec.time_ms < t {
-                        return Err(corrupt(format!("time goes back at {author} seq {seq}")));
-                    }
-                    Some(id)
-                }
-                _ => {
-                    close_chain(prev)?;
-                    authors += 1;
-                    if seq != 0 {
-                        return Err(corrupt(format!("chain of {author} starts at seq {seq}")));
-                    }
-                    None
-                }
-            };
-            if rec.prev != expected_prev {
-                return Err(corrupt(format!(
-                    "record {author} seq {seq} has prev {:?}, expected {expected_prev:?}",
-                    rec.prev
-                )));
-            }
-            all.push(opened.id);
-            prev = Some((author, seq, opened.id, rec.time_ms));
-        }
-        close_chain(prev)?;
-        if heads.len()? != authors {
-            return Err(corrupt(format!(
-                "{} heads stored for {authors} chains",
-                heads.len()?
-            )));
-        }
-        let root = evidence_root(&all);
+        let scanned = scan::scan(
+            &records,
+            &recorded,
+            level,
+            &mut *progress.reporter(),
+            |_, summary| {
+                ids.push(summary.id);
+                Ok(())
+            },
+        )?;
+        let damaged: Vec<DamagedRecord> = scanned
+            .holds
+            .iter()
+            .flat_map(|(author, hold)| {
+                hold.damaged.iter().map(|(seq, damage)| DamagedRecord {
+                    author: *author,
+                    seq: *seq,
+                    damage: damage.clone(),
+                })
+            })
+            .collect();
+        ids.sort_unstable();
+        let root = evidence_root(&ids);
+        let same_damage = {
+            let known = self.damaged();
+            known.len() == damaged.len()
+                && known
+                    .iter()
+                    .zip(&damaged)
+                    .all(|(a, b)| (a.author, a.seq) == (b.author, b.seq))
+        };
         let cached = self.evidence();
-        if cached.root != root {
-            return Err(corrupt(format!(
-                "cached evidence root {} differs from the root on disk {root}",
+        if same_damage && cached.root != root {
+            return Err(StoreError::Corrupt(format!(
+                "the in-memory evidence root {} differs from the root on disk {root}",
                 cached.root
             )));
         }
         let forks = self.forks()?;
         for f in &forks {
             f.verify()
-                .map_err(|e| corrupt(format!("stored fork proof: {e}")))?;
+                .map_err(|e| StoreError::Corrupt(format!("stored fork proof: {e}")))?;
         }
-        let quarantined = txn.open_table(tables::QUARANTINE)?.len()?;
+        let revoked = txn.open_table(tables::QUARANTINE)?.len()?;
         Ok(CheckReport {
-            records: all.len() as u64,
-            authors,
+            records: scanned.records,
+            backed: ids.len() as u64,
+            authors: scanned.heads.len() as u64,
+            held: scanned.holds.values().map(|h| h.held()).sum(),
+            damaged,
+            signatures,
             forks: forks.len() as u64,
-            quarantined,
+            revoked,
             root,
         })
     }

@@ -13,6 +13,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::{
     IngestResult, Store, StoreError,
     cache::{BytesTable, Cache, Overlay, View},
+    damage::{self, Damage},
     decode_stored,
     tables::{self, Summary},
 };
@@ -23,6 +24,7 @@ struct Tables<'t> {
     heads: BytesTable<'t>,
     forks: BytesTable<'t>,
     quarantine: BytesTable<'t>,
+    damaged: BytesTable<'t>,
     meta: Table<'t, &'static str, &'static [u8]>,
     /// A fork proof was written (the overlay tracks everything else).
     new_fork: bool,
@@ -35,6 +37,7 @@ impl<'t> Tables<'t> {
             heads: txn.open_table(tables::HEADS)?,
             forks: txn.open_table(tables::FORKS)?,
             quarantine: txn.open_table(tables::QUARANTINE)?,
+            damaged: txn.open_table(tables::DAMAGED)?,
             meta: txn.open_table(tables::META)?,
             new_fork: false,
         })
@@ -104,6 +107,94 @@ impl<'t> Tables<'t> {
         };
         // The heads table is written from the overlay at the end of the batch.
         overlay.heads.insert(rev.lab, head);
+        Ok(())
+    }
+
+    /// A good copy of the first damaged record of `author`'s chain has just been written
+    /// at `head`: brings back the held records after it, each checked again from its
+    /// stored bytes and linked to the one before, up to the next damaged record.
+    fn reinstate(
+        &mut self,
+        cache: &Cache,
+        overlay: &mut Overlay,
+        author: PublicKey,
+        head: Head,
+    ) -> Result<(), StoreError> {
+        let Some(mut hold) = overlay.hold(cache, &author) else {
+            return Ok(());
+        };
+        if hold.first() != head.seq {
+            return Ok(());
+        }
+        let key = tables::pos_key(&author, head.seq);
+        self.damaged.remove(&key[..])?;
+        hold.damaged.remove(&head.seq);
+        let mut last = head;
+        'chunks: while let Some(from) = last.seq.checked_add(1) {
+            if from > hold.top.seq || hold.damaged.contains_key(&from) {
+                break;
+            }
+            let lo = tables::pos_key(&author, from);
+            let hi = tables::pos_key(&author, hold.top.seq);
+            let mut chunk = Vec::new();
+            for item in self.records.range(&lo[..]..=&hi[..])?.take(256) {
+                let (k, v) = item?;
+                chunk.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            for (k, v) in chunk {
+                let Some((_, seq)) = tables::split_pos(&k) else {
+                    break 'chunks;
+                };
+                let expected = last.seq + 1;
+                if seq != expected {
+                    hold.damaged.insert(expected, Damage::Missing);
+                    break 'chunks;
+                }
+                if hold.damaged.contains_key(&seq) {
+                    break 'chunks;
+                }
+                let intact = damage::inspect((author, seq), &v, None)
+                    .and_then(|i| damage::link(&last, i.prev, i.time_ms).map(|()| i));
+                let intact = match intact {
+                    Ok(i) => i,
+                    Err(d) => {
+                        tracing::warn!(%author, seq, "store: a held record is damaged: {d}");
+                        hold.damaged.insert(seq, d);
+                        break 'chunks;
+                    }
+                };
+                overlay.add((author, seq), intact.summary);
+                let owner = overlay
+                    .authority
+                    .as_ref()
+                    .unwrap_or(&cache.authority)
+                    .owner();
+                if intact.summary.kind == 0 || owner == Some(author) {
+                    let (_, record) = decode_stored(tables::envelope_of(&v)?)?;
+                    if changes_authority(cache, overlay, &record.body, &author) {
+                        let authority = overlay
+                            .authority
+                            .get_or_insert_with(|| cache.authority.clone());
+                        if let Some(rev) = authority.apply(intact.summary.id, &record) {
+                            self.quarantine(&rev, overlay)?;
+                        }
+                    }
+                }
+                last = intact.head();
+            }
+        }
+        tracing::info!(
+            %author,
+            seq = head.seq,
+            up_to = last.seq,
+            "store: damaged record replaced by a good copy; held records are back"
+        );
+        overlay.heads.insert(author, Some(last));
+        let left = (!hold.damaged.is_empty()).then_some(hold);
+        overlay.holds.insert(author, left);
         Ok(())
     }
 }
@@ -288,6 +379,12 @@ fn ingest_one(
                     t.quarantine(&rev, overlay)?;
                 }
             }
+            let head = Head {
+                seq: rec.seq,
+                id: opened.id,
+                time_ms: rec.time_ms,
+            };
+            t.reinstate(cache, overlay, rec.author, head)?;
             Ok(Ok(opened.id))
         }
         Err(Rejection::Equivocation(proof)) => {

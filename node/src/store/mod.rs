@@ -25,8 +25,12 @@
 //! ```
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use interlab_protocol::{
@@ -37,19 +41,28 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 mod cache;
 mod check;
+mod damage;
+#[cfg(test)]
+mod damage_tests;
 mod ingest;
 #[cfg(test)]
 mod layout_tests;
 mod migrate;
 mod query;
+mod scan;
+mod scrub;
+mod skim;
 pub mod synth;
 mod tables;
 #[cfg(test)]
 mod tests;
 
 pub use check::CheckReport;
+pub use damage::{Damage, DamagedRecord};
 pub use ingest::Prepared;
 pub use query::RecordFilter;
+pub use scan::Level as CheckLevel;
+pub use scrub::{ScrubConfig, ScrubStep};
 
 use cache::Cache;
 
@@ -129,6 +142,55 @@ struct Inner {
     cache: RwLock<Cache>,
     /// Evidence state of cache generation `.0`.
     evidence: Mutex<Option<(u64, EvidenceState)>>,
+    /// Records quarantined while the store was open (the network re-reads the frontier
+    /// when this moves).
+    quarantines: AtomicU64,
+}
+
+/// How [`Store::open_with_progress`] reports the open-time check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OpenProgress {
+    /// Nothing is shown.
+    #[default]
+    Quiet,
+    /// A progress bar on standard error, for stores of at least
+    /// [`PROGRESS_BAR_RECORDS`] records and only when standard error is a terminal.
+    Terminal,
+}
+
+/// Stores with at least this many records get a progress bar while they are checked.
+pub const PROGRESS_BAR_RECORDS: u64 = 200_000;
+
+impl OpenProgress {
+    /// A callback for the scan: records done, records in total.
+    pub(crate) fn reporter(self) -> Box<dyn FnMut(u64, u64)> {
+        match self {
+            OpenProgress::Quiet => Box::new(|_, _| {}),
+            OpenProgress::Terminal => {
+                let mut bar: Option<indicatif::ProgressBar> = None;
+                Box::new(move |done, total| {
+                    if total < PROGRESS_BAR_RECORDS {
+                        return;
+                    }
+                    let b = bar.get_or_insert_with(|| {
+                        let b = indicatif::ProgressBar::new(total);
+                        b.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "checking store {bar:30} {pos}/{len} records [{elapsed}]",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        );
+                        b
+                    });
+                    b.set_position(done);
+                    if done >= total {
+                        b.finish_and_clear();
+                    }
+                })
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -140,9 +202,32 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the store at `path`, creating it when absent, and rebuilds the in-memory
-    /// caches (authority, chain heads, accepted ids) from disk.
+    /// Opens the store at `path`, creating it when absent, checks every record and
+    /// rebuilds the in-memory caches (authority, chain heads, accepted ids) from disk.
+    ///
+    /// The check re-hashes every record id from the stored bytes, reads every record,
+    /// compares it with its stored summary and position, and checks every chain link
+    /// (prev and time); signatures are left to [`Store::check`] and the scrub. A damaged
+    /// record does not stop the store from opening: it is quarantined (see
+    /// [`Store::damaged`]). Damage to the file's own structure is an error.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_progress(path, OpenProgress::Quiet)
+    }
+
+    /// [`Store::open`], reporting the check's progress.
+    pub fn open_with_progress(path: &Path, progress: OpenProgress) -> Result<Store, StoreError> {
+        Store::open_checked(path, progress, CheckLevel::Records)
+    }
+
+    /// [`Store::open`] with the check at `level`. Anything but
+    /// [`CheckLevel::Records`] is for measuring: `SummariesOnly` believes every stored
+    /// summary (what opening did before the check existed), `Signatures` verifies every
+    /// signature on top.
+    pub fn open_checked(
+        path: &Path,
+        progress: OpenProgress,
+        level: CheckLevel,
+    ) -> Result<Store, StoreError> {
         let open_err = |source: redb::Error| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -176,10 +261,14 @@ impl Store {
                 txn.open_table(tables::FORKS)?;
                 txn.open_table(tables::QUARANTINE)?;
                 txn.open_table(tables::ARTEFACTS)?;
+                txn.open_table(tables::DAMAGED)?;
             }
             txn.commit()?;
         }
-        let cache = load_cache(&db)?;
+        let cache = load_cache(&db, level, &mut *progress.reporter())?;
+        for d in cache.damaged() {
+            tracing::warn!("store: record {d}; quarantined until a peer sends a good copy");
+        }
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -187,8 +276,27 @@ impl Store {
                 writer: Mutex::new(()),
                 cache: RwLock::new(cache),
                 evidence: Mutex::new(None),
+                quarantines: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Damaged records, by author and seq. Each one is quarantined: neither it nor the
+    /// later records of its chain are counted or served until a good copy of it arrives.
+    pub fn damaged(&self) -> Vec<DamagedRecord> {
+        self.cache().damaged()
+    }
+
+    /// Intact records held behind damaged ones (not counted or served until the damage
+    /// is repaired).
+    pub fn held(&self) -> u64 {
+        self.cache().holds.values().map(cache::Hold::held).sum()
+    }
+
+    /// How many records were quarantined since the store was opened (moves when the
+    /// scrub finds damage; the network then re-reads the frontier).
+    pub fn quarantines(&self) -> u64 {
+        self.inner.quarantines.load(Ordering::Relaxed)
     }
 
     /// The database file.
@@ -232,9 +340,17 @@ impl Store {
         self.cache().frontier()
     }
 
-    /// The head of one author's chain.
+    /// The head of one author's chain: the highest position this store holds for it.
+    /// When the chain has damaged records this is above the chain the store counts and
+    /// serves ([`Store::frontier`]), so that the node's own key never signs again at a
+    /// position it once held (such a record is refused as a gap until the damage is
+    /// repaired).
     pub fn head(&self, author: &PublicKey) -> Option<Head> {
-        self.cache().heads.get(author).copied()
+        let cache = self.cache();
+        match cache.holds.get(author) {
+            Some(hold) => Some(hold.top),
+            None => cache.heads.get(author).copied(),
+        }
     }
 
     /// Number of accepted records.
@@ -260,6 +376,14 @@ impl Store {
     /// The scheme id and owner, once the genesis is stored.
     pub fn scheme(&self) -> Option<(SchemeId, PublicKey)> {
         self.cache().authority.scheme()
+    }
+
+    /// The scheme this store belongs to: [`Store::scheme`]'s id, or, while the stored
+    /// genesis is damaged, the id it was stored under (so that the network fetches it
+    /// again).
+    pub fn wanted_scheme(&self) -> Option<SchemeId> {
+        let cache = self.cache();
+        cache.authority.scheme().map(|(s, _)| s).or(cache.genesis)
     }
 
     /// Inclusion proof of an accepted record against the current evidence root.
@@ -362,54 +486,72 @@ pub(crate) fn decode_stored(bytes: &[u8]) -> Result<(Envelope, Record), StoreErr
     Ok((env, rec))
 }
 
-/// Rebuilds the cache: ids and record summaries from the records table (no CBOR is
-/// decoded but the owner's records), authority from the owner's chain, heads from their
-/// table.
-fn load_cache(db: &Database) -> Result<Cache, StoreError> {
+/// Rebuilds the cache in one checked pass over the records table ([`scan`]): ids and
+/// record summaries of the backed records, heads, damaged chains; then the authority
+/// from the owner's backed chain (the only records decoded in full).
+fn load_cache(
+    db: &Database,
+    level: CheckLevel,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Cache, StoreError> {
     let txn = db.begin_read()?;
     let meta = txn.open_table(tables::META)?;
     let records = txn.open_table(tables::RECORDS)?;
-    let heads_table = txn.open_table(tables::HEADS)?;
+    let recorded = recorded_damage(&txn.open_table(tables::DAMAGED)?)?;
     let mut cache = Cache::default();
-    for item in records.iter()? {
-        let (k, v) = item?;
-        let pos = tables::split_pos(k.value())
-            .ok_or_else(|| StoreError::Corrupt("record key is not 40 bytes".into()))?;
-        let (summary, _) = tables::split_record(v.value())?;
-        cache.push(pos, &summary)?;
-    }
+    let scanned = scan::scan(&records, &recorded, level, progress, |pos, summary| {
+        cache.push(pos, summary)
+    })?;
+    cache.heads = scanned.heads;
+    cache.holds = scanned.holds;
     if let Some(g) = meta.get(tables::META_GENESIS)? {
         let genesis = Digest(
             g.value()
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("the genesis id is not 32 bytes".into()))?,
         );
-        let (owner, _) = *cache
-            .ids
-            .get(&genesis)
-            .ok_or_else(|| StoreError::Corrupt("the genesis record is not stored".into()))?;
-        let lo = tables::pos_key(&owner, 0);
-        let hi = tables::pos_key(&owner, u64::MAX);
-        for item in records.range(&lo[..]..=&hi[..])? {
-            let (_, v) = item?;
-            let (env, rec) = decode_stored(tables::envelope_of(v.value())?)?;
-            // Revocations were applied to the tables when the record was written.
-            let _ = cache.authority.apply(env.id(), &rec);
+        // A damaged genesis leaves the scheme unknown until a peer sends it again.
+        cache.genesis = Some(genesis);
+        if let Some((owner, _)) = cache.ids.get(&genesis).copied() {
+            cache.authority = authority_of(&records, &owner, cache.backed_len(&owner))?;
         }
     }
-    for item in heads_table.iter()? {
-        let (k, v) = item?;
-        let author: [u8; 32] = k
-            .value()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("head key is not 32 bytes".into()))?;
-        let (seq, id, time_ms) = tables::split_head(v.value())
-            .ok_or_else(|| StoreError::Corrupt("head value is not 48 bytes".into()))?;
-        cache
-            .heads
-            .insert(PublicKey(author), Head { seq, id, time_ms });
-    }
     Ok(cache)
+}
+
+/// The authority from the owner's first `len` records.
+fn authority_of<T>(records: &T, owner: &PublicKey, len: u64) -> Result<Authority, StoreError>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let mut authority = Authority::default();
+    if len == 0 {
+        return Ok(authority);
+    }
+    let lo = tables::pos_key(owner, 0);
+    let hi = tables::pos_key(owner, len - 1);
+    for item in records.range(&lo[..]..=&hi[..])? {
+        let (_, v) = item?;
+        let (env, rec) = decode_stored(tables::envelope_of(v.value())?)?;
+        // Revocations were applied to the tables when the record was written.
+        let _ = authority.apply(env.id(), &rec);
+    }
+    Ok(authority)
+}
+
+/// The damage the scrub recorded, by position.
+fn recorded_damage<T>(table: &T) -> Result<BTreeMap<cache::Pos, String>, StoreError>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let mut out = BTreeMap::new();
+    for item in table.iter()? {
+        let (k, v) = item?;
+        if let Some(pos) = tables::split_pos(k.value()) {
+            out.insert(pos, String::from_utf8_lossy(v.value()).into_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// Result of ingesting one envelope: its id, or why it was not accepted.

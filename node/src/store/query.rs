@@ -24,16 +24,21 @@ pub struct RecordFilter {
 
 impl Store {
     /// Envelope bytes of `author`'s accepted records from `from_seq` on, in seq order.
+    /// Never a quarantined record, nor one held behind it.
     pub fn range(
         &self,
         author: &PublicKey,
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let backed = self.cache().backed_len(author);
+        if from_seq >= backed || limit == 0 {
+            return Ok(Vec::new());
+        }
         let txn = self.inner.db.begin_read()?;
         let records = txn.open_table(tables::RECORDS)?;
         let lo = tables::pos_key(author, from_seq);
-        let hi = tables::pos_key(author, u64::MAX);
+        let hi = tables::pos_key(author, backed - 1);
         let mut out = Vec::new();
         for item in records.range(&lo[..]..=&hi[..])?.take(limit) {
             out.push(tables::envelope_of(item?.1.value())?.to_vec());
@@ -49,13 +54,29 @@ impl Store {
         Ok(self.read_positions(&[pos])?.pop())
     }
 
-    /// Every accepted envelope, by author then seq.
+    /// Every accepted envelope, by author then seq (quarantined and held records left
+    /// out).
     pub fn all_envelopes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let backed: Vec<(PublicKey, u64)> = {
+            let cache = self.cache();
+            cache
+                .heads
+                .keys()
+                .map(|a| (*a, cache.backed_len(a)))
+                .collect()
+        };
         let txn = self.inner.db.begin_read()?;
         let records = txn.open_table(tables::RECORDS)?;
         let mut out = Vec::new();
-        for item in records.iter()? {
-            out.push(tables::envelope_of(item?.1.value())?.to_vec());
+        for (author, len) in backed {
+            if len == 0 {
+                continue;
+            }
+            let lo = tables::pos_key(&author, 0);
+            let hi = tables::pos_key(&author, len - 1);
+            for item in records.range(&lo[..]..=&hi[..])? {
+                out.push(tables::envelope_of(item?.1.value())?.to_vec());
+            }
         }
         Ok(out)
     }
@@ -90,10 +111,18 @@ impl Store {
         if positions.is_empty() {
             return Ok(Vec::new());
         }
+        let positions: Vec<(PublicKey, u64)> = {
+            let cache = self.cache();
+            positions
+                .iter()
+                .filter(|(a, s)| *s < cache.backed_len(a))
+                .copied()
+                .collect()
+        };
         let txn = self.inner.db.begin_read()?;
         let records = txn.open_table(tables::RECORDS)?;
         let mut out = Vec::with_capacity(positions.len());
-        for (author, seq) in positions {
+        for (author, seq) in &positions {
             if let Some(v) = records.get(&tables::pos_key(author, *seq)[..])? {
                 out.push(tables::envelope_of(v.value())?.to_vec());
             }

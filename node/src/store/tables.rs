@@ -28,6 +28,10 @@ pub(crate) const FORKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("fo
 pub(crate) const QUARANTINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("quarantine_v1");
 /// Content-addressed artefacts: BLAKE3 (artefact domain) → bytes.
 pub(crate) const ARTEFACTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("artefacts_v1");
+/// Records the background scrub found damaged (a check at open would not find them
+/// again, e.g. a bad signature): `author ‖ seq` → what was wrong, as text. Removed when
+/// a good copy replaces the record.
+pub(crate) const DAMAGED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("damaged_v1");
 /// Store metadata (format version, scheme genesis id).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
 
@@ -167,17 +171,6 @@ pub(crate) fn head_value(seq: u64, id: &RecordId, time_ms: u64) -> [u8; 48] {
     v[8..40].copy_from_slice(id.as_bytes());
     v[40..].copy_from_slice(&time_ms.to_be_bytes());
     v
-}
-
-/// Decodes a heads-table value.
-pub(crate) fn split_head(v: &[u8]) -> Option<(u64, RecordId, u64)> {
-    if v.len() != 48 {
-        return None;
-    }
-    let seq = u64::from_be_bytes(v[..8].try_into().ok()?);
-    let id = Digest(v[8..40].try_into().ok()?);
-    let time = u64::from_be_bytes(v[40..].try_into().ok()?);
-    Some((seq, id, time))
 }
 
 /// Key of a fork proof.

@@ -220,6 +220,7 @@ fn a_shuffled_random_log_gets_the_same_verdicts_and_root_as_memory_log() {
         assert_eq!(store.evidence(), mem.evidence(), "seed {seed} after reopen");
         assert_eq!(store.authority(), *mem.authority());
         let report = store.check().unwrap();
+        assert!(report.is_sound(), "seed {seed}: {:?}", report.damaged);
         assert_eq!(report.root, mem.evidence().root);
         assert_eq!(report.forks, mem.forks().len() as u64);
     }
