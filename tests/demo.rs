@@ -1,14 +1,40 @@
-//! `interlab demo` end to end: a real network, a real round, the right labs flagged.
+//! `interlab demo` end to end: a real network, a realistic round over several test items,
+//! and the right labs flagged for the right reasons.
 
 use std::process::Command;
 
 use interlab_tests::binary;
 use serde_json::Value;
 
+fn measurands(report: &Value) -> Vec<Value> {
+    report["report"]["measurands"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The evasion measurands: robust accuracy of every evasion test on every item.
+fn evasion(m: &Value) -> bool {
+    let name = m["measurand"].as_str().unwrap();
+    name.ends_with("/robust_accuracy")
+        && ["fgsm", "pgd", "square"]
+            .iter()
+            .any(|t| name.split('/').nth(1).unwrap().starts_with(t))
+}
+
+fn score(m: &Value, lab: &str) -> Option<f64> {
+    m["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab)
+        .and_then(|l| l["score"]["value"].as_f64())
+}
+
 #[test]
-fn demo_flags_exactly_the_misapplied_criterion_and_different_eps_labs() {
+fn demo_scores_honest_labs_satisfactory_and_flags_the_lax_and_different_eps_labs() {
     let out = Command::new(binary())
-        .args(["demo", "--labs", "5", "--json"])
+        .args(["demo", "--json"])
         .output()
         .expect("run interlab demo");
     assert!(
@@ -17,15 +43,88 @@ fn demo_flags_exactly_the_misapplied_criterion_and_different_eps_labs() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("demo --json prints one object");
-    // All six nodes hold the same evidence and give byte-identical reports.
+    // All seven nodes hold the same evidence and give byte-identical reports.
     let roots: Vec<&Value> = v["evidence_roots"].as_object().unwrap().values().collect();
-    assert_eq!(roots.len(), 6);
+    assert_eq!(roots.len(), 7);
     assert!(roots.iter().all(|r| *r == roots[0]), "{roots:?}");
     let digests: Vec<&Value> = v["report_digests"].as_object().unwrap().values().collect();
     assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
-    assert!(v["records"].as_u64().unwrap() >= 15);
 
-    // lab-4 misapplies the criterion, lab-5 ran another ε (and lost the dispute).
+    let report = &v["report"];
+    let with = &v["report_including_disputed"];
+    // Several items; the blind item's answers were revealed and checked on every node.
+    let items: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, ["base", "robust", "overfit", "sample-d"]);
+    assert!(
+        report["items"][3]["revealed_by"].is_string(),
+        "{}",
+        report["items"]
+    );
+    assert!(report["reference_run"].is_string());
+
+    // Every evasion measurand is scored against the reference run with a declared σ_pt,
+    // and the honest labs (lab-1 … lab-4, lab-4 with IBM ART) are within |score| ≤ 2.
+    let ev: Vec<Value> = measurands(report).into_iter().filter(evasion).collect();
+    assert!(ev.len() >= 12, "{} evasion measurands", ev.len());
+    for m in &ev {
+        let a = &m["assessment"];
+        assert_eq!(
+            a["sigma_pt_basis"]["kind"], "binomial",
+            "{}",
+            m["measurand"]
+        );
+        let basis = a["x_pt_basis"]["source"].as_str().unwrap();
+        if m["measurand"].as_str().unwrap().starts_with("sample-d/") {
+            assert_eq!(basis, "known");
+        } else {
+            assert_eq!(basis, "reference");
+        }
+        for lab in ["lab-1", "lab-2", "lab-3", "lab-4", "lab-5"] {
+            if let Some(z) = score(m, lab) {
+                assert!(z.abs() <= 2.0, "{lab} on {}: {z}", m["measurand"]);
+            }
+        }
+    }
+    // The ART lab's results are in, attributed to ART.
+    let art = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["lab_name"] == "lab-4")
+        .unwrap();
+    assert_eq!(
+        art["method"]["tool"]["name"],
+        "adversarial-robustness-toolbox"
+    );
+
+    // The different-ε lab is unsatisfactory on the evasion items when its excluded
+    // result is shown (it ran ε = 0.15 and declared it).
+    let ev_with: Vec<Value> = measurands(with).into_iter().filter(evasion).collect();
+    let off: Vec<f64> = ev_with.iter().filter_map(|m| score(m, "lab-6")).collect();
+    assert!(!off.is_empty());
+    assert!(
+        off.iter().filter(|z| z.abs() >= 3.0).count() * 2 > off.len(),
+        "lab-6 scores {off:?}"
+    );
+    for m in ev_with.iter().filter(|m| {
+        ["base/pgd-eps0.1", "base/fgsm-eps0.1"]
+            .iter()
+            .any(|p| m["measurand"].as_str().unwrap().starts_with(p))
+    }) {
+        assert!(
+            score(m, "lab-6").unwrap().abs() >= 3.0,
+            "{}",
+            m["measurand"]
+        );
+    }
+
+    // Exactly the lax lab (criterion, with its threshold located) and the ε lab (its
+    // dispute was upheld) are flagged.
     let flagged: Vec<(String, Vec<String>)> = v["flagged"]
         .as_array()
         .unwrap()
@@ -43,28 +142,25 @@ fn demo_flags_exactly_the_misapplied_criterion_and_different_eps_labs() {
         })
         .collect();
     let names: Vec<&str> = flagged.iter().map(|(l, _)| l.as_str()).collect();
-    assert_eq!(names, ["lab-4", "lab-5"], "{flagged:?}");
+    assert_eq!(names, ["lab-5", "lab-6"], "{flagged:?}");
     assert!(flagged[0].1.contains(&"criterion".to_owned()));
     assert!(flagged[1].1.contains(&"dispute_upheld".to_owned()));
-
-    // With the disputed result included, the ε lab's scores are unsatisfactory and the
-    // statistics differ from the default report.
-    let with = &v["report_including_disputed"];
-    let counted = |r: &Value| {
-        r["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|l| l["counted"] == true)
-            .count()
-    };
-    assert_eq!(counted(&v["report"]), 4);
-    assert_eq!(counted(with), 5);
+    let lax = report["agreement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["lab"] == "lab-5" && a["test"] == "pgd-eps0.1")
+        .unwrap();
+    let t = &lax["implied_threshold"];
+    assert!(
+        t["kind"] == "separated" || t["kind"] == "logistic",
+        "not located: {t}"
+    );
     let eps_flag = with["flags"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["lab"] == "lab-5")
+        .find(|f| f["lab"] == "lab-6")
         .unwrap();
     assert!(
         eps_flag["kinds"]
@@ -74,5 +170,4 @@ fn demo_flags_exactly_the_misapplied_criterion_and_different_eps_labs() {
             .any(|k| k == "z_score"),
         "{eps_flag}"
     );
-    assert_ne!(v["report"]["report"], with["report"]);
 }

@@ -10,3 +10,4 @@ mod fuzz_corpus;
 mod governance;
 mod network;
 mod recovery;
+mod submit;

@@ -269,9 +269,9 @@ pub fn comparability(
     // The owner's latest run of this round is the reference run (not a participant).
     let reference = runs
         .iter()
+        .rev()
         .filter(|(o, r)| Some(o.record.author) == owner && r.round == round)
-        .filter(|(o, _)| !retracted.contains(&o.id))
-        .last()
+        .find(|(o, _)| !retracted.contains(&o.id))
         .copied();
     let reveals: BTreeMap<&str, (RecordId, &SealedAnswers)> = records
         .iter()
