@@ -208,13 +208,14 @@ def main():
         "environment": {"hardware": "cpu", "os": "linux",
                         "software": [{"name": "interlab", "version": "0.1.0"}],
                         "threads": 1, "executor": "cpu"},
-        "tests": [{"test": "pgd",
+        "method": "reference",
+        "tests": [{"test": "pgd", "item": None,
                    "measurements": [{"metric": "robust_accuracy",
                                      "values": [Float(0.5), Float(0.625)],
                                      "mean": Float(0.5625), "u": Float(0.0625),
                                      "expanded": Float(0.125), "k": Float(2.0)}],
                    "verdict": "pass", "criterion": dk(CRITERION, enc(criterion)),
-                   "evidence": [], "warnings": []}],
+                   "evidence": [], "warnings": [], "deviations": []}],
         "rerun_of": None}}
     _, rid, _, e = seal(lab, record(lpk, gid, 0, None, T0 + 10000, result))
     ids.append(rid)
