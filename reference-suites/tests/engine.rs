@@ -22,7 +22,30 @@ fn same_seed_and_thread_count_give_bit_identical_results_and_evidence() {
     let b = run(&suite, &cfg, |_| {}).unwrap();
     assert_eq!(canonical(&a), canonical(&b));
     assert_eq!(a.evidence, b.evidence);
-    assert_eq!(a.result.tests.len(), suite.manifest().tests.len());
+    // Every model test on every item it applies to, every poisoning test once.
+    let m = suite.manifest();
+    let units: usize = m
+        .tests
+        .iter()
+        .map(|t| {
+            if t.params.uses_model() {
+                m.items
+                    .iter()
+                    .filter(|i| m.item_tests(i).any(|id| id == t.id))
+                    .count()
+            } else {
+                1
+            }
+        })
+        .sum();
+    assert_eq!(a.result.tests.len(), units);
+    assert!(units > m.tests.len());
+    assert!(a.result.tests.iter().all(|t| {
+        t.item.is_some()
+            == m.tests
+                .iter()
+                .any(|x| x.id == t.test && x.params.uses_model())
+    }));
 }
 
 #[test]
@@ -65,10 +88,15 @@ fn another_seed_changes_randomised_tests_but_not_deterministic_ones() {
         o.result.measurement(t, "robust_accuracy").unwrap().clone()
     };
     assert_eq!(m(&a, "fgsm-eps0.1").values, m(&b, "fgsm-eps0.1").values);
-    assert_ne!(
-        a.evidence[2].bytes, b.evidence[2].bytes,
-        "square rows should differ"
-    );
+    let square = |o: &interlab_suites::RunOutput| {
+        o.evidence
+            .iter()
+            .find(|e| e.test == "square-eps0.1")
+            .unwrap()
+            .bytes
+            .clone()
+    };
+    assert_ne!(square(&a), square(&b), "square rows should differ");
     let sq = m(&a, "square-eps0.1");
     assert_eq!(sq.values.len(), 3);
     assert!(sq.u > 0.0);
@@ -94,6 +122,18 @@ fn an_eps_override_changes_the_attack_and_is_stated_in_the_warnings() {
     assert!(ra(&small) > ra(&base), "{} vs {}", ra(&small), ra(&base));
     assert!(base.result.tests[0].warnings.is_empty());
     assert!(small.result.tests[0].warnings[0].contains("eps 0.05 instead of the suite's 0.1"));
+    // The override is declared in the result: it is not a conforming measurement.
+    assert!(base.result.tests.iter().all(|t| t.deviations.is_empty()));
+    let d = &small.result.tests[0].deviations;
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (
+            d[0].param.as_str(),
+            d[0].value.as_str(),
+            d[0].harmonized.as_str()
+        ),
+        ("eps", "0.05", "0.1")
+    );
 }
 
 #[test]
@@ -105,8 +145,10 @@ fn progress_reports_every_repetition_of_every_test() {
         seen.push((p.test.to_string(), p.done, p.total))
     })
     .unwrap();
-    assert_eq!(seen.len(), 4);
-    assert_eq!(seen.last().unwrap(), &("pgd-rs-eps0.1".to_string(), 4, 4));
+    // FGSM (one repetition) on the four items, random-start PGD (three repetitions) on
+    // the three items it runs on: 4 + 9 units.
+    assert_eq!(seen.len(), 13);
+    assert_eq!(seen.last().unwrap(), &("pgd-rs-eps0.1".to_string(), 13, 13));
 }
 
 #[test]

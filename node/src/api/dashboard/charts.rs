@@ -93,8 +93,9 @@ pub(crate) fn z_scores(m: &MeasurandReport) -> String {
         &bands,
         &rules,
         (-3.5, 3.5),
-        "z = (lab mean − x*) / s*. |z| ≤ 2 satisfactory, 2 < |z| < 3 questionable \
-         (amber band), |z| ≥ 3 unsatisfactory (red band).",
+        "z = (lab mean − x_pt) / σ_pt, or z′ = (lab mean − x_pt) / √(σ_pt² + u²(x_pt)) when \
+         u(x_pt) > 0.3 σ_pt (the title says which). |score| ≤ 2 satisfactory, 2 < |score| < 3 \
+         questionable (amber band), ≥ 3 unsatisfactory (red band).",
     )
 }
 
@@ -201,6 +202,12 @@ fn exceed(v: Option<f64>, c5: Option<f64>, c1: Option<f64>) -> &'static str {
 /// The two measurands a Youden plot shows: the first pair from different tests that
 /// share at least one lab with a mean, else the first pair at all.
 pub(crate) fn youden_pair(ms: &[&MeasurandReport]) -> Option<(usize, usize)> {
+    // Best: one test and metric on two test items (`item/test/metric`), as a PT
+    // provider pairs two samples; else two different tests.
+    let parts = |m: &MeasurandReport| {
+        let p: Vec<&str> = m.measurand.split('/').collect();
+        (p.len() == 3).then(|| (p[0].to_owned(), format!("{}/{}", p[1], p[2])))
+    };
     let test = |m: &MeasurandReport| m.measurand.split('/').next().unwrap_or("").to_owned();
     let shared = |a: &MeasurandReport, b: &MeasurandReport| {
         a.labs
@@ -209,8 +216,13 @@ pub(crate) fn youden_pair(ms: &[&MeasurandReport]) -> Option<(usize, usize)> {
             .any(|l| b.labs.iter().any(|k| k.lab == l.lab && k.mean.is_some()))
     };
     let pairs = || (0..ms.len()).flat_map(|i| (i + 1..ms.len()).map(move |j| (i, j)));
+    let items = |i: usize, j: usize| match (parts(ms[i]), parts(ms[j])) {
+        (Some((ia, ta)), Some((ib, tb))) => ia != ib && ta == tb,
+        _ => false,
+    };
     pairs()
-        .find(|&(i, j)| test(ms[i]) != test(ms[j]) && shared(ms[i], ms[j]))
+        .find(|&(i, j)| items(i, j) && shared(ms[i], ms[j]))
+        .or_else(|| pairs().find(|&(i, j)| test(ms[i]) != test(ms[j]) && shared(ms[i], ms[j])))
         .or_else(|| pairs().find(|&(i, j)| shared(ms[i], ms[j])))
 }
 
@@ -229,8 +241,8 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
     if pts.is_empty() {
         return svg::empty("youden", &title, "No lab reported both measurands.");
     }
-    let xa = a.algorithm_a.as_ref().map(|x| x.x);
-    let xb = b.algorithm_a.as_ref().map(|x| x.x);
+    let xa = a.assessment.x_pt;
+    let xb = b.assessment.x_pt;
     let xdom = svg::extent(pts.iter().map(|p| p.1).chain(xa), 0.12);
     let ydom = svg::extent(pts.iter().map(|p| p.2).chain(xb), 0.12);
     let (mut s, f) = xy::open_xy(
@@ -247,7 +259,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
             &mut s,
             &Rule {
                 value: v,
-                label: format!("x* = {}", num(v)),
+                label: format!("x_pt = {}", num(v)),
                 class: "assigned",
             },
         );
@@ -257,7 +269,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
             &mut s,
             &Rule {
                 value: v,
-                label: format!("x* = {}", num(v)),
+                label: format!("x_pt = {}", num(v)),
                 class: "assigned",
             },
         );
@@ -271,8 +283,8 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
     let _ = write!(
         s,
         "<div>{}<p class=\"note\">Each point is one lab: its mean of {} (across) against \
-         its mean of {} (up). Dashed lines: the assigned values x*. Points spread along the \
-         diagonal through (x*, x*) suggest a lab-specific systematic effect common to both \
+         its mean of {} (up). Dashed lines: the assigned values x_pt. Points spread along the \
+         diagonal through (x_pt, x_pt) suggest a lab-specific systematic effect common to both \
          tests; points off it suggest a random or test-specific error.</p></div>",
         xy::legend(&names),
         esc(&a.measurand),

@@ -259,7 +259,7 @@ pub(crate) fn render(d: &PageData) -> String {
     let _ = write!(
         s,
         "</main><footer>Computed by node {} from {} accepted records at evidence root \
-         <span class=\"mono\">{}</span>. Statistics: ISO 13528 (Algorithm A, z-scores), \
+         <span class=\"mono\">{}</span>. Statistics: ISO 13528 (x_pt and σ_pt as the suite declares them, z/z′, ζ, En), \
          ISO 5725-2 (Mandel h, k), CUSUM/EWMA drift charts.</footer></body></html>",
         esc(&d.node),
         d.evidence.records,
@@ -316,6 +316,20 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
         );
     } else {
         s.push_str(&sections::assigned(&ms));
+        // Charts for the measurands the round scores (a declared σ_pt, or an assigned
+        // value still pending); secondary metrics stay in the table above.
+        let scored: Vec<&MeasurandReport> = ms
+            .iter()
+            .copied()
+            .filter(|m| {
+                m.assessment.sigma_pt.is_some()
+                    || matches!(
+                        m.assessment.x_pt_basis,
+                        interlab_protocol::stats::assessment::XptBasis::Pending { .. }
+                    )
+            })
+            .collect();
+        let ms = if scored.is_empty() { ms } else { scored };
         for m in &ms {
             let _ = write!(
                 s,

@@ -203,7 +203,11 @@ fn identical_results_explain_why_z_is_undefined() {
         "{}",
         &html[html.find("Assigned").unwrap()..]
     );
-    assert!(html.contains("every lab reproduced x* = 0.75 exactly (s* = 0)"));
+    assert!(
+        html.contains("No σ_pt is available (see the notes), so there are no scores."),
+        "{html}"
+    );
+    assert!(html.contains("the data have no scale"));
     assert!(html.contains("chart-empty mandel-k"));
     assert!(html.contains("needs replicates"));
     assert!(html.contains("chart-empty youden"));
