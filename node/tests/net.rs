@@ -338,6 +338,34 @@ async fn an_artefact_is_fetched_by_digest_and_checked() {
     stop(nodes).await;
 }
 
+/// A node that asks for an artefact before any peer is connected (it just started, or
+/// its connections are being re-established) waits for the first peer instead of
+/// failing at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artefact_fetch_waits_for_the_first_peer_to_connect() {
+    let scheme = TestScheme::new("artefact wait", 1, 16);
+    let seed = scheme.bytes();
+    let holder = start(&scheme.labs[0], vec![], Some(scheme.id), &seed).await;
+    let blob: Vec<u8> = (0..10_000u32).map(|i| (i % 13) as u8).collect();
+    let digest = holder.store.put_artefact(&blob).unwrap();
+    let alone = start(&scheme.owner, vec![], Some(scheme.id), &seed).await;
+    let asker = alone.client.clone();
+    let fetch = tokio::spawn(async move { asker.fetch_artefact(digest).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !fetch.is_finished(),
+        "the fetch gave up with no peer connected"
+    );
+    alone.client.dial(holder.addr.clone()).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), fetch)
+        .await
+        .expect("the fetch did not finish after a peer connected")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, blob);
+    stop(vec![holder, alone]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fork_proof_known_to_one_node_reaches_the_others_by_catch_up_alone() {
     let mut scheme = TestScheme::new("forks", 2, 16);

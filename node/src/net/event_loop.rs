@@ -51,6 +51,9 @@ struct Fetch {
     candidates: Vec<PeerId>,
     reason: String,
     reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    /// While no peer is connected the fetch waits for one until this time (a node that
+    /// just started or reconnected has no connection for a moment).
+    wait_until: Option<tokio::time::Instant>,
 }
 
 enum Wake {
@@ -228,6 +231,7 @@ impl EventLoop {
                     self.feed(Event::Ingested { results, view });
                 }
                 Wake::Tick => {
+                    self.expire_waiting_fetches();
                     self.on_quarantine();
                     self.feed(Event::Tick);
                     self.enforce_bans();
@@ -542,6 +546,7 @@ impl EventLoop {
                 }
                 if num_established.get() == 1 {
                     self.feed(Event::PeerUp(peer_id));
+                    self.resume_waiting_fetches(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {

@@ -21,6 +21,9 @@ use crate::{
     store::StoreError,
 };
 
+/// How long an artefact fetch waits for a first peer when none is connected.
+const FETCH_PEER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl EventLoop {
     pub(super) fn fetch_artefact(
         &mut self,
@@ -42,6 +45,9 @@ impl EventLoop {
         self.next_fetch += 1;
         let mut candidates: Vec<PeerId> = self.connected.keys().copied().collect();
         candidates.sort();
+        let wait_until = candidates
+            .is_empty()
+            .then(|| tokio::time::Instant::now() + FETCH_PEER_WAIT);
         self.fetches.insert(
             key,
             Fetch {
@@ -49,9 +55,48 @@ impl EventLoop {
                 candidates,
                 reason: "no peer connected".into(),
                 reply,
+                wait_until,
             },
         );
-        self.try_fetch(key);
+        if wait_until.is_none() {
+            self.try_fetch(key);
+        }
+    }
+
+    /// A peer connected: fetches that were waiting for one ask it.
+    pub(super) fn resume_waiting_fetches(&mut self, peer: PeerId) {
+        let waiting: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.wait_until.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in waiting {
+            if let Some(f) = self.fetches.get_mut(&key) {
+                f.wait_until = None;
+                f.candidates.push(peer);
+            }
+            self.try_fetch(key);
+        }
+    }
+
+    /// Fetches that waited [`FETCH_PEER_WAIT`] without any peer connecting fail.
+    pub(super) fn expire_waiting_fetches(&mut self) {
+        let now = tokio::time::Instant::now();
+        let expired: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.wait_until.is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(f) = self.fetches.remove(&key) {
+                let _ = f.reply.send(Err(NetError::ArtefactUnavailable {
+                    digest: f.digest,
+                    reason: format!("no peer connected within {} s", FETCH_PEER_WAIT.as_secs()),
+                }));
+            }
+        }
     }
 
     pub(super) fn try_fetch(&mut self, key: u64) {
