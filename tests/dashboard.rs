@@ -96,7 +96,8 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
     chromium();
     let net = Network::start(3);
     let suite = net.publish_digits_suite();
-    // Two rounds; labs differ by seed (random starts), one uses a larger ε.
+    // Two rounds; labs differ by seed (random starts), one uses f64 gradients; after
+    // them the owner's reference run sets the assigned values.
     for round in 1..=2u32 {
         net.owner.cli(&[
             "round",
@@ -110,14 +111,15 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
             let seed = (1000 + 10 * round as usize + i).to_string();
             let mut extra = vec!["--seed", seed.as_str()];
             if i == 2 {
-                extra.extend(["--eps", "0.13"]);
+                extra.extend(["--precision", "f64"]);
             }
             run(lab, &suite, round, &extra);
         }
+        run(&net.owner, &suite, round, &[]);
     }
-    // genesis + 3 accreditations + suite + 2 rounds + 6 results
+    // genesis + 3 accreditations + suite + 2 rounds + 6 results + 2 reference runs
     let nodes: Vec<&Node> = net.nodes().collect();
-    let (root, records) = Network::converge(&nodes, 13, CONVERGE);
+    let (root, records) = Network::converge(&nodes, 15, CONVERGE);
 
     let lab = &net.labs[0];
     let api = lab.client().base().to_owned();

@@ -152,14 +152,7 @@ fn parse_assessments(
     flags: &Assessment,
     method: ConsensusMethod,
 ) -> anyhow::Result<HashMap<String, Assessment>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(bytes);
-    let headers = rdr
-        .headers()
-        .context("line 1: cannot read the header")?
-        .clone();
+    let (headers, records) = read_csv(bytes)?;
     let find = |name: &str| headers.iter().position(|h| header_is(h, name));
     let measurand = find("measurand").with_context(|| {
         format!(
@@ -173,17 +166,8 @@ fn parse_assessments(
         "line 1: the header has neither an `x_pt` nor a `sigma_pt` column"
     );
     let mut out = HashMap::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            anyhow::anyhow!("line {line}: {e}")
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |i: Option<usize>| {
-            i.and_then(|i| rec.get(i))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
+    for (line, rec) in records {
+        let field = |i: Option<usize>| cell(&rec, i);
         let name =
             field(Some(measurand)).with_context(|| format!("line {line}: empty `measurand`"))?;
         let x_pt = number(field(x), "x_pt", line)?;
@@ -203,6 +187,35 @@ fn parse_assessments(
         );
     }
     Ok(out)
+}
+
+/// The header and every row with its line number; a malformed row is an error naming
+/// its line.
+fn read_csv(bytes: &[u8]) -> anyhow::Result<(csv::StringRecord, Vec<(u64, csv::StringRecord)>)> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let headers = rdr
+        .headers()
+        .context("line 1: cannot read the header")?
+        .clone();
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            anyhow::anyhow!("line {line}: {e}")
+        })?;
+        rows.push((rec.position().map_or(0, |p| p.line()), rec));
+    }
+    Ok((headers, rows))
+}
+
+/// A trimmed, non-empty cell of column `i`.
+fn cell(rec: &csv::StringRecord, i: Option<usize>) -> Option<&str> {
+    i.and_then(|i| rec.get(i))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// Header match: `u` and `U` differ (standard vs expanded uncertainty); other names are
@@ -257,28 +270,12 @@ type Parsed = (Vec<Observation>, HashMap<String, Criterion>);
 
 /// Parses the long-format CSV; every error names its line.
 fn parse(bytes: &[u8]) -> anyhow::Result<Parsed> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(bytes);
-    let headers = rdr
-        .headers()
-        .context("line 1: cannot read the header")?
-        .clone();
+    let (headers, records) = read_csv(bytes)?;
     let c = columns(&headers)?;
     let mut obs = Vec::new();
     let mut criteria: HashMap<String, Criterion> = HashMap::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            anyhow::anyhow!("line {line}: {e}")
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |i: Option<usize>| {
-            i.and_then(|i| rec.get(i))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
+    for (line, rec) in records {
+        let field = |i: Option<usize>| cell(&rec, i);
         let lab = field(Some(c.lab)).with_context(|| format!("line {line}: empty `lab`"))?;
         let measurand = field(c.measurand).unwrap_or(DEFAULT_MEASURAND);
         let value = number(field(Some(c.value)), "value", line)?;
