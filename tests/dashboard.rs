@@ -158,6 +158,9 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
     assert!(z.contains(&3), "no z-score chart with a bar per lab: {z:?}");
     let h = chart_counts(&dom, "mandel-h", "data-bars");
     assert!(h.contains(&3), "Mandel h bars: {h:?}");
+    // Across items: three labs × the items random-start PGD runs on (three).
+    let hi = chart_counts(&dom, "mandel-h-items", "data-bars");
+    assert!(hi.contains(&9), "Mandel h across items bars: {hi:?}");
     // pgd-rs has three repetitions per lab, so k exists there.
     let k = chart_counts(&dom, "mandel-k", "data-bars");
     assert!(k.contains(&3), "Mandel k bars: {k:?}");

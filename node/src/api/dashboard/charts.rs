@@ -143,6 +143,74 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
     )
 }
 
+/// Mandel h of one test and metric across its test items (ISO 5725-2 plots h per lab,
+/// grouped by level): one bar per lab and item, so that a lab that sits on one side on
+/// every item shows a bias rather than noise. `ms` are the item measurands
+/// (`item/test/metric`) of one test and metric; the lines are the largest critical
+/// values among them.
+pub(crate) fn mandel_h_across_items(test_metric: &str, ms: &[&MeasurandReport]) -> String {
+    let title = format!("Mandel h across items — {test_metric}");
+    let mut labs: Vec<&str> = ms
+        .iter()
+        .flat_map(|m| m.labs.iter().map(|l| l.lab.as_str()))
+        .collect();
+    labs.sort_unstable();
+    labs.dedup();
+    let item = |m: &MeasurandReport| m.measurand.split('/').next().unwrap_or("").to_owned();
+    let h5 = ms
+        .iter()
+        .filter_map(|m| m.mandel_critical.h_5)
+        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    let h1 = ms
+        .iter()
+        .filter_map(|m| m.mandel_critical.h_1)
+        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    let bars: Vec<Bar> = labs
+        .iter()
+        .flat_map(|lab| {
+            ms.iter().map(move |m| {
+                let h = m.labs.iter().find(|l| l.lab == *lab).and_then(|l| l.h);
+                Bar {
+                    label: format!("{lab} · {}", item(m)),
+                    value: h,
+                    class: exceed(h.map(f64::abs), h5, h1),
+                }
+            })
+        })
+        .collect();
+    if bars.iter().all(|b| b.value.is_none()) {
+        return svg::empty(
+            "mandel-h-items",
+            &title,
+            "Mandel h needs at least two labs whose means differ on some item.",
+        );
+    }
+    let mut rules = Vec::new();
+    for (v, label, class) in [(h5, "5 %", "crit5"), (h1, "1 %", "crit1")] {
+        if let Some(v) = v {
+            rules.push(Rule {
+                value: v,
+                label: label.to_owned(),
+                class,
+            });
+            rules.push(Rule {
+                value: -v,
+                label: label.to_owned(),
+                class,
+            });
+        }
+    }
+    svg::hbars(
+        "mandel-h-items",
+        &title,
+        &bars,
+        &[],
+        &rules,
+        (-1.0, 1.0),
+        CRIT_NOTE,
+    )
+}
+
 /// Mandel's k per lab with the 5 % and 1 % critical lines (upper).
 pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
     let title = format!("Mandel k — {}", m.measurand);

@@ -341,6 +341,31 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
             );
         }
         s.push_str("</section>");
+        // Mandel h across the test items of each test and metric.
+        let mut groups: Vec<(String, Vec<&MeasurandReport>)> = Vec::new();
+        for m in &ms {
+            let parts: Vec<&str> = m.measurand.splitn(2, '/').collect();
+            if parts.len() == 2 && parts[1].contains('/') {
+                match groups.iter_mut().find(|(k, _)| k == parts[1]) {
+                    Some((_, v)) => v.push(m),
+                    None => groups.push((parts[1].to_owned(), vec![m])),
+                }
+            }
+        }
+        groups.retain(|(_, v)| v.len() > 1);
+        if !groups.is_empty() {
+            s.push_str(
+                "<section id=\"mandel-items\" class=\"card\"><h2>Mandel h across test items</h2>",
+            );
+            for (k, v) in &groups {
+                let _ = write!(
+                    s,
+                    "<div class=\"measurand\">{}</div>",
+                    charts::mandel_h_across_items(k, v)
+                );
+            }
+            s.push_str("</section>");
+        }
         s.push_str("<section id=\"youden\" class=\"card\"><h2>Youden plot</h2>");
         match charts::youden_pair(&ms) {
             Some((i, j)) => {
