@@ -38,6 +38,8 @@ pub(crate) struct Context<'a> {
     pub(crate) seed: u64,
     pub(crate) precision: Precision,
     pub(crate) eps_override: Option<f64>,
+    /// The test item's own member rows (indices into `x_train`), when it declares them.
+    pub(crate) members: Option<&'a crate::manifest::TensorRef>,
 }
 
 /// Clean-trained reference models, by (init artefact, recipe).
@@ -251,8 +253,14 @@ pub(crate) fn test(
             })
         }
         TestParams::MiaLoss {} => {
-            let lm = tensor::losses(ctx.model, &data.train.x, &data.train.y).map_err(model_err)?;
-            let ln = tensor::losses(ctx.model, &data.test.x, &data.test.y).map_err(model_err)?;
+            let (members, non_members) = membership(ctx, t)?;
+            let (members, non_members) = (
+                members.as_ref().unwrap_or(&data.train),
+                non_members.as_ref().unwrap_or(&data.test),
+            );
+            let lm = tensor::losses(ctx.model, &members.x, &members.y).map_err(model_err)?;
+            let ln =
+                tensor::losses(ctx.model, &non_members.x, &non_members.y).map_err(model_err)?;
             let sm: Vec<f64> = lm.iter().map(|&l| -f64::from(l)).collect();
             let sn: Vec<f64> = ln.iter().map(|&l| -f64::from(l)).collect();
             let r = mia::roc(&sm, &sn);
@@ -292,10 +300,15 @@ pub(crate) fn test(
             })
         }
         TestParams::MiaRule {} => {
-            let pm = tensor::predict(ctx.model, &data.train.x).map_err(model_err)?;
-            let pn = tensor::predict(ctx.model, &data.test.x).map_err(model_err)?;
-            let cm: Vec<bool> = pm.iter().zip(&data.train.y).map(|(p, t)| p == t).collect();
-            let cn: Vec<bool> = pn.iter().zip(&data.test.y).map(|(p, t)| p == t).collect();
+            let (members, non_members) = membership(ctx, t)?;
+            let (members, non_members) = (
+                members.as_ref().unwrap_or(&data.train),
+                non_members.as_ref().unwrap_or(&data.test),
+            );
+            let pm = tensor::predict(ctx.model, &members.x).map_err(model_err)?;
+            let pn = tensor::predict(ctx.model, &non_members.x).map_err(model_err)?;
+            let cm: Vec<bool> = pm.iter().zip(&members.y).map(|(p, t)| p == t).collect();
+            let cn: Vec<bool> = pn.iter().zip(&non_members.y).map(|(p, t)| p == t).collect();
             let r = mia::rule_based(&cm, &cn);
             let stat = |f: fn(&mia::RuleSummary) -> f64| {
                 bootstrap_sd_strata(&[cm.len(), cn.len()], BOOTSTRAP_RESAMPLES, boot, |ix| {
@@ -393,6 +406,43 @@ fn open<'a>(ctx: &Context<'a>, t: &TestSpec, artefact: &str) -> Result<DataFile<
         test: t.id.clone(),
         error,
     })
+}
+
+/// An item with declared member rows: (its members, the other training rows); `None`s
+/// for the suite's default (every training row a member, the test rows non-members).
+fn membership(
+    ctx: &Context<'_>,
+    t: &TestSpec,
+) -> Result<(Option<crate::data::Split>, Option<crate::data::Split>), EngineError> {
+    let Some(r) = ctx.members else {
+        return Ok((None, None));
+    };
+    let train = &ctx.suite.data().train;
+    let n = train.len();
+    let rows = indices(ctx, t, r, n)?;
+    let mut is_member = vec![false; n];
+    for &i in &rows {
+        is_member[i] = true;
+    }
+    let d = train.x.len() / n.max(1);
+    let pick = |want: bool| crate::data::Split {
+        x: (0..n)
+            .filter(|&i| is_member[i] == want)
+            .flat_map(|i| train.x[i * d..(i + 1) * d].iter().copied())
+            .collect(),
+        y: (0..n)
+            .filter(|&i| is_member[i] == want)
+            .map(|i| train.y[i])
+            .collect(),
+    };
+    let (members, others) = (pick(true), pick(false));
+    if members.len() == 0 || others.len() == 0 {
+        return Err(EngineError::Config(format!(
+            "test {}: the item's member rows leave no members or no non-members",
+            t.id
+        )));
+    }
+    Ok((Some(members), Some(others)))
 }
 
 fn indices(

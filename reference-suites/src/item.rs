@@ -35,6 +35,12 @@ pub struct ItemSpec {
     /// Commitment to the item's sealed known answers (`interlab_protocol::SealedAnswers`).
     #[serde(default)]
     pub known_answer: Option<Digest>,
+    /// The training rows the item's model was trained on (i64 indices into `x_train`),
+    /// when not all of them: membership inference on this item then takes these rows as
+    /// members and the other training rows as non-members, so that membership is known
+    /// by construction.
+    #[serde(default)]
+    pub members: Option<crate::manifest::TensorRef>,
 }
 
 impl TestParams {
@@ -80,6 +86,17 @@ impl Manifest {
                     format!(
                         "names artefact {:?}, which the manifest does not list",
                         item.model
+                    ),
+                );
+            }
+            if let Some(m) = &item.members
+                && !self.artefacts.contains_key(&m.artefact)
+            {
+                return bad(
+                    at("members.artefact"),
+                    format!(
+                        "names artefact {:?}, which the manifest does not list",
+                        m.artefact
                     ),
                 );
             }

@@ -240,6 +240,7 @@ pub fn run(
                     seed,
                     precision: config.precision,
                     eps_override: config.eps,
+                    members: item.and_then(|i| manifest.items[i].members.as_ref()),
                 };
                 evaluate::test(&ctx, t, &mut cache, &mut |_| {
                     done += 1;

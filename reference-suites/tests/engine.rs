@@ -482,3 +482,36 @@ fn the_onnx_export_gives_the_same_adversarial_rows_as_the_safetensors_model_outs
         b.robust_accuracy
     );
 }
+
+#[test]
+fn an_item_with_declared_members_takes_them_as_members_for_membership_inference() {
+    let suite = Suite::load(manifest()).unwrap();
+    let only = vec!["mia-loss-threshold".to_string()];
+    let out = run(&suite, &RunConfig::new().with_only(only), |_| {}).unwrap();
+    let auc = |item: &str| {
+        out.result
+            .tests
+            .iter()
+            .find(|t| t.item.as_deref() == Some(item))
+            .unwrap()
+            .measurements
+            .iter()
+            .find(|m| m.metric == "auc")
+            .unwrap()
+            .mean
+    };
+    // `overfit` was trained on exactly 100 training rows (items/SOURCE.md): with those as
+    // members and the other 1 197 training rows as non-members it leaks (AUC 0.6908);
+    // taking every training row as a member would give 0.4841.
+    assert!((auc("overfit") - 0.6908).abs() < 5e-4, "{}", auc("overfit"));
+    assert!((auc("base") - 0.5245).abs() < 5e-4, "{}", auc("base"));
+    // The evidence holds one loss per member and non-member: all 1 297 training rows.
+    let i = out
+        .result
+        .tests
+        .iter()
+        .position(|t| t.item.as_deref() == Some("overfit"))
+        .unwrap();
+    let losses = &out.result.tests[i].evidence[0];
+    assert_eq!(losses.size, 1297 * 4);
+}
