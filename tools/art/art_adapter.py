@@ -7,7 +7,8 @@ Tests computed (the suite's tests of these kinds that run on the item):
 - pgd (without random start): ART ProjectedGradientDescent, L-inf, eps, step (eps_step)
   and iterations (max_iter) from the suite, num_random_init=0, true labels;
 - mia-loss: loss-threshold membership inference, score = -CE loss from ART's
-  `compute_loss(reduction="none")`; members = the suite's x_train, non-members = x_test;
+  `compute_loss(reduction="none")`; members = the suite's x_train, non-members = x_test
+  (or, for an item that declares `members`, those training rows against the others);
   ROC summary computed here (ART has no loss-threshold attack; see interlab_results.roc);
 - mia-rule: ART MembershipInferenceBlackBoxRuleBased (member <=> classified correctly).
 The classifier is ART's PyTorchClassifier with clip_values (0, 1) on the CPU.
@@ -165,15 +166,17 @@ def run(suite: ir.Suite, tests: list[dict], data: dict, a, item):
             x_adv = atk.generate(x=x_test, y=y_test)
             used = {"eps": atk.eps, "step": atk.eps_step, "iterations": atk.max_iter}
         elif kind == "mia-loss":
-            lm = clf.compute_loss(x_train, y_train, reduction="none")
-            ln = clf.compute_loss(x_test, y_test, reduction="none")
+            xm, ym, xn, yn = suite.membership(item, data)
+            lm = clf.compute_loss(xm, ym, reduction="none")
+            ln = clf.compute_loss(xn, yn, reduction="none")
             m, _ = ir.mia_metrics(np.asarray(lm), np.asarray(ln))
             results.append(ir.result_entry(item, t["id"], {}, m))
             continue
         elif kind == "mia-rule":
             atk = MembershipInferenceBlackBoxRuleBased(clf)
-            fm = atk.infer(x_train, y_train).astype(bool).ravel()
-            fn = atk.infer(x_test, y_test).astype(bool).ravel()
+            xm, ym, xn, yn = suite.membership(item, data)
+            fm = atk.infer(xm, ym).astype(bool).ravel()
+            fn = atk.infer(xn, yn).astype(bool).ravel()
             results.append(ir.result_entry(item, t["id"], {}, ir.rule_metrics(fm, fn)))
             continue
         else:  # tests_for_item only returns the kinds above

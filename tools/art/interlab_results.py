@@ -81,6 +81,28 @@ class Suite:
             out[key] = raw[name]
         return out
 
+    def membership(self, item_id: str | None, data: dict) -> tuple:
+        """(x_members, y_members, x_non_members, y_non_members) for membership inference:
+        the item's declared `members` rows of x_train against the other training rows,
+        or (by default) every training row against the test rows, as the engine does."""
+        spec = self.item_spec(item_id) if item_id is not None else None
+        x_train = data["x_train"].astype(np.float32).reshape(len(data["x_train"]), -1)
+        y_train = data["y_train"].astype(np.int64)
+        if spec is None or "members" not in spec:
+            x_test = data["x_test"].astype(np.float32).reshape(len(data["x_test"]), -1)
+            return x_train, y_train, x_test, data["y_test"].astype(np.int64)
+        from safetensors.numpy import load_file
+
+        ref = spec["members"]
+        path = self.artefact_path(ref["artefact"])
+        try:
+            rows = load_file(str(path))[ref["tensor"]].astype(np.int64)
+        except Exception as e:
+            raise AdapterError(f"cannot read the members of item {item_id!r} from {path}: {e}") from e
+        is_member = np.zeros(len(y_train), dtype=bool)
+        is_member[rows] = True
+        return x_train[is_member], y_train[is_member], x_train[~is_member], y_train[~is_member]
+
     def test(self, test_id: str) -> dict:
         for t in self.tests:
             if t.get("id") == test_id:
