@@ -436,7 +436,7 @@ fn membership(
             .collect(),
     };
     let (members, others) = (pick(true), pick(false));
-    if members.len() == 0 || others.len() == 0 {
+    if members.y.is_empty() || others.y.is_empty() {
         return Err(EngineError::Config(format!(
             "test {}: the item's member rows leave no members or no non-members",
             t.id
