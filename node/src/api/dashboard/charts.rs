@@ -117,21 +117,7 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
             class: exceed(l.h.map(f64::abs), crit.h_5, crit.h_1),
         })
         .collect();
-    let mut rules = Vec::new();
-    for (v, label, class) in [(crit.h_5, "5 %", "crit5"), (crit.h_1, "1 %", "crit1")] {
-        if let Some(v) = v {
-            rules.push(Rule {
-                value: v,
-                label: label.to_owned(),
-                class,
-            });
-            rules.push(Rule {
-                value: -v,
-                label: label.to_owned(),
-                class,
-            });
-        }
-    }
+    let rules = h_rules(crit.h_5, crit.h_1);
     svg::hbars(
         "mandel-h",
         &title,
@@ -185,21 +171,7 @@ pub(crate) fn mandel_h_across_items(test_metric: &str, ms: &[&MeasurandReport]) 
             "Mandel h needs at least two labs whose means differ on some item.",
         );
     }
-    let mut rules = Vec::new();
-    for (v, label, class) in [(h5, "5 %", "crit5"), (h1, "1 %", "crit1")] {
-        if let Some(v) = v {
-            rules.push(Rule {
-                value: v,
-                label: label.to_owned(),
-                class,
-            });
-            rules.push(Rule {
-                value: -v,
-                label: label.to_owned(),
-                class,
-            });
-        }
-    }
+    let rules = h_rules(h5, h1);
     svg::hbars(
         "mandel-h-items",
         &title,
@@ -209,6 +181,23 @@ pub(crate) fn mandel_h_across_items(test_metric: &str, ms: &[&MeasurandReport]) 
         (-1.0, 1.0),
         CRIT_NOTE,
     )
+}
+
+/// The ±5 % and ±1 % critical lines of Mandel h.
+fn h_rules(h5: Option<f64>, h1: Option<f64>) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for (v, label, class) in [(h5, "5 %", "crit5"), (h1, "1 %", "crit1")] {
+        if let Some(v) = v {
+            for value in [v, -v] {
+                rules.push(Rule {
+                    value,
+                    label: label.to_owned(),
+                    class,
+                });
+            }
+        }
+    }
+    rules
 }
 
 /// Mandel's k per lab with the 5 % and 1 % critical lines (upper).
