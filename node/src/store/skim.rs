@@ -145,7 +145,7 @@ pub(crate) fn record(body: &[u8]) -> Option<Skimmed> {
     let kind = Body::KINDS.iter().position(|k| k.as_bytes() == name)?;
     let kind = u8::try_from(kind).ok()?;
     let suite_round = match Body::KINDS[usize::from(kind)] {
-        "suite_published" => {
+        "suite_published" | "known_answer_reveal" => {
             r.map()?;
             r.key("suite")?;
             Some((Digest(r.bytes32()?), None))
@@ -216,6 +216,32 @@ mod tests {
             }
         }
         assert!(kinds.len() >= 7, "only kinds {kinds:?} seen");
+    }
+
+    /// Kinds a random log does not produce: the skim must agree with the decoder on them
+    /// too (a disagreement quarantines a sound record as damaged).
+    #[test]
+    fn skimming_a_known_answer_reveal_gives_its_suite() {
+        use interlab_protocol::{Body, KnownAnswer, SealedAnswers, testkit::Author};
+        let owner = Author::new(3);
+        let suite = Digest::of(interlab_protocol::domain::SUITE, b"suite");
+        let env = owner.sign(&owner.record(Body::KnownAnswerReveal {
+            suite,
+            suite_record: Digest::of(interlab_protocol::domain::RECORD_ID, b"published"),
+            sealed: SealedAnswers {
+                item: "sample-d".into(),
+                salt: vec![1; 32],
+                answers: vec![KnownAnswer {
+                    test: "pgd".into(),
+                    metric: "robust_accuracy".into(),
+                    value: 0.25,
+                    u: 0.0,
+                }],
+            },
+        }));
+        let want = full(&env.body);
+        assert_eq!(want.suite_round, Some((suite, None)));
+        assert_eq!(record(&env.body), Some(want));
     }
 
     #[test]
