@@ -98,7 +98,7 @@ pub fn comparability(answer: &Value) -> String {
         m["assessment"]["sigma_pt"].is_number()
             || m["assessment"]["x_pt_basis"]["kind"] == "pending"
     });
-    // Notes that every scored measurand carries are printed once, after them.
+    // Notes that several scored measurands share are printed once, after them.
     let note_list = |m: &Value| -> Vec<String> {
         m["notes"]
             .as_array()
@@ -109,15 +109,17 @@ pub fn comparability(answer: &Value) -> String {
             })
             .unwrap_or_default()
     };
-    let common: Vec<String> = scored
-        .first()
-        .map(|first| {
-            note_list(first)
-                .into_iter()
-                .filter(|n| scored.iter().all(|m| note_list(m).contains(n)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut common: Vec<(String, usize)> = Vec::new();
+    for m in &scored {
+        for n in note_list(m) {
+            match common.iter_mut().find(|(c, _)| *c == n) {
+                Some((_, k)) => *k += 1,
+                None => common.push((n, 1)),
+            }
+        }
+    }
+    common.retain(|(_, k)| *k > 1);
+    let shared = |n: &String| common.iter().any(|(c, _)| c == n);
     for m in &scored {
         let a = &m["assessment"];
         let score = match a["score"].as_str() {
@@ -161,14 +163,14 @@ pub fn comparability(answer: &Value) -> String {
                 }
             );
         }
-        for n in note_list(m).iter().filter(|n| !common.contains(n)) {
+        for n in note_list(m).iter().filter(|n| !shared(n)) {
             let _ = writeln!(out, "  note: {n}");
         }
     }
     if !common.is_empty() {
-        let _ = writeln!(out, "\nNotes on every measurand above:");
-        for n in &common {
-            let _ = writeln!(out, "  - {n}");
+        let _ = writeln!(out, "\nNotes shared by several measurands above:");
+        for (n, k) in &common {
+            let _ = writeln!(out, "  - ({k} of {}) {n}", scored.len());
         }
     }
     if !other.is_empty() {
