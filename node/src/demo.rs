@@ -385,7 +385,11 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             p.story
         ));
         if p.art {
-            let id = submit_art(client, &suite, &suite_dir)?;
+            // The shipped results of real IBM ART runs (`art/SOURCE.md`), through the same
+            // check as `interlab submit`.
+            let art = read(&suite_dir.join("art/base-art-1.20.1.json"))?;
+            let (id, _, _) = ops::submit_results(client, &suite, 1, &art, false)?;
+            let id = id.ok_or_else(|| DemoError::Settings("submit gave no record id".into()))?;
             result_ids.insert(p.name.clone(), id);
             continue;
         }
@@ -458,11 +462,10 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     // The round is over: the owner reveals the blind item's known answers; every node
     // checks them against the commitment in the manifest.
     progress.step("the scheme owner reveals the known answers of the blind item sample-d");
-    reveal(
-        &owner_api,
-        &suite,
-        &suite_dir.join("owner/sample-d.sealed.json"),
-    )?;
+    let sealed_path = suite_dir.join("owner/sample-d.sealed.json");
+    let sealed: ops::SealedFile = serde_json::from_slice(&read(&sealed_path)?)
+        .map_err(|e| DemoError::Settings(format!("{}: {e}", sealed_path.display())))?;
+    ops::reveal(&owner_api, &suite, &sealed)?;
 
     // Everyone converges on one evidence root.
     progress.step("waiting until every node holds the same evidence");
@@ -507,62 +510,12 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
     })
 }
 
-/// A lab that uses IBM ART submits the shipped ART results (see `art/SOURCE.md` in the
-/// suite folder) through the same check as `interlab submit`.
-fn submit_art(
-    client: &ApiClient,
-    suite: &Digest,
-    suite_dir: &Path,
-) -> Result<interlab_protocol::RecordId, DemoError> {
-    let path = suite_dir.join("art/base-art-1.20.1.json");
-    let bytes = std::fs::read(&path).map_err(|e| DemoError::Setup {
-        path: path.clone(),
+/// A file of the suite folder.
+fn read(path: &Path) -> Result<Vec<u8>, DemoError> {
+    std::fs::read(path).map_err(|e| DemoError::Setup {
+        path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
-    let submission = interlab_suites::Submission::from_json(&bytes)
-        .map_err(|e| DemoError::Settings(e.to_string()))?;
-    let fetched = ops::fetch_suite(client, suite)?;
-    let result = submission
-        .to_run_result(&fetched, 1)
-        .map_err(|e| DemoError::Settings(e.to_string()))?;
-    let v = client.publish(&Body::RunResult(result))?;
-    v["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| DemoError::Settings("submit answer without id".into()))
-}
-
-/// The owner reveals a sealed file's answers (what `interlab suite reveal` does).
-fn reveal(owner: &ApiClient, suite: &Digest, sealed: &Path) -> Result<(), DemoError> {
-    #[derive(serde::Deserialize)]
-    struct SealedFile {
-        item: String,
-        salt: String,
-        answers: Vec<interlab_protocol::KnownAnswer>,
-    }
-    let bytes = std::fs::read(sealed).map_err(|e| DemoError::Setup {
-        path: sealed.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let file: SealedFile = serde_json::from_slice(&bytes)
-        .map_err(|e| DemoError::Settings(format!("{}: {e}", sealed.display())))?;
-    let salt = hex::decode(&file.salt)
-        .map_err(|e| DemoError::Settings(format!("{}: salt: {e}", sealed.display())))?;
-    let suite_record = owner
-        .records(&format!("kind=suite_published&suite={suite}"))?
-        .first()
-        .map(|o| o.id)
-        .ok_or_else(|| DemoError::Settings(format!("suite {suite} is not published")))?;
-    owner.publish(&Body::KnownAnswerReveal {
-        suite: *suite,
-        suite_record,
-        sealed: interlab_protocol::SealedAnswers {
-            item: file.item,
-            salt,
-            answers: file.answers,
-        },
-    })?;
-    Ok(())
+    })
 }
 
 /// Polls `ready` until it holds or 30 s pass; `what` names the wait in the error.

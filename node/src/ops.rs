@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use interlab_protocol::{Body, Digest, RecordId, RunResult};
+use interlab_protocol::{Body, Digest, RecordId, RunResult, SealedAnswers};
 use interlab_suites::{Progress, RunConfig, Suite, SuiteError};
 
 use crate::client::{ApiClient, ClientError};
@@ -29,6 +29,107 @@ pub enum OpsError {
     /// The node's answer is inconsistent.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+    /// A results file does not fit the suite; nothing was published.
+    #[error("{0}; nothing was published")]
+    Submission(#[from] interlab_suites::SubmissionError),
+    /// A sealed-answers file is unusable; nothing was published.
+    #[error("sealed answers: {0}; nothing was published")]
+    Sealed(String),
+}
+
+/// The file `interlab suite seal` writes and the owner keeps private until the reveal.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedFile {
+    /// The commitment to put into the manifest.
+    pub commitment: Digest,
+    /// The item.
+    pub item: String,
+    /// The salt, hex.
+    pub salt: String,
+    /// The answers.
+    pub answers: Vec<interlab_protocol::KnownAnswer>,
+}
+
+impl SealedFile {
+    /// The file for `sealed`.
+    pub fn of(sealed: &SealedAnswers) -> SealedFile {
+        SealedFile {
+            commitment: sealed.commitment(),
+            item: sealed.item.clone(),
+            salt: hex::encode(&sealed.salt),
+            answers: sealed.answers.clone(),
+        }
+    }
+
+    /// The answers, checked, and checked against the recorded commitment.
+    pub fn sealed(&self) -> Result<SealedAnswers, OpsError> {
+        let salt = hex::decode(&self.salt)
+            .map_err(|e| OpsError::Sealed(format!("`salt` is not hex: {e}")))?;
+        let s = SealedAnswers {
+            item: self.item.clone(),
+            salt,
+            answers: self.answers.clone(),
+        };
+        s.check().map_err(|e| OpsError::Sealed(e.to_string()))?;
+        if s.commitment() != self.commitment {
+            return Err(OpsError::Sealed(format!(
+                "the answers and salt hash to {}, not to the recorded commitment {}",
+                s.commitment(),
+                self.commitment
+            )));
+        }
+        Ok(s)
+    }
+}
+
+/// The record id in a publish answer.
+fn published_id(v: &serde_json::Value) -> Result<RecordId, OpsError> {
+    v["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| OpsError::Unexpected("publish answer without id".into()))
+}
+
+/// Checks a results file (`interlab-results/1`) against the published suite and, unless
+/// `dry_run`, publishes it as the lab's run result. Returns the record id (none on a dry
+/// run), the result and the suite it was checked against.
+pub fn submit_results(
+    client: &ApiClient,
+    suite_id: &Digest,
+    round: u32,
+    results: &[u8],
+    dry_run: bool,
+) -> Result<(Option<RecordId>, RunResult, Suite), OpsError> {
+    let submission = interlab_suites::Submission::from_json(results)?;
+    let suite = fetch_suite(client, suite_id)?;
+    let result = submission.to_run_result(&suite, round)?;
+    if dry_run {
+        return Ok((None, result, suite));
+    }
+    let v = client.publish(&Body::RunResult(result.clone()))?;
+    Ok((Some(published_id(&v)?), result, suite))
+}
+
+/// Publishes the owner's reveal of a sealed file's answers for `suite_id`.
+pub fn reveal(
+    client: &ApiClient,
+    suite_id: &Digest,
+    file: &SealedFile,
+) -> Result<RecordId, OpsError> {
+    let sealed = file.sealed()?;
+    let suite_record = client
+        .records(&format!("kind=suite_published&suite={suite_id}"))?
+        .iter()
+        .find(|o| matches!(&o.record.body, Body::SuitePublished { suite, .. } if suite == suite_id))
+        .map(|o| o.id)
+        .ok_or(OpsError::UnknownSuite(*suite_id))?;
+    let v = client.publish(&Body::KnownAnswerReveal {
+        suite: *suite_id,
+        suite_record,
+        sealed,
+    })?;
+    published_id(&v)
 }
 
 /// Publishes the suite at `manifest` (artefacts first, by hash, then the signed record).
@@ -53,11 +154,7 @@ pub fn publish_suite(
         artefacts: suite.artefact_refs(),
         supersedes,
     };
-    let v = client.publish(&body)?;
-    let id = v["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| OpsError::Unexpected("publish answer without id".into()))?;
+    let id = published_id(&client.publish(&body)?)?;
     Ok((suite.id(), id))
 }
 
@@ -134,10 +231,6 @@ pub fn run_suite(
     for e in &out.evidence {
         client.upload(&e.bytes)?;
     }
-    let v = client.publish(&Body::RunResult(out.result.clone()))?;
-    let id = v["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| OpsError::Unexpected("publish answer without id".into()))?;
+    let id = published_id(&client.publish(&Body::RunResult(out.result.clone()))?)?;
     Ok((id, out.result))
 }

@@ -6,8 +6,8 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use interlab_node::ops;
-use interlab_protocol::{Body, Digest};
-use interlab_suites::{MAX_SUBMISSION_BYTES, Submission};
+use interlab_protocol::Digest;
+use interlab_suites::MAX_SUBMISSION_BYTES;
 
 use super::api_args::ApiArgs;
 
@@ -41,28 +41,15 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     );
     let bytes = std::fs::read(&args.results)
         .with_context(|| format!("cannot read {}", args.results.display()))?;
-    let submission = Submission::from_json(&bytes)
-        .with_context(|| format!("in {}; nothing was published", args.results.display()))?;
     let client = args.api.client()?;
     let round = match args.round {
         Some(r) => r,
         None => ops::latest_round(&client, &args.suite)?.unwrap_or(1),
     };
-    let suite = ops::fetch_suite(&client, &args.suite)?;
-    let result = submission
-        .to_run_result(&suite, round)
-        .with_context(|| format!("in {}; nothing was published", args.results.display()))?;
-    let id = if args.dry_run {
-        None
-    } else {
-        let v = client.publish(&Body::RunResult(result.clone()))?;
-        Some(
-            v["id"]
-                .as_str()
-                .context("the node answered without a record id")?
-                .to_owned(),
-        )
-    };
+    let (id, result, suite) =
+        ops::submit_results(&client, &args.suite, round, &bytes, args.dry_run)
+            .with_context(|| format!("in {}", args.results.display()))?;
+    let criteria = suite.criteria();
     if json {
         println!(
             "{}",
@@ -91,8 +78,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             .measurements
             .iter()
             .find(|m| {
-                suite
-                    .criteria()
+                criteria
                     .iter()
                     .any(|(id, c)| *id == t.test && c.metric == m.metric)
             })

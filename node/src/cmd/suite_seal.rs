@@ -6,46 +6,13 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use interlab_protocol::{Body, Digest, KnownAnswer, MIN_SALT, SealedAnswers};
-use serde::{Deserialize, Serialize};
+use interlab_node::ops::{self, SealedFile};
+use interlab_protocol::{Digest, KnownAnswer, MIN_SALT, SealedAnswers};
 
 use super::api_args::ApiArgs;
 
 /// Largest answers or sealed file read.
 const MAX_FILE: u64 = 1 << 20;
-
-/// The sealed file the owner keeps private until the reveal.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SealedFile {
-    /// The commitment to put into the manifest.
-    commitment: Digest,
-    /// The item.
-    item: String,
-    /// The salt, hex.
-    salt: String,
-    /// The answers.
-    answers: Vec<KnownAnswer>,
-}
-
-impl SealedFile {
-    fn sealed(&self) -> anyhow::Result<SealedAnswers> {
-        let salt = hex::decode(&self.salt).context("`salt` is not hex")?;
-        let s = SealedAnswers {
-            item: self.item.clone(),
-            salt,
-            answers: self.answers.clone(),
-        };
-        s.check()?;
-        anyhow::ensure!(
-            s.commitment() == self.commitment,
-            "the answers and salt hash to {}, not to the recorded commitment {}",
-            s.commitment(),
-            self.commitment
-        );
-        Ok(s)
-    }
-}
 
 /// Arguments of `interlab suite seal`.
 #[derive(Debug, clap::Args)]
@@ -86,12 +53,7 @@ pub(crate) fn seal(args: SealArgs, json: bool) -> anyhow::Result<ExitCode> {
         answers,
     };
     sealed.check()?;
-    let file = SealedFile {
-        commitment: sealed.commitment(),
-        item: sealed.item.clone(),
-        salt: hex::encode(&sealed.salt),
-        answers: sealed.answers.clone(),
-    };
+    let file = SealedFile::of(&sealed);
     anyhow::ensure!(
         !args.out.exists(),
         "{} exists; refusing to overwrite a sealed file",
@@ -121,22 +83,9 @@ pub(crate) fn reveal(args: RevealArgs, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = super::suite::read_limited(&args.sealed, MAX_FILE)?;
     let file: SealedFile = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a sealed file", args.sealed.display()))?;
-    let sealed = file
-        .sealed()
-        .with_context(|| format!("in {}", args.sealed.display()))?;
     let client = args.api.client()?;
-    let records = client.records(&format!("kind=suite_published&suite={}", args.suite))?;
-    let suite_record = records
-        .iter()
-        .find(|o| matches!(&o.record.body, Body::SuitePublished { suite, .. } if *suite == args.suite))
-        .map(|o| o.id)
-        .with_context(|| format!("no suite {} has been published in this scheme", args.suite))?;
-    let v = client.publish(&Body::KnownAnswerReveal {
-        suite: args.suite,
-        suite_record,
-        sealed,
-    })?;
-    let id = v["id"].as_str().unwrap_or("?").to_owned();
+    let id = ops::reveal(&client, &args.suite, &file)
+        .with_context(|| format!("in {}", args.sealed.display()))?;
     if json {
         println!("{}", serde_json::json!({ "id": id, "item": file.item }));
     } else {
