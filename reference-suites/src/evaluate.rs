@@ -253,7 +253,7 @@ pub(crate) fn test(
             })
         }
         TestParams::MiaLoss {} => {
-            let (members, non_members) = membership(ctx, t)?;
+            let (members, non_members) = crate::item::membership(ctx, t)?;
             let (members, non_members) = (
                 members.as_ref().unwrap_or(&data.train),
                 non_members.as_ref().unwrap_or(&data.test),
@@ -300,7 +300,7 @@ pub(crate) fn test(
             })
         }
         TestParams::MiaRule {} => {
-            let (members, non_members) = membership(ctx, t)?;
+            let (members, non_members) = crate::item::membership(ctx, t)?;
             let (members, non_members) = (
                 members.as_ref().unwrap_or(&data.train),
                 non_members.as_ref().unwrap_or(&data.test),
@@ -408,44 +408,7 @@ fn open<'a>(ctx: &Context<'a>, t: &TestSpec, artefact: &str) -> Result<DataFile<
     })
 }
 
-/// An item with declared member rows: (its members, the other training rows); `None`s
-/// for the suite's default (every training row a member, the test rows non-members).
-fn membership(
-    ctx: &Context<'_>,
-    t: &TestSpec,
-) -> Result<(Option<crate::data::Split>, Option<crate::data::Split>), EngineError> {
-    let Some(r) = ctx.members else {
-        return Ok((None, None));
-    };
-    let train = &ctx.suite.data().train;
-    let n = train.len();
-    let rows = indices(ctx, t, r, n)?;
-    let mut is_member = vec![false; n];
-    for &i in &rows {
-        is_member[i] = true;
-    }
-    let d = train.x.len() / n.max(1);
-    let pick = |want: bool| crate::data::Split {
-        x: (0..n)
-            .filter(|&i| is_member[i] == want)
-            .flat_map(|i| train.x[i * d..(i + 1) * d].iter().copied())
-            .collect(),
-        y: (0..n)
-            .filter(|&i| is_member[i] == want)
-            .map(|i| train.y[i])
-            .collect(),
-    };
-    let (members, others) = (pick(true), pick(false));
-    if members.y.is_empty() || others.y.is_empty() {
-        return Err(EngineError::Config(format!(
-            "test {}: the item's member rows leave no members or no non-members",
-            t.id
-        )));
-    }
-    Ok((Some(members), Some(others)))
-}
-
-fn indices(
+pub(crate) fn indices(
     ctx: &Context<'_>,
     t: &TestSpec,
     r: &TensorRef,

@@ -76,7 +76,7 @@ impl Manifest {
         let mut ids = std::collections::BTreeSet::new();
         for (i, item) in self.items.iter().enumerate() {
             let at = |f: &str| format!("items[{i}].{f}");
-            crate::manifest::check_id(&at("id"), &item.id)?;
+            crate::fields::check_id(&at("id"), &item.id)?;
             if !ids.insert(item.id.as_str()) {
                 return bad(at("id"), format!("{:?} appears more than once", item.id));
             }
@@ -166,4 +166,41 @@ fn check_assessment(at: &str, a: &MetricAssessment) -> Result<(), ManifestError>
         });
     }
     Ok(())
+}
+
+/// An item with declared member rows: (its members, the other training rows); `None`s
+/// for the suite's default (every training row a member, the test rows non-members).
+pub(crate) fn membership(
+    ctx: &crate::evaluate::Context<'_>,
+    t: &crate::manifest::TestSpec,
+) -> Result<(Option<crate::data::Split>, Option<crate::data::Split>), crate::EngineError> {
+    let Some(r) = ctx.members else {
+        return Ok((None, None));
+    };
+    let train = &ctx.suite.data().train;
+    let n = train.len();
+    let rows = crate::evaluate::indices(ctx, t, r, n)?;
+    let mut is_member = vec![false; n];
+    for &i in &rows {
+        is_member[i] = true;
+    }
+    let d = train.x.len() / n.max(1);
+    let pick = |want: bool| crate::data::Split {
+        x: (0..n)
+            .filter(|&i| is_member[i] == want)
+            .flat_map(|i| train.x[i * d..(i + 1) * d].iter().copied())
+            .collect(),
+        y: (0..n)
+            .filter(|&i| is_member[i] == want)
+            .map(|i| train.y[i])
+            .collect(),
+    };
+    let (members, others) = (pick(true), pick(false));
+    if members.y.is_empty() || others.y.is_empty() {
+        return Err(crate::EngineError::Config(format!(
+            "test {}: the item's member rows leave no members or no non-members",
+            t.id
+        )));
+    }
+    Ok((Some(members), Some(others)))
 }

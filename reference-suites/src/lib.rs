@@ -36,6 +36,7 @@
 pub mod attacks;
 mod data;
 mod evaluate;
+mod fields;
 mod item;
 pub mod items;
 mod manifest;

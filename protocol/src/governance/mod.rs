@@ -2,6 +2,7 @@
 //! comparability of labs per suite version and round. Pure functions of the accepted
 //! records, so every node with the same evidence root derives byte-identical answers.
 
+mod assessments;
 mod comparability;
 mod disputes;
 mod flags;

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 
 use super::report::*;
 use super::{
-    assessment::{self, Assessment, Assigned, ConsensusMethod, ScoreKind, SigmaPt},
+    assessment::{self, Assigned, ScoreKind},
     criteria::{self, Judged},
-    drift, kappa,
     outliers::{self},
     precision::{self, Cell},
     qhampel,
     robust::{self},
-    scores,
+    rounds, scores,
 };
-use crate::Verdict;
 
 /// Largest accepted magnitude: sums of squares of such values stay finite.
 const MAX_MAGNITUDE: f64 = 1e150;
@@ -66,7 +64,7 @@ pub fn comparability_report(
 }
 
 /// Groups items by key, keeping first-appearance order (fast path for runs of one key).
-fn group<'a, T, I: Iterator<Item = T>>(
+pub(super) fn group<'a, T, I: Iterator<Item = T>>(
     items: I,
     key: impl Fn(&T) -> &'a str,
 ) -> Vec<(&'a str, Vec<T>)> {
@@ -88,7 +86,7 @@ fn group<'a, T, I: Iterator<Item = T>>(
     out
 }
 
-fn round_of(o: &Observation) -> u64 {
+pub(super) fn round_of(o: &Observation) -> u64 {
     o.round.unwrap_or(0)
 }
 
@@ -287,7 +285,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         HashMap::new()
     };
     let drift_by_lab = if rounds_seen.len() > 1 {
-        drift_series(rows, &rounds_seen, decl, cfg)
+        rounds::drift_series(rows, &rounds_seen, decl, cfg)
     } else {
         HashMap::new()
     };
@@ -367,7 +365,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         notes.push("one value per lab: no repeatability, no Mandel k, no Cochran test".into());
     }
     notes.extend(prec.notes.iter().cloned());
-    let kappa = kappa_line(rows, &mut notes);
+    let kappa = rounds::kappa_line(rows, &mut notes);
     MeasurandReport {
         measurand: name.to_string(),
         round: latest,
@@ -472,143 +470,4 @@ fn robust_summaries(
         None
     };
     (Some(a), summary(q_hampel))
-}
-
-/// z-scores of every lab in every round (Algorithm A per round), then the drift charts.
-fn drift_series<'a>(
-    rows: &[&'a Observation],
-    rounds: &[u64],
-    decl: &Assessment,
-    cfg: &ReportConfig,
-) -> HashMap<&'a str, drift::Drift> {
-    let mut series: HashMap<&'a str, Vec<(u64, f64)>> = HashMap::new();
-    for &r in rounds {
-        let in_round: Vec<&Observation> =
-            rows.iter().copied().filter(|o| round_of(o) == r).collect();
-        let labs = group(in_round.iter().copied(), |o| o.lab.as_str());
-        let means: Vec<(&str, f64)> = labs
-            .iter()
-            .filter_map(|(lab, rs)| {
-                let v: Vec<f64> = rs.iter().filter_map(|o| o.value).collect();
-                robust::mean_sd(&v).map(|(m, _)| (*lab, m))
-            })
-            .collect();
-        if means.len() < 3 {
-            continue;
-        }
-        let xs: Vec<f64> = means.iter().map(|m| m.1).collect();
-        let Some((x, s)) = round_scale(&xs, decl, cfg) else {
-            continue;
-        };
-        for (lab, m) in means {
-            if let Some(z) = scores::z(m, x, s) {
-                series.entry(lab).or_default().push((r, z));
-            }
-        }
-    }
-    series
-        .into_iter()
-        .map(|(lab, s)| (lab, drift::drift(&s, &cfg.drift)))
-        .collect()
-}
-
-/// x_pt and σ_pt of one earlier round for the drift charts: the round's own consensus
-/// (assigned values given for the current round do not apply to earlier ones) with the
-/// declared σ_pt rule; `None` when the round's data have no scale and σ_pt would come
-/// from them.
-fn round_scale(xs: &[f64], decl: &Assessment, cfg: &ReportConfig) -> Option<(f64, f64)> {
-    let method = match &decl.assigned {
-        Assigned::Consensus { method } => *method,
-        _ => ConsensusMethod::AlgorithmA,
-    };
-    let no_scale = assessment::has_no_scale(xs);
-    let c = if no_scale {
-        None
-    } else {
-        assessment::consensus(xs, method, &cfg.algorithm_a)
-    };
-    let x = match &c {
-        Some(c) => c.x,
-        None => robust::median(xs).ok()?,
-    };
-    let s = match &decl.sigma_pt {
-        SigmaPt::Prescribed { value } | SigmaPt::PreviousRound { value, .. } => *value,
-        SigmaPt::Binomial { n } => ((x * (1.0 - x)).max(0.0) / *n as f64).sqrt(),
-        SigmaPt::Participants => c?.s,
-    };
-    (s > 0.0).then_some((x, s))
-}
-
-/// Fleiss κ over rounds (items) and labs that gave a verdict in every round; a lab's
-/// verdict for a round is `fail` if any of its rows in that round says fail.
-fn kappa_line(rows: &[&Observation], notes: &mut Vec<String>) -> Option<KappaLine> {
-    let with: Vec<&Observation> = rows
-        .iter()
-        .copied()
-        .filter(|o| o.verdict.is_some())
-        .collect();
-    if with.is_empty() {
-        return None;
-    }
-    let mut rounds: Vec<u64> = with.iter().map(|o| round_of(o)).collect();
-    rounds.sort_unstable();
-    rounds.dedup();
-    let per_lab = group(with.iter().copied(), |o| o.lab.as_str());
-    let mut matrix: Vec<Vec<bool>> = Vec::new();
-    let mut dropped = 0;
-    for (_, rs) in &per_lab {
-        let mut v = Vec::with_capacity(rounds.len());
-        for r in &rounds {
-            let mine: Vec<Verdict> = rs
-                .iter()
-                .filter(|o| round_of(o) == *r)
-                .filter_map(|o| o.verdict)
-                .collect();
-            if mine.is_empty() {
-                break;
-            }
-            v.push(mine.iter().all(|x| *x == Verdict::Pass));
-        }
-        if v.len() == rounds.len() {
-            matrix.push(v);
-        } else {
-            dropped += 1;
-        }
-    }
-    if dropped > 0 {
-        notes.push(format!(
-            "{dropped} lab(s) without a verdict in every round are left out of kappa"
-        ));
-    }
-    let labs = matrix.len();
-    let table: Vec<Vec<f64>> = (0..rounds.len())
-        .map(|j| {
-            let pass = matrix.iter().filter(|v| v[j]).count() as f64;
-            vec![pass, labs as f64 - pass]
-        })
-        .collect();
-    let fleiss = match kappa::fleiss(&table) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            notes.push(format!("fleiss kappa: {e}"));
-            None
-        }
-    };
-    let cohen = (labs == 2)
-        .then(|| {
-            let mut t = vec![vec![0.0; 2]; 2];
-            for j in 0..rounds.len() {
-                t[usize::from(!matrix[0][j])][usize::from(!matrix[1][j])] += 1.0;
-            }
-            kappa::cohen(&t)
-                .map_err(|e| notes.push(format!("cohen kappa: {e}")))
-                .ok()
-        })
-        .flatten();
-    Some(KappaLine {
-        items: rounds.len(),
-        labs,
-        fleiss,
-        cohen,
-    })
 }

@@ -17,6 +17,7 @@ pub mod precision;
 pub mod qhampel;
 pub mod report;
 pub mod robust;
+mod rounds;
 pub mod scores;
 
 pub use assemble::comparability_report;
