@@ -1,11 +1,16 @@
-//! The Interlab node: durable evidence store, node configuration and key files (and,
-//! later, the network and the HTTP API). The `interlab` binary is thin glue over this
-//! library.
+//! The Interlab node as a library: durable evidence store, peer network, HTTP API with its
+//! dashboard, and the typed client of that API. The `interlab` command (crate
+//! `interlab-cli`) is glue over it; harnesses (the byzantine peer, the signed-log
+//! generator) are behind the `test-utils` feature so that they never ship in a node.
 //!
 //! - [`store`]: the `redb` evidence store — records, indexes, fork proofs, quarantine,
 //!   artefacts — with the same acceptance rules as the protocol's `MemoryLog`.
+//! - [`net`]: gossip, catch-up and peer scoring over rust-libp2p.
+//! - [`api`]: the HTTP API and the dashboard; [`client`]: its typed client.
+//! - [`runtime`]: starts a whole node (store, network, API) from its directory.
 //! - [`config`]: a node directory's layout and its TOML configuration.
 //! - [`keyfile`]: the lab's secret key and API token files (mode 0600, never overwritten).
+//! - [`publisher`]: signs and publishes the node's own records.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,11 +25,8 @@
 pub mod api;
 pub mod client;
 pub mod config;
-pub mod demo;
 pub mod keyfile;
 pub mod net;
-pub mod ops;
 pub mod publisher;
-pub mod report_text;
 pub mod runtime;
 pub mod store;

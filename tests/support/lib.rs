@@ -35,7 +35,7 @@ pub fn binary() -> &'static Path {
         if !candidate.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = Command::new(cargo)
-                .args(["build", "-p", "interlab-node", "--bin", "interlab"])
+                .args(["build", "-p", "interlab-cli", "--bin", "interlab"])
                 .status()
                 .expect("run cargo build");
             assert!(status.success(), "building the interlab binary failed");

@@ -4,8 +4,8 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use crate::ops;
 use anyhow::Context;
-use interlab_node::ops;
 use interlab_protocol::Digest;
 use interlab_suites::MAX_SUBMISSION_BYTES;
 

@@ -3,8 +3,8 @@
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
+use crate::ops;
 use anyhow::Context;
-use interlab_node::ops;
 use interlab_protocol::Digest;
 use interlab_suites::RunConfig;
 

@@ -81,7 +81,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match kind {
-        "comparability" => print!("{}", interlab_node::report_text::comparability(&v)),
+        "comparability" => print!("{}", crate::report_text::comparability(&v)),
         "labs" => {
             for l in v["labs"].as_array().cloned().unwrap_or_default() {
                 println!(

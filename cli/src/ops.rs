@@ -6,12 +6,12 @@ use std::path::Path;
 use interlab_protocol::{Body, Digest, RecordId, RunResult, SealedAnswers};
 use interlab_suites::{Progress, RunConfig, Suite, SuiteError};
 
-use crate::client::{ApiClient, ClientError};
+use interlab_node::client::{ApiClient, ClientError};
 
 /// Why a workflow failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OpsError {
+pub(crate) enum OpsError {
     /// The API call failed.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -40,7 +40,7 @@ pub enum OpsError {
 /// The file `interlab suite seal` writes and the owner keeps private until the reveal.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SealedFile {
+pub(crate) struct SealedFile {
     /// The commitment to put into the manifest.
     pub commitment: Digest,
     /// The item.
@@ -53,7 +53,7 @@ pub struct SealedFile {
 
 impl SealedFile {
     /// The file for `sealed`.
-    pub fn of(sealed: &SealedAnswers) -> SealedFile {
+    pub(crate) fn of(sealed: &SealedAnswers) -> SealedFile {
         SealedFile {
             commitment: sealed.commitment(),
             item: sealed.item.clone(),
@@ -63,7 +63,7 @@ impl SealedFile {
     }
 
     /// The answers, checked, and checked against the recorded commitment.
-    pub fn sealed(&self) -> Result<SealedAnswers, OpsError> {
+    pub(crate) fn sealed(&self) -> Result<SealedAnswers, OpsError> {
         let salt = hex::decode(&self.salt)
             .map_err(|e| OpsError::Sealed(format!("`salt` is not hex: {e}")))?;
         let s = SealedAnswers {
@@ -94,7 +94,7 @@ fn published_id(v: &serde_json::Value) -> Result<RecordId, OpsError> {
 /// Checks a results file (`interlab-results/1`) against the published suite and, unless
 /// `dry_run`, publishes it as the lab's run result. Returns the record id (none on a dry
 /// run), the result and the suite it was checked against.
-pub fn submit_results(
+pub(crate) fn submit_results(
     client: &ApiClient,
     suite_id: &Digest,
     round: u32,
@@ -112,7 +112,7 @@ pub fn submit_results(
 }
 
 /// Publishes the owner's reveal of a sealed file's answers for `suite_id`.
-pub fn reveal(
+pub(crate) fn reveal(
     client: &ApiClient,
     suite_id: &Digest,
     file: &SealedFile,
@@ -133,7 +133,7 @@ pub fn reveal(
 }
 
 /// Publishes the suite at `manifest` (artefacts first, by hash, then the signed record).
-pub fn publish_suite(
+pub(crate) fn publish_suite(
     client: &ApiClient,
     manifest: &Path,
     supersedes: Option<Digest>,
@@ -159,7 +159,7 @@ pub fn publish_suite(
 }
 
 /// Fetches a published suite and its artefacts (by hash) through the node, and checks them.
-pub fn fetch_suite(client: &ApiClient, suite_id: &Digest) -> Result<Suite, OpsError> {
+pub(crate) fn fetch_suite(client: &ApiClient, suite_id: &Digest) -> Result<Suite, OpsError> {
     let records = client.records(&format!("kind=suite_published&suite={suite_id}"))?;
     let manifest = records
         .iter()
@@ -177,7 +177,7 @@ pub fn fetch_suite(client: &ApiClient, suite_id: &Digest) -> Result<Suite, OpsEr
 }
 
 /// The latest round the owner opened for a suite, if any.
-pub fn latest_round(client: &ApiClient, suite_id: &Digest) -> Result<Option<u32>, OpsError> {
+pub(crate) fn latest_round(client: &ApiClient, suite_id: &Digest) -> Result<Option<u32>, OpsError> {
     let records = client.records(&format!("kind=round_opened&suite={suite_id}"))?;
     Ok(records
         .iter()
@@ -191,7 +191,7 @@ pub fn latest_round(client: &ApiClient, suite_id: &Digest) -> Result<Option<u32>
 /// How a lab deviates from the harmonized procedure — for demonstrations and tests of
 /// what the network detects. An honest lab uses the default (no deviation).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Deviation {
+pub(crate) struct Deviation {
     /// Judge verdicts with the suite's threshold moved this far towards passing, while
     /// still naming the suite's criterion (a misapplied criterion).
     pub lax_threshold: Option<f64>,
@@ -201,7 +201,7 @@ pub struct Deviation {
 
 /// A lab's run: fetch the suite, run it with the engine, upload the per-sample evidence,
 /// publish the signed result. Returns the record id and the result.
-pub fn run_suite(
+pub(crate) fn run_suite(
     client: &ApiClient,
     suite_id: &Digest,
     config: RunConfig,

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use interlab_node::ops;
+use crate::ops;
 use interlab_protocol::Digest;
 
 use super::api_args::ApiArgs;

@@ -5,6 +5,9 @@ use std::{io::Write, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod demo;
+mod ops;
+mod report_text;
 
 /// Interlab: comparable AI security test results across accredited labs.
 #[derive(Debug, Parser)]

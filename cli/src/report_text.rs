@@ -36,7 +36,7 @@ fn basis(v: &Value) -> String {
 }
 
 /// Renders a `GET /v1/comparability` answer.
-pub fn comparability(answer: &Value) -> String {
+pub(crate) fn comparability(answer: &Value) -> String {
     let c = &answer["comparability"];
     let mut out = String::new();
     let _ = writeln!(

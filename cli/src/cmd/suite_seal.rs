@@ -5,8 +5,8 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use crate::ops::{self, SealedFile};
 use anyhow::Context;
-use interlab_node::ops::{self, SealedFile};
 use interlab_protocol::{Digest, KnownAnswer, MIN_SALT, SealedAnswers};
 
 use super::api_args::ApiArgs;

@@ -53,7 +53,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let round = match round {
         Some(r) => r,
-        None => interlab_node::ops::latest_round(&client, &suite)?.map_or(1, |r| r + 1),
+        None => crate::ops::latest_round(&client, &suite)?.map_or(1, |r| r + 1),
     };
     let v = client.publish(&Body::RoundOpened {
         suite,

@@ -2,8 +2,8 @@
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
+use crate::demo::{self, DemoOptions};
 use anyhow::Context;
-use interlab_node::demo::{self, DemoOptions};
 
 /// Arguments of `interlab demo`.
 #[derive(Debug, clap::Args)]
@@ -56,10 +56,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", demo.summary);
     } else {
-        println!(
-            "{}",
-            interlab_node::report_text::comparability(&demo.answer)
-        );
+        println!("{}", crate::report_text::comparability(&demo.answer));
         println!("Evidence roots:");
         for (name, root) in demo.summary["evidence_roots"]
             .as_object()

@@ -12,11 +12,11 @@ use interlab_protocol::{Body, Digest, Envelope, Grounds, RECORD_VERSION, Record}
 use interlab_suites::{Precision, RunConfig};
 use serde_json::{Value, json};
 
-use crate::{
+use crate::ops::{self, Deviation, OpsError};
+use interlab_node::{
     client::{ApiClient, ClientError},
     config::{Config, NodeDir},
     keyfile,
-    ops::{self, Deviation, OpsError},
     publisher::now_ms,
     runtime::{self, Overrides, RunningNode},
     store::Store,
@@ -76,7 +76,7 @@ const SUITE_FILES: [(&str, &[u8]); 11] = [
 /// Why the demo failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DemoError {
+pub(crate) enum DemoError {
     /// Setting up a node directory.
     #[error("setting up {path}: {message}")]
     Setup {
@@ -104,7 +104,7 @@ pub enum DemoError {
 
 /// Demo settings.
 #[derive(Debug, Clone)]
-pub struct DemoOptions {
+pub(crate) struct DemoOptions {
     /// Number of labs (at least 3: the last two deviate on purpose).
     pub labs: usize,
     /// Seed of the honest labs' runs.
@@ -227,7 +227,7 @@ fn setup_dir(
 }
 
 /// Progress sink: a step name and a message.
-pub trait DemoProgress {
+pub(crate) trait DemoProgress {
     /// A step started or advanced.
     fn step(&mut self, message: &str);
 }
@@ -240,7 +240,7 @@ impl<F: FnMut(&str)> DemoProgress for F {
 
 /// A finished demo: the nodes still run until [`Demo::shutdown`].
 #[derive(Debug)]
-pub struct Demo {
+pub(crate) struct Demo {
     /// The async runtime the nodes run on.
     pub runtime: tokio::runtime::Runtime,
     /// Owner first, then labs.
@@ -253,7 +253,7 @@ pub struct Demo {
 
 impl Demo {
     /// Stops every node.
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         let Demo { runtime, nodes, .. } = self;
         runtime.block_on(async move {
             for n in nodes {
@@ -264,7 +264,7 @@ impl Demo {
 }
 
 /// Runs the demo.
-pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
+pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
     if opts.labs < 3 {
         return Err(DemoError::Settings(format!(
             "--labs {} is too few: the demo needs at least 3 labs (the last two deviate on purpose)",
