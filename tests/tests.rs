@@ -10,4 +10,5 @@ mod fuzz_corpus;
 mod governance;
 mod network;
 mod recovery;
+mod report;
 mod submit;

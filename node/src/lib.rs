@@ -25,6 +25,7 @@ pub mod keyfile;
 pub mod net;
 pub mod ops;
 pub mod publisher;
+pub mod report;
 pub mod report_text;
 pub mod runtime;
 pub mod store;

@@ -12,6 +12,7 @@ pub(crate) mod init;
 pub(crate) mod lab;
 pub(crate) mod node;
 pub(crate) mod query;
+pub(crate) mod report;
 pub(crate) mod round;
 pub(crate) mod run;
 pub(crate) mod scheme;
