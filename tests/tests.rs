@@ -8,6 +8,7 @@ mod export;
 mod faults;
 mod fuzz_corpus;
 mod governance;
+mod lab_codes;
 mod network;
 mod recovery;
 mod report;

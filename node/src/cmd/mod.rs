@@ -10,6 +10,7 @@ pub(crate) mod dispute;
 pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod lab;
+pub(crate) mod lab_codes;
 pub(crate) mod node;
 pub(crate) mod query;
 pub(crate) mod report;

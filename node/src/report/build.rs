@@ -128,7 +128,7 @@ fn scheme(ctx: &Ctx<'_>, number: &str, status: &str, why: &str, issued: &str) ->
         .records
         .iter()
         .find_map(|o| match &o.record.body {
-            Body::SchemeGenesis { name } => Some(name.clone()),
+            Body::SchemeGenesis { name, .. } => Some(name.clone()),
             _ => None,
         })
         .unwrap_or_else(|| "(scheme genesis not held)".to_owned());

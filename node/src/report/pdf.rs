@@ -327,8 +327,7 @@ pub(super) fn render(c: &Content, digest: &Digest) -> Result<Vec<u8>, ReportErro
         s.finish();
         page.finish();
     }
-    doc.finish()
-        .map_err(|e| ReportError::Pdf(format!("{e:?}").chars().take(200).collect()))
+    doc.finish().map_err(|e| ReportError::Pdf(e.to_string()))
 }
 
 fn draw(s: &mut krilla::surface::Surface<'_>, font: &Font, shape: &Shape) {
