@@ -8,6 +8,8 @@ mod export;
 mod faults;
 mod fuzz_corpus;
 mod governance;
+mod lab_codes;
 mod network;
 mod recovery;
+mod report;
 mod submit;

@@ -296,6 +296,7 @@ pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Resul
             time_ms: now_ms(),
             body: Body::SchemeGenesis {
                 name: "EU AI Act cybersecurity PT (demo)".into(),
+                lab_codes: false,
             },
         },
     );

@@ -51,6 +51,8 @@ enum Command {
     Dispute(cmd::dispute::Args),
     /// Ask a node: comparability, drift, disputes, labs.
     Query(cmd::query::Args),
+    /// The round report (ISO/IEC 17043) of a suite round, as PDF or HTML.
+    Report(cmd::report::Args),
     /// Start a whole network on loopback, run a real round, show the report.
     Demo(cmd::demo::Args),
     /// Write an evidence bundle (envelopes, report, root) for offline verification.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Round(args) => cmd::round::run(args, cli.json),
         Command::Dispute(args) => cmd::dispute::run(args, cli.json),
         Command::Query(args) => cmd::query::run(args, cli.json),
+        Command::Report(args) => cmd::report::run(args, cli.json),
         Command::Demo(args) => cmd::demo::run(args, cli.json),
         Command::Export(args) => cmd::export::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),

@@ -28,5 +28,6 @@ pub mod config;
 pub mod keyfile;
 pub mod net;
 pub mod publisher;
+pub mod report;
 pub mod runtime;
 pub mod store;

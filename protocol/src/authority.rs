@@ -63,6 +63,7 @@ pub struct Revocation {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Authority {
     scheme: Option<(SchemeId, PublicKey)>,
+    lab_codes: bool,
     labs: BTreeMap<PublicKey, Lab>,
 }
 
@@ -70,6 +71,11 @@ impl Authority {
     /// The scheme id and owner, once the genesis has been applied.
     pub fn scheme(&self) -> Option<(SchemeId, PublicKey)> {
         self.scheme
+    }
+
+    /// Whether the scheme shows labs by code (chosen in its genesis).
+    pub fn lab_codes(&self) -> bool {
+        self.lab_codes
     }
 
     /// The owner's key.
@@ -116,9 +122,10 @@ impl Authority {
 
     /// Applies an accepted record. Returns a revocation the store must act on.
     pub fn apply(&mut self, id: RecordId, rec: &Record) -> Option<Revocation> {
-        if let Body::SchemeGenesis { .. } = rec.body {
+        if let Body::SchemeGenesis { lab_codes, .. } = rec.body {
             if self.scheme.is_none() {
                 self.scheme = Some((id, rec.author));
+                self.lab_codes = lab_codes;
             }
             return None;
         }

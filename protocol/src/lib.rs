@@ -15,7 +15,10 @@
 //!     seq: 0,
 //!     prev: None,
 //!     time_ms: 1_700_000_000_000,
-//!     body: Body::SchemeGenesis { name: "demo".into() },
+//!     body: Body::SchemeGenesis {
+//!         name: "demo".into(),
+//!         lab_codes: false,
+//!     },
 //! };
 //! let envelope = Envelope::seal(&owner, &genesis);
 //! let mut log = MemoryLog::new();
@@ -70,7 +73,9 @@ pub use measurement::{
     Method, RunResult, Software, TestResult, Verdict,
 };
 pub use memlog::MemoryLog;
-pub use record::{Action, ArtefactRef, Body, Grounds, MAX_TEXT, Outcome, RECORD_VERSION, Record};
+pub use record::{
+    Action, ArtefactRef, Body, Grounds, MAX_TEXT, Outcome, RECORD_VERSION, Record, is_lab_code,
+};
 pub use reveal::{KnownAnswer, MAX_ANSWERS, MAX_SALT, MIN_SALT, RevealError, SealedAnswers};
 pub use validate::{
     Accepted, Disposition, Head, LogView, MAX_CLOCK_SKEW_MS, Rejection, Standing, validate,

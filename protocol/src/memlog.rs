@@ -190,6 +190,9 @@ impl LogView for MemoryLog {
     fn scheme(&self) -> Option<(SchemeId, PublicKey)> {
         self.authority.scheme()
     }
+    fn lab_codes(&self) -> bool {
+        self.authority.lab_codes()
+    }
     fn head(&self, author: &PublicKey) -> Option<Head> {
         self.chains.get(author)?.last().map(|o| Head {
             seq: o.record.seq,

@@ -112,6 +112,23 @@ impl Action {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Whether `s` is a lab code as a coded scheme requires: one to three capital letters, an
+/// optional hyphen, then two to four digits (`L07`, `LAB-0012`). Anything else — a
+/// lowercase letter, a space, a long word — looks like a name and is refused.
+pub fn is_lab_code(s: &str) -> bool {
+    let b = s.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let rest = &b[letters..];
+    let rest = rest.strip_prefix(b"-").unwrap_or(rest);
+    (1..=3).contains(&letters)
+        && (2..=4).contains(&rest.len())
+        && rest.iter().all(u8::is_ascii_digit)
+}
+
 /// A content-addressed file a suite needs (dataset, model weights).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +149,11 @@ pub enum Body {
     SchemeGenesis {
         /// Scheme name.
         name: String,
+        /// Labs appear by code, not by name: every `lab_accredited` record of the scheme
+        /// must carry a code ([`is_lab_code`]); the owner keeps the names off the network.
+        /// Absent (and not written) when false, so name schemes keep their bytes.
+        #[serde(default, skip_serializing_if = "is_false")]
+        lab_codes: bool,
     },
     /// Publishes a version of a reference suite.
     SuitePublished {
@@ -312,7 +334,9 @@ impl Body {
     /// The free-text fields that [`MAX_TEXT`] bounds, with their names.
     pub(crate) fn texts(&self) -> Vec<(&'static str, &str)> {
         match self {
-            Body::SchemeGenesis { name } | Body::LabAccredited { name, .. } => vec![("name", name)],
+            Body::SchemeGenesis { name, .. } | Body::LabAccredited { name, .. } => {
+                vec![("name", name)]
+            }
             Body::SuitePublished { name, version, .. } => {
                 vec![("name", name), ("version", version)]
             }

@@ -108,7 +108,10 @@ impl TestScheme {
     /// Creates a scheme named `name` with `labs` accredited labs (keys from `seed`).
     pub fn new(name: &str, labs: usize, seed: u64) -> TestScheme {
         let mut owner = Author::new(seed.wrapping_mul(1000));
-        let genesis = owner.next(Body::SchemeGenesis { name: name.into() });
+        let genesis = owner.next(Body::SchemeGenesis {
+            name: name.into(),
+            lab_codes: false,
+        });
         let id = genesis.id();
         owner.join(id);
         let mut envelopes = vec![genesis];

@@ -56,6 +56,8 @@ pub trait LogView {
     fn locate(&self, id: &RecordId) -> Option<(PublicKey, u64)>;
     /// What the log knows of `author`.
     fn standing(&self, author: &PublicKey) -> Standing;
+    /// Whether the scheme shows labs by code (its genesis says so).
+    fn lab_codes(&self) -> bool;
 }
 
 /// Whether a rejection is the sender's fault.
@@ -71,6 +73,15 @@ pub enum Disposition {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
+    /// An accreditation in a coded scheme carries something other than a lab code.
+    #[error(
+        "this scheme shows labs by code, but the accreditation names {name:?}: use a code \
+         like L07 and keep the name off the network"
+    )]
+    NotALabCode {
+        /// What the record carried.
+        name: String,
+    },
     /// Bad bytes or signature.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
@@ -266,6 +277,7 @@ impl Rejection {
             Rejection::WrongScheme { .. } => "wrong_scheme",
             Rejection::NoScheme => "no_scheme",
             Rejection::BadGenesis(_) => "bad_genesis",
+            Rejection::NotALabCode { .. } => "not_a_lab_code",
             Rejection::Duplicate(_) => "duplicate",
             Rejection::Gap { .. } => "gap",
             Rejection::WrongPrev { .. } => "wrong_prev",
@@ -413,6 +425,9 @@ pub fn validate_opened(
             }
         }
         Body::RunResult(r) => r.check()?,
+        Body::LabAccredited { name, .. } if log.lab_codes() && !crate::is_lab_code(name) => {
+            return Err(Rejection::NotALabCode { name: name.clone() });
+        }
         Body::KnownAnswerReveal {
             suite,
             suite_record,

@@ -416,6 +416,7 @@ fn build_fixture() -> Fixture {
             "scheme_genesis",
             Body::SchemeGenesis {
                 name: "second".into(),
+                lab_codes: false,
             },
         ),
         next(
@@ -470,6 +471,7 @@ fn build_fixture() -> Fixture {
         time_ms: T0_MS,
         body: Body::SchemeGenesis {
             name: "fresh".into(),
+            lab_codes: false,
         },
     };
     next_records.push(("genesis_fresh".into(), owner.sign(&fresh)));

@@ -21,6 +21,11 @@ pub(crate) struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// The node directory, when given.
+    pub(crate) fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_deref()
+    }
+
     /// A client for the chosen node.
     pub(crate) fn client(&self) -> anyhow::Result<ApiClient> {
         let client = match (&self.api, &self.dir) {

@@ -23,9 +23,13 @@ enum LabCommand {
         /// The lab's public key (hex, as `interlab init` printed it).
         #[arg(long)]
         lab: PublicKey,
-        /// The lab's name.
+        /// The lab's name. In a scheme that shows labs by code, the name stays in the
+        /// owner's `lab-codes.json` and the record carries the code.
         #[arg(long)]
         name: String,
+        /// The lab's code in a coded scheme (default: the next free `Lnn`).
+        #[arg(long)]
+        code: Option<String>,
     },
     /// Suspend a lab from now (or from --from-ms): its results stop counting.
     Suspend {
@@ -62,7 +66,25 @@ enum LabCommand {
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
     let body = match args.command {
-        LabCommand::Accredit { lab, name } => Body::LabAccredited { lab, name },
+        LabCommand::Accredit { lab, name, code } => {
+            if super::lab_codes::scheme_is_coded(&client)? {
+                let dir = args.api.dir().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "this scheme shows labs by code: give --dir of the owner's node, \
+                         where {} keeps the codes' names",
+                        super::lab_codes::FILE
+                    )
+                })?;
+                let code = super::lab_codes::assign(dir, &name, lab, code)?;
+                Body::LabAccredited { lab, name: code }
+            } else {
+                anyhow::ensure!(
+                    code.is_none(),
+                    "--code is for schemes that show labs by code; this one shows names"
+                );
+                Body::LabAccredited { lab, name }
+            }
+        }
         LabCommand::Suspend {
             lab,
             reason,

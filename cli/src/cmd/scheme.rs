@@ -35,6 +35,10 @@ pub(crate) struct CreateArgs {
     /// The scheme's name.
     #[arg(long)]
     name: String,
+    /// Show labs by code, not by name, in every record and output (ISO/IEC 17043
+    /// confidentiality); the owner keeps the names in `lab-codes.json`, off the network.
+    #[arg(long)]
+    lab_codes: bool,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -68,7 +72,10 @@ fn create(args: CreateArgs, json: bool) -> anyhow::Result<ExitCode> {
         seq: 0,
         prev: None,
         time_ms: now_ms,
-        body: Body::SchemeGenesis { name: args.name },
+        body: Body::SchemeGenesis {
+            name: args.name,
+            lab_codes: args.lab_codes,
+        },
     };
     let envelope = Envelope::seal(&key, &genesis);
     let result = store

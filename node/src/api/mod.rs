@@ -57,7 +57,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/forks", get(records::forks))
         .route("/v1/comparability", get(reports::comparability))
         .route("/v1/drift", get(reports::drift))
-        .route("/v1/disputes", get(reports::disputes));
+        .route("/v1/disputes", get(reports::disputes))
+        .route("/v1/report", get(crate::report::http::report));
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))

@@ -197,6 +197,7 @@ impl Attacker {
                 time_ms: now_ms(),
                 body: Body::SchemeGenesis {
                     name: "elsewhere".into(),
+                    lab_codes: false,
                 },
             };
             let env = Envelope::seal(&self.elsewhere, &genesis);

@@ -283,7 +283,10 @@ mod tests {
             seq: 0,
             prev: None,
             time_ms: 1,
-            body: interlab_protocol::Body::SchemeGenesis { name: "x".into() },
+            body: interlab_protocol::Body::SchemeGenesis {
+                name: "x".into(),
+                lab_codes: false,
+            },
         };
         let env = Envelope::seal(&key, &rec);
         let data = Gossip::Record(env.to_bytes()).to_bytes();

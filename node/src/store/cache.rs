@@ -420,6 +420,10 @@ impl LogView for View<'_, '_> {
         self.authority().scheme()
     }
 
+    fn lab_codes(&self) -> bool {
+        self.authority().lab_codes()
+    }
+
     fn head(&self, author: &PublicKey) -> Option<Head> {
         match self.overlay.heads.get(author) {
             Some(h) => *h,

@@ -194,6 +194,7 @@ impl Workload {
                 t,
                 Body::SchemeGenesis {
                     name: "synthetic".into(),
+                    lab_codes: false,
                 },
             );
             self.scheme = Some(g.id());

@@ -224,7 +224,10 @@ mod tests {
         let a = Author::new(1);
         let suite = Digest::of(crate::domain::SUITE, b"s");
         for body in [
-            Body::SchemeGenesis { name: "g".into() },
+            Body::SchemeGenesis {
+                name: "g".into(),
+                lab_codes: false,
+            },
             Body::RunResult(sample_run_result(suite, 2, 0.3)),
             Body::RoundOpened {
                 suite,

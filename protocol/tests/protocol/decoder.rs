@@ -51,7 +51,10 @@ fn bodies() -> Vec<Record> {
     run.tests[0].warnings = vec!["ε = 0.15 instead of 0.1".into()];
     run.rerun_of = Some(target);
     [
-        Body::SchemeGenesis { name: "g".into() },
+        Body::SchemeGenesis {
+            name: "g".into(),
+            lab_codes: false,
+        },
         Body::SuitePublished {
             suite,
             name: "s".into(),

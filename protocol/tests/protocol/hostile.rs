@@ -44,7 +44,10 @@ fn cbor_text(s: &str) -> Vec<u8> {
 }
 
 fn valid_record() -> Record {
-    Author::new(1).record(Body::SchemeGenesis { name: "g".into() })
+    Author::new(1).record(Body::SchemeGenesis {
+        name: "g".into(),
+        lab_codes: false,
+    })
 }
 
 #[test]

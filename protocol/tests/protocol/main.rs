@@ -5,6 +5,7 @@
 mod chains;
 mod decoder;
 mod hostile;
+mod lab_codes;
 mod merkle;
 mod mutation;
 mod reasons;

@@ -98,6 +98,7 @@ fn genesis() -> Record {
         time_ms: T0,
         body: Body::SchemeGenesis {
             name: "EU AI Act cyber PT".into(),
+            lab_codes: false,
         },
     }
 }

@@ -235,6 +235,14 @@ pub(crate) fn render(d: &PageData) -> String {
         include,
     ));
     s.push_str(&sections::evidence(&d.node, &d.evidence, &d.names));
+    if let Some((suite, round)) = &current {
+        let _ = write!(
+            s,
+            "<p id=\"round-report\" class=\"card\">Round report (ISO/IEC 17043): \
+             <a href=\"/v1/report?suite={suite}&amp;round={round}&amp;format=pdf\">PDF</a> · \
+             <a href=\"/v1/report?suite={suite}&amp;round={round}\">HTML</a></p>"
+        );
+    }
     match &d.view {
         View::NoSuite => s.push_str(
             "<section id=\"report\" class=\"card\"><h2>Comparability</h2><p class=\"note\">\

@@ -167,6 +167,18 @@ fn lab_names_statements_and_node_names_are_escaped_everywhere() {
 }
 
 #[test]
+fn the_page_links_the_round_report_of_the_round_shown() {
+    let c = comparability(2, Some(three_labs_two_rounds()));
+    let link = format!(
+        "<a href=\"/v1/report?suite={}&amp;round=2&amp;format=pdf\">PDF</a>",
+        c.suite
+    );
+    let html = page(View::Report(Box::new(c)));
+    assert!(html.contains(&link), "no link to the round report");
+    assert!(!page(View::NoSuite).contains("id=\"round-report\""));
+}
+
+#[test]
 fn a_node_without_a_suite_says_so_instead_of_drawing_charts() {
     let html = page(View::NoSuite);
     assert!(html.contains("No suite has been published"));

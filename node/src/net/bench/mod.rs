@@ -179,6 +179,7 @@ async fn testnet(
         t0,
         Body::SchemeGenesis {
             name: "bench".into(),
+            lab_codes: false,
         },
     );
     let scheme = genesis.id();
