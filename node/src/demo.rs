@@ -8,12 +8,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_protocol::{Body, Digest, Envelope, Grounds, RECORD_VERSION, Record};
+use interlab_protocol::{
+    Body, Digest, Envelope, Grounds, RECORD_VERSION, Record,
+    governance::{Comparability, Flag},
+};
 use interlab_suites::{Precision, RunConfig};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::{
-    client::{ApiClient, ClientError},
+    api::types::ComparabilityAnswer,
+    client::{ApiClient, ClientError, ReportQuery},
     config::{Config, NodeDir},
     keyfile,
     ops::{self, Deviation, OpsError},
@@ -246,9 +250,45 @@ pub struct Demo {
     /// Owner first, then labs.
     pub nodes: Vec<RunningNode>,
     /// The summary (`--json` prints it).
-    pub summary: Value,
+    pub summary: DemoSummary,
     /// The comparability answer of the owner's node.
-    pub answer: Value,
+    pub answer: ComparabilityAnswer,
+}
+
+/// What the demo shows (`interlab demo --json` prints it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoSummary {
+    /// The scheme id.
+    pub scheme: Digest,
+    /// The suite id.
+    pub suite: Digest,
+    /// Each node's evidence root at the end (all equal).
+    pub evidence_roots: BTreeMap<String, Digest>,
+    /// Each node's digest of the round-1 report (all equal).
+    pub report_digests: BTreeMap<String, Digest>,
+    /// Accepted records.
+    pub records: u64,
+    /// The labs and how each ran the suite.
+    pub labs: Vec<DemoLab>,
+    /// The labs the network flags.
+    pub flagged: Vec<Flag>,
+    /// The round-1 report.
+    pub report: Comparability,
+    /// The same with the disputed result included.
+    pub report_including_disputed: Comparability,
+    /// The owner's dashboard.
+    pub dashboard: String,
+    /// Wall-clock seconds the demo took.
+    pub seconds: f64,
+}
+
+/// One lab of the demo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoLab {
+    /// Its name.
+    pub lab: String,
+    /// How it ran the suite.
+    pub setup: String,
 }
 
 impl Demo {
@@ -441,10 +481,7 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
         ),
         evidence: vec![result_ids[&first.0.name]],
     })?;
-    let dispute_id: interlab_protocol::RecordId = dispute["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| DemoError::Settings("dispute answer without id".into()))?;
+    let dispute_id = dispute.id;
     wait_for_record(eps_client, &dispute_id)?;
     eps_client.publish(&Body::DisputeResponse {
         dispute: dispute_id,
@@ -475,33 +512,39 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             .collect();
     let roots = converge(&clients, Duration::from_secs(60))?;
     // Every node answers the regulator's question from the same evidence, byte for byte.
+    let round_1 = ReportQuery {
+        suite: Some(suite),
+        round: Some(1),
+        include_disputed: false,
+    };
     let mut report_digests = BTreeMap::new();
     for (name, c) in &clients {
-        let a = c.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
-        report_digests.insert(name.clone(), a["report_digest"].clone());
+        report_digests.insert(name.clone(), c.comparability(round_1)?.report_digest);
     }
-    let answer = owner_api.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
-    let with_disputed = owner_api.get(&format!(
-        "/v1/comparability?suite={suite}&round=1&include_disputed=true"
-    ))?;
-    let flagged: Vec<Value> = answer["comparability"]["flags"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let records = answer["evidence"]["records"].clone();
-    let summary = json!({
-        "scheme": scheme,
-        "suite": suite,
-        "evidence_roots": roots,
-        "report_digests": report_digests,
-        "records": records,
-        "labs": plans.iter().map(|p| json!({"lab": p.name, "setup": p.story})).collect::<Vec<_>>(),
-        "flagged": flagged,
-        "report": answer["comparability"],
-        "report_including_disputed": with_disputed["comparability"],
-        "dashboard": format!("{}/", nodes[0].info.api),
-        "seconds": started.elapsed().as_secs_f64(),
-    });
+    let answer = owner_api.comparability(round_1)?;
+    let with_disputed = owner_api.comparability(ReportQuery {
+        include_disputed: true,
+        ..round_1
+    })?;
+    let summary = DemoSummary {
+        scheme,
+        suite,
+        evidence_roots: roots,
+        report_digests,
+        records: answer.evidence.records,
+        labs: plans
+            .iter()
+            .map(|p| DemoLab {
+                lab: p.name.clone(),
+                setup: p.story.to_owned(),
+            })
+            .collect(),
+        flagged: answer.comparability.flags.clone(),
+        report: answer.comparability.clone(),
+        report_including_disputed: with_disputed.comparability,
+        dashboard: format!("{}/", nodes[0].info.api),
+        seconds: started.elapsed().as_secs_f64(),
+    };
     Ok(Demo {
         runtime: rt,
         nodes,
@@ -543,29 +586,24 @@ fn wait_for_suite(client: &ApiClient, suite: &Digest) -> Result<(), DemoError> {
 }
 
 fn wait_for_record(client: &ApiClient, id: &interlab_protocol::RecordId) -> Result<(), DemoError> {
-    let path = format!("/v1/records/{id}");
     wait_until(
         || format!("record {id} did not reach {}", client.base()),
-        || Ok(client.get(&path).is_ok()),
+        || Ok(client.record_answer(id).is_ok()),
     )
 }
 
 fn converge(
     clients: &[(String, ApiClient)],
     timeout: Duration,
-) -> Result<BTreeMap<String, String>, DemoError> {
+) -> Result<BTreeMap<String, Digest>, DemoError> {
     let t = Instant::now();
     loop {
         let mut roots = BTreeMap::new();
         for (name, c) in clients {
-            let s = c.get("/v1/status")?;
-            roots.insert(
-                name.clone(),
-                s["evidence_root"].as_str().unwrap_or_default().to_owned(),
-            );
+            roots.insert(name.clone(), c.status()?.evidence_root);
         }
-        let first = roots.values().next().cloned().unwrap_or_default();
-        if roots.values().all(|r| *r == first) {
+        let first = roots.values().next().copied();
+        if roots.values().all(|r| Some(*r) == first) {
             return Ok(roots);
         }
         if t.elapsed() > timeout {

@@ -5,21 +5,16 @@ use std::sync::Arc;
 
 use axum::{Json, extract::State};
 use libp2p::PeerId;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{ApiError, ApiState};
-
-/// Body of `POST /v1/admin/block`: the complete set of blocked peers (empty unblocks all).
-#[derive(Debug, Deserialize)]
-pub(crate) struct BlockRequest {
-    peers: Vec<String>,
-}
+use super::{
+    ApiError, ApiState,
+    types::{BlockAnswer, BlockRequest, SyncAnswer},
+};
 
 pub(crate) async fn block(
     State(s): State<Arc<ApiState>>,
     Json(req): Json<BlockRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BlockAnswer>, ApiError> {
     let peers = req
         .peers
         .iter()
@@ -33,13 +28,15 @@ pub(crate) async fn block(
         .set_blocked(peers)
         .await
         .map_err(|e| ApiError::upstream(e.to_string()))?;
-    Ok(Json(json!({ "blocked": n })))
+    Ok(Json(BlockAnswer { blocked: n as u64 }))
 }
 
-pub(crate) async fn sync(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn sync(State(s): State<Arc<ApiState>>) -> Result<Json<SyncAnswer>, ApiError> {
     s.net
         .sync_now()
         .await
         .map_err(|e| ApiError::upstream(e.to_string()))?;
-    Ok(Json(json!({ "evidence_root": s.store.evidence().root })))
+    Ok(Json(SyncAnswer {
+        evidence_root: s.store.evidence().root,
+    }))
 }

@@ -6,6 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::types::ErrorBody;
 use crate::{
     publisher::{NotReady, PublishError, SigningStatus},
     store::StoreError,
@@ -113,10 +114,11 @@ impl From<PublishError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let Some(s) = self.signing {
-            body["signing"] = serde_json::to_value(s).unwrap_or_default();
-        }
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message,
+            signing: self.signing,
+        };
         (self.status, Json(body)).into_response()
     }
 }

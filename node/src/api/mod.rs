@@ -7,6 +7,7 @@ pub mod dashboard;
 mod error;
 mod records;
 pub mod reports;
+pub mod types;
 
 use std::{sync::Arc, time::Duration};
 
