@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod dashboard;
+mod api_contract;
 mod demo;
 mod export;
 mod faults;

@@ -8,9 +8,23 @@ use libp2p::PeerId;
 
 use super::{
     ApiError, ApiState,
-    types::{BlockAnswer, BlockRequest, SyncAnswer},
+    types::{ErrorBody, BlockAnswer, BlockRequest, SyncAnswer},
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/block",
+    tag = "admin",
+    description = "Sets the complete set of blocked peers (empty unblocks all).",
+    request_body = BlockRequest,
+    responses(
+        (status = 200, description = "The answer", body = BlockAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn block(
     State(s): State<Arc<ApiState>>,
     Json(req): Json<BlockRequest>,
@@ -31,6 +45,18 @@ pub(crate) async fn block(
     Ok(Json(BlockAnswer { blocked: n as u64 }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sync",
+    tag = "admin",
+    description = "Runs one round of anti-entropy with every peer now.",
+    responses(
+        (status = 200, description = "The answer", body = SyncAnswer),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn sync(State(s): State<Arc<ApiState>>) -> Result<Json<SyncAnswer>, ApiError> {
     s.net
         .sync_now()

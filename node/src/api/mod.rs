@@ -5,6 +5,7 @@
 mod admin;
 pub mod dashboard;
 mod error;
+pub mod openapi;
 mod records;
 pub mod reports;
 pub mod types;
@@ -58,7 +59,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/forks", get(records::forks))
         .route("/v1/comparability", get(reports::comparability))
         .route("/v1/drift", get(reports::drift))
-        .route("/v1/disputes", get(reports::disputes));
+        .route("/v1/disputes", get(reports::disputes))
+        .route("/v1/openapi.json", get(openapi::openapi_json));
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))

@@ -13,7 +13,7 @@ use interlab_protocol::{Body, Digest, Envelope, PublicKey, RecordId};
 
 use super::{
     ApiError, ApiState,
-    types::{
+    types::{ErrorBody, 
         ForkView, ForksAnswer, LabStatus, LabView, LabsAnswer, ProofAnswer, PublishAnswer,
         PublishRequest, RecordAnswer, RecordView, RecordsPage, RecordsQuery, SigningAnswer,
         StatusAnswer, SubmitAnswer, UploadAnswer,
@@ -49,6 +49,17 @@ where
         .map_err(|e| ApiError::bad_request(format!("parameter `{name}`: {e}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    description = "The node: evidence root, records, peers, fork proofs, and whether it may sign.",
+    responses(
+        (status = 200, description = "The answer", body = StatusAnswer),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<StatusAnswer>, ApiError> {
     let ev = s.store.evidence();
     let peers = s
@@ -83,6 +94,16 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Status
 /// `GET /v1/signing`: waits (at most the peer wait) until the node may sign, then
 /// answers its signing status; 409 with the reason when it may not. Commands that do
 /// long work before they publish (`interlab run`) ask first.
+#[utoipa::path(
+    get,
+    path = "/v1/signing",
+    tag = "node",
+    description = "Waits (at most the peer wait) until the node may sign; 409 with the reason when it may not.",
+    responses(
+        (status = 200, description = "The answer", body = SigningAnswer),
+        (status = 409, description = "Signing now could equivocate, or no scheme yet; the body carries the signing status", body = ErrorBody)
+    )
+)]
 pub(crate) async fn signing(
     State(s): State<Arc<ApiState>>,
 ) -> Result<Json<SigningAnswer>, ApiError> {
@@ -95,6 +116,18 @@ pub(crate) async fn signing(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/records",
+    tag = "records",
+    description = "One page of accepted records in (author, seq) order.",
+    params(RecordsQuery),
+    responses(
+        (status = 200, description = "The answer", body = RecordsPage),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn list(
     State(s): State<Arc<ApiState>>,
     Query(q): Query<RecordsQuery>,
@@ -146,6 +179,19 @@ pub(crate) async fn list(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/records/{id}",
+    tag = "records",
+    description = "One accepted record with its inclusion proof.",
+    params(("id" = String, Path, description = "Record id (64 hex characters)")),
+    responses(
+        (status = 200, description = "The answer", body = RecordAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn one(
     State(s): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -164,6 +210,18 @@ pub(crate) async fn one(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/proof/{id}",
+    tag = "records",
+    description = "The inclusion proof of an accepted record under the current evidence root.",
+    params(("id" = String, Path, description = "Record id (64 hex characters)")),
+    responses(
+        (status = 200, description = "The answer", body = ProofAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)
+    )
+)]
 pub(crate) async fn proof(
     State(s): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -180,6 +238,19 @@ pub(crate) async fn proof(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/artefacts/{digest}",
+    tag = "artefacts",
+    description = "An artefact by digest, from this node or fetched from a peer.",
+    params(("digest" = String, Path, description = "Artefact digest (64 hex characters)")),
+    responses(
+        (status = 200, description = "The artefact's bytes", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn artefact(
     State(s): State<Arc<ApiState>>,
     Path(digest): Path<String>,
@@ -196,6 +267,19 @@ pub(crate) async fn artefact(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/artefacts",
+    tag = "artefacts",
+    description = "Stores an artefact; its digest is the BLAKE3 of the bytes in the artefact domain.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The answer", body = UploadAnswer),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn upload(
     State(s): State<Arc<ApiState>>,
     body: Bytes,
@@ -207,6 +291,22 @@ pub(crate) async fn upload(
     Ok(Json(UploadAnswer { digest }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/publish",
+    tag = "records",
+    description = "Signs the body as the node's next record, stores it durably and gossips it.",
+    request_body = PublishRequest,
+    responses(
+        (status = 200, description = "The answer", body = PublishAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 409, description = "Signing now could equivocate, or no scheme yet; the body carries the signing status", body = ErrorBody),
+        (status = 422, description = "The log refused the record; `error` is the rejection code", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn publish(
     State(s): State<Arc<ApiState>>,
     Json(req): Json<PublishRequest>,
@@ -236,6 +336,16 @@ pub(crate) async fn publish(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/labs",
+    tag = "governance",
+    description = "The scheme owner and every lab it accredited, with standing.",
+    responses(
+        (status = 200, description = "The answer", body = LabsAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn labs(State(s): State<Arc<ApiState>>) -> Result<Json<LabsAnswer>, ApiError> {
     let ev = s.store.evidence();
     let authority = s.store.authority();
@@ -264,6 +374,16 @@ pub(crate) async fn labs(State(s): State<Arc<ApiState>>) -> Result<Json<LabsAnsw
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/forks",
+    tag = "governance",
+    description = "Every verified fork proof (equivocation) the node holds.",
+    responses(
+        (status = 200, description = "The answer", body = ForksAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn forks(State(s): State<Arc<ApiState>>) -> Result<Json<ForksAnswer>, ApiError> {
     let ev = s.store.evidence();
     let forks = s
@@ -287,6 +407,20 @@ pub(crate) async fn forks(State(s): State<Arc<ApiState>>) -> Result<Json<ForksAn
 
 /// `POST /v1/envelopes`: an envelope signed elsewhere (e.g. with a key kept offline),
 /// validated, stored durably and gossiped like any other.
+#[utoipa::path(
+    post,
+    path = "/v1/envelopes",
+    tag = "records",
+    description = "An envelope signed elsewhere (canonical CBOR), validated, stored durably and gossiped.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The answer", body = SubmitAnswer),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 422, description = "The log refused the record; `error` is the rejection code", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn submit(
     State(s): State<Arc<ApiState>>,
     body: Bytes,

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use super::types::ComparabilityParams;
 use super::{
     ApiError, ApiState,
-    types::{ComparabilityAnswer, DisputesAnswer, DriftAnswer, LabDrift},
+    types::{ErrorBody, ComparabilityAnswer, DisputesAnswer, DriftAnswer, LabDrift},
 };
 use crate::store::Store;
 
@@ -161,6 +161,19 @@ fn answer(
     Ok((snap, c))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/comparability",
+    tag = "reports",
+    description = "Comparability of labs for one suite version and round.",
+    params(ComparabilityParams),
+    responses(
+        (status = 200, description = "The answer", body = ComparabilityAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
@@ -175,6 +188,19 @@ pub(crate) async fn comparability(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/drift",
+    tag = "reports",
+    description = "Drift of each lab's z-scores across rounds (CUSUM, EWMA, Westgard rules).",
+    params(ComparabilityParams),
+    responses(
+        (status = 200, description = "The answer", body = DriftAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn drift(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
@@ -207,6 +233,16 @@ pub fn all_disputes(snap: &Snapshot) -> Vec<DisputeView> {
     governance::disputes(&snap.records, &snap.authority)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/disputes",
+    tag = "reports",
+    description = "Every dispute with its derived state.",
+    responses(
+        (status = 200, description = "The answer", body = DisputesAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn disputes(
     State(s): State<Arc<ApiState>>,
 ) -> Result<impl IntoResponse, ApiError> {
