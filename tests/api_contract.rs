@@ -151,9 +151,12 @@ fn get(base: &str, path: &str) -> (u16, Vec<u8>) {
 
 /// The schema the document gives for `status` answers of `GET path`.
 fn schema_of<'a>(doc: &'a Value, route: &str, status: u16) -> &'a Value {
-    let s = &doc["paths"][route]["get"]["responses"][status.to_string()]["content"]
-        ["application/json"]["schema"];
-    assert!(!s.is_null(), "the document has no JSON schema for GET {route} {status}");
+    let s = &doc["paths"][route]["get"]["responses"][status.to_string()]["content"]["application/json"]
+        ["schema"];
+    assert!(
+        !s.is_null(),
+        "the document has no JSON schema for GET {route} {status}"
+    );
     s
 }
 
@@ -176,8 +179,19 @@ fn answer<T: Serialize + DeserializeOwned>(
         "GET {path}: the type loses or changes fields"
     );
     let mut problems = Vec::new();
-    check(doc, schema_of(doc, route, status), &raw, "$", true, &mut problems);
-    assert!(problems.is_empty(), "GET {path} against the document:\n{}", problems.join("\n"));
+    check(
+        doc,
+        schema_of(doc, route, status),
+        &raw,
+        "$",
+        true,
+        &mut problems,
+    );
+    assert!(
+        problems.is_empty(),
+        "GET {path} against the document:\n{}",
+        problems.join("\n")
+    );
     typed
 }
 
@@ -197,7 +211,11 @@ fn a_real_nodes_answers_read_as_their_types_and_match_the_served_document() {
         .args(["--dir", lab.dir.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let base = lab.client().base().to_owned();
 
     // The node serves the checked-in document.
@@ -222,10 +240,21 @@ fn a_real_nodes_answers_read_as_their_types_and_match_the_served_document() {
         .find(|r| r.kind == "run_result")
         .expect("the submitted result is listed");
     let id: RecordId = result.id;
-    let one: RecordAnswer =
-        answer(&doc, &base, &format!("/v1/records/{id}"), "/v1/records/{id}", 200);
+    let one: RecordAnswer = answer(
+        &doc,
+        &base,
+        &format!("/v1/records/{id}"),
+        "/v1/records/{id}",
+        200,
+    );
     assert_eq!(one.record.id, id);
-    let proof: ProofAnswer = answer(&doc, &base, &format!("/v1/proof/{id}"), "/v1/proof/{id}", 200);
+    let proof: ProofAnswer = answer(
+        &doc,
+        &base,
+        &format!("/v1/proof/{id}"),
+        "/v1/proof/{id}",
+        200,
+    );
     assert!(proof.valid);
     let _: LabsAnswer = answer(&doc, &base, "/v1/labs", "/v1/labs", 200);
     let _: ForksAnswer = answer(&doc, &base, "/v1/forks", "/v1/forks", 200);
@@ -237,13 +266,28 @@ fn a_real_nodes_answers_read_as_their_types_and_match_the_served_document() {
         200,
     );
     assert_eq!(c.comparability.results.len(), 1);
-    assert!(c.comparability.report.is_some(), "{:?}", c.comparability.report_note);
-    let _: DriftAnswer = answer(&doc, &base, &format!("/v1/drift?suite={suite}"), "/v1/drift", 200);
+    assert!(
+        c.comparability.report.is_some(),
+        "{:?}",
+        c.comparability.report_note
+    );
+    let _: DriftAnswer = answer(
+        &doc,
+        &base,
+        &format!("/v1/drift?suite={suite}"),
+        "/v1/drift",
+        200,
+    );
     let _: DisputesAnswer = answer(&doc, &base, "/v1/disputes", "/v1/disputes", 200);
     // Errors are typed too.
     let e: ErrorBody = answer(&doc, &base, "/v1/records/zz", "/v1/records/{id}", 400);
     assert_eq!(e.error, "bad_request");
-    let e: ErrorBody =
-        answer(&doc, &base, &format!("/v1/proof/{}", "0".repeat(64)), "/v1/proof/{id}", 404);
+    let e: ErrorBody = answer(
+        &doc,
+        &base,
+        &format!("/v1/proof/{}", "0".repeat(64)),
+        "/v1/proof/{id}",
+        404,
+    );
     assert_eq!(e.error, "not_found");
 }

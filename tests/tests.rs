@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod dashboard;
 mod api_contract;
+mod dashboard;
 mod demo;
 mod export;
 mod faults;

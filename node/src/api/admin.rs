@@ -8,7 +8,7 @@ use libp2p::PeerId;
 
 use super::{
     ApiError, ApiState,
-    types::{ErrorBody, BlockAnswer, BlockRequest, SyncAnswer},
+    types::{BlockAnswer, BlockRequest, ErrorBody, SyncAnswer},
 };
 
 #[utoipa::path(

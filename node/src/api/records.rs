@@ -13,10 +13,10 @@ use interlab_protocol::{Body, Digest, Envelope, PublicKey, RecordId};
 
 use super::{
     ApiError, ApiState,
-    types::{ErrorBody, 
-        ForkView, ForksAnswer, LabStatus, LabView, LabsAnswer, ProofAnswer, PublishAnswer,
-        PublishRequest, RecordAnswer, RecordView, RecordsPage, RecordsQuery, SigningAnswer,
-        StatusAnswer, SubmitAnswer, UploadAnswer,
+    types::{
+        ErrorBody, ForkView, ForksAnswer, LabStatus, LabView, LabsAnswer, ProofAnswer,
+        PublishAnswer, PublishRequest, RecordAnswer, RecordView, RecordsPage, RecordsQuery,
+        SigningAnswer, StatusAnswer, SubmitAnswer, UploadAnswer,
     },
 };
 use crate::{publisher::PublishError, store::RecordFilter};

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use super::types::ComparabilityParams;
 use super::{
     ApiError, ApiState,
-    types::{ErrorBody, ComparabilityAnswer, DisputesAnswer, DriftAnswer, LabDrift},
+    types::{ComparabilityAnswer, DisputesAnswer, DriftAnswer, ErrorBody, LabDrift},
 };
 use crate::store::Store;
 
