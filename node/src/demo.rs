@@ -8,12 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_protocol::{
-    Body, Digest, Envelope, Grounds, RECORD_VERSION, Record,
-    governance::{Comparability, Flag},
-};
+use interlab_protocol::{Body, Digest, Envelope, Grounds, RECORD_VERSION, Record};
 use interlab_suites::{Precision, RunConfig};
-use serde::{Deserialize, Serialize};
+
+mod summary;
+
+pub use summary::{DemoLab, DemoSummary};
 
 use crate::{
     api::types::ComparabilityAnswer,
@@ -253,42 +253,6 @@ pub struct Demo {
     pub summary: DemoSummary,
     /// The comparability answer of the owner's node.
     pub answer: ComparabilityAnswer,
-}
-
-/// What the demo shows (`interlab demo --json` prints it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoSummary {
-    /// The scheme id.
-    pub scheme: Digest,
-    /// The suite id.
-    pub suite: Digest,
-    /// Each node's evidence root at the end (all equal).
-    pub evidence_roots: BTreeMap<String, Digest>,
-    /// Each node's digest of the round-1 report (all equal).
-    pub report_digests: BTreeMap<String, Digest>,
-    /// Accepted records.
-    pub records: u64,
-    /// The labs and how each ran the suite.
-    pub labs: Vec<DemoLab>,
-    /// The labs the network flags.
-    pub flagged: Vec<Flag>,
-    /// The round-1 report.
-    pub report: Comparability,
-    /// The same with the disputed result included.
-    pub report_including_disputed: Comparability,
-    /// The owner's dashboard.
-    pub dashboard: String,
-    /// Wall-clock seconds the demo took.
-    pub seconds: f64,
-}
-
-/// One lab of the demo.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoLab {
-    /// Its name.
-    pub lab: String,
-    /// How it ran the suite.
-    pub setup: String,
 }
 
 impl Demo {
