@@ -187,18 +187,18 @@ fn a_byzantine_process_is_rejected_flagged_and_scored_down_by_every_honest_node(
     // did reach some, or the check would be empty.
     let mut reached_nodes = 0;
     for n in net.nodes() {
-        let find = |list: &str| -> Option<Value> {
-            n.status()[list]
-                .as_array()?
-                .iter()
-                .find(|p| p["peer_id"].as_str() == Some(evil.as_str()))
-                .cloned()
+        // The attacker's score when this node lists it (connected, else banned).
+        let find = || -> Option<Option<f64>> {
+            let s = n.status();
+            let connected = s.peer_list.iter().find(|p| p.peer_id == evil);
+            let banned = s.banned.iter().find(|p| p.peer_id == evil);
+            connected.map(|p| p.score).or(banned.map(|p| p.score))
         };
         let score = wait_for(Duration::from_secs(20), || {
-            let score = find("peer_list").or_else(|| find("banned"))?["score"].as_f64()?;
+            let score = find()??;
             (score < interlab_node::net::GOSSIP_THRESHOLD).then_some(score)
         });
-        let reached = score.is_some() || find("peer_list").or_else(|| find("banned")).is_some();
+        let reached = score.is_some() || find().is_some();
         reached_nodes += usize::from(reached);
         assert!(
             score.is_some() || !reached,

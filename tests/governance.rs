@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use interlab_node::{client::ClientError, config::NodeDir, keyfile};
+use interlab_protocol::governance::DisputeState;
 use interlab_protocol::{
     Action, Body, ForkProof, Grounds, Outcome, RECORD_VERSION, Record, RecordId,
 };
@@ -20,7 +21,7 @@ fn dispute_on(node: &Node, target: RecordId, text: &str) -> RecordId {
             evidence: vec![],
         })
         .unwrap();
-    v["id"].as_str().unwrap().parse().unwrap()
+    v.id
 }
 
 #[test]
@@ -46,8 +47,8 @@ fn a_resolution_signed_by_anyone_but_the_owner_is_rejected() {
     net.owner.client().publish(&resolution).unwrap();
     for n in net.nodes() {
         let resolved = wait_for(WAIT, || {
-            let v = n.client().get("/v1/disputes").ok()?;
-            (v["disputes"][0]["state"] == "resolved").then_some(())
+            let v = n.client().disputes().ok()?;
+            (v.disputes.first()?.state == DisputeState::Resolved).then_some(())
         });
         assert!(
             resolved.is_some(),
@@ -89,9 +90,8 @@ fn an_equivocating_lab_is_flagged_on_every_node_with_a_checkable_proof() {
             "{} did not flag the equivocation",
             n.name
         );
-        let forks = n.client().get("/v1/forks").unwrap();
-        let proof_hex = forks["forks"][0]["proof"].as_str().unwrap();
-        let proof = ForkProof::decode(&hex_decode(proof_hex)).unwrap();
+        let forks = n.client().forks().unwrap();
+        let proof = ForkProof::decode(&hex_decode(&forks.forks[0].proof)).unwrap();
         let fork = proof.verify().unwrap();
         assert_eq!(fork.author, key.public());
         assert_eq!(fork.seq, 0);

@@ -14,10 +14,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_node::client::{ApiClient, ClientError};
+use interlab_node::{
+    api::types::{SigningState, WithoutPeers},
+    client::{ApiClient, ClientError},
+};
 use interlab_protocol::{Body, Grounds, RecordId};
 use interlab_tests::{Network, Node, binary, flags_equivocation, wait_for};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const CONVERGE: Duration = Duration::from_secs(120);
 
@@ -75,7 +78,7 @@ impl Hammer {
                         evidence: vec![],
                     };
                     let attempt = match ApiClient::for_dir(&dir).map(|c| c.publish(&body)) {
-                        Ok(Ok(v)) => Attempt::Signed(v["id"].as_str().unwrap().to_owned()),
+                        Ok(Ok(v)) => Attempt::Signed(v.id.to_hex()),
                         Ok(Err(ClientError::Api {
                             status,
                             code,
@@ -115,16 +118,16 @@ impl Drop for Hammer {
 }
 
 fn seq_of(node: &Node, id: &str) -> u64 {
-    let v = node.client().get(&format!("/v1/records/{id}")).unwrap();
-    v["record"]["seq"].as_u64().unwrap()
+    let id: RecordId = id.parse().unwrap();
+    node.client().record_answer(&id).unwrap().record.seq
 }
 
 fn assert_no_fork_anywhere(net: &Network, lab_key: &str) {
     for n in net.nodes() {
         let status = n.status();
-        assert_eq!(status["forks"], 0, "{} holds a fork proof", n.name);
-        let forks = n.client().get("/v1/forks").unwrap();
-        assert_eq!(forks["forks"], json!([]), "{} lists forks", n.name);
+        assert_eq!(status.forks, 0, "{} holds a fork proof", n.name);
+        let forks = n.client().forks().unwrap();
+        assert!(forks.forks.is_empty(), "{} lists forks", n.name);
         assert!(
             !flags_equivocation(n, lab_key, Duration::from_millis(1)),
             "{} flags the recovered lab as an equivocator",
@@ -160,23 +163,22 @@ fn a_lab_whose_store_was_moved_aside_signs_only_after_catching_up_and_no_node_ho
     let start = Instant::now();
     let mut seen = None;
     while start.elapsed() < CONVERGE {
-        let s = lab0.status()["signing"].clone();
-        if s["state"] == "catching_up" {
-            seen = Some(s);
+        let s = lab0.status().signing;
+        if let SigningState::CatchingUp { known, .. } = s.state {
+            seen = Some(known);
             break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     let peers = vec![net.owner.peer_id(), net.labs[1].peer_id()];
-    lab0.client()
-        .post_json("/v1/admin/block", &json!({ "peers": peers }))
-        .unwrap();
+    lab0.client().block(peers).unwrap();
     let seen = seen.unwrap_or_else(|| panic!("lab0 never reported catching_up:\n{}", lab0.log()));
-    assert_eq!(seen["known"], OWN_RECORDS, "{seen}");
-    let signing = lab0.status()["signing"].clone();
-    assert_eq!(signing["state"], "catching_up", "{signing}");
-    let held = signing["held"].as_u64().unwrap();
-    assert!(held < OWN_RECORDS, "{signing}");
+    assert_eq!(seen, OWN_RECORDS);
+    let signing = lab0.status().signing;
+    let SigningState::CatchingUp { held, .. } = signing.state else {
+        panic!("lab0 is not catching up: {signing:?}");
+    };
+    assert!(held < OWN_RECORDS, "{signing:?}");
 
     // `interlab run` is refused, exit 1, with what it waits for, before any work.
     let out = run_fgsm(lab0, &suite);
@@ -204,12 +206,10 @@ fn a_lab_whose_store_was_moved_aside_signs_only_after_catching_up_and_no_node_ho
     assert!(text.contains("signing: catching up"), "{text}");
 
     // Reconnected, it catches up and then signs at the next position of its chain.
-    lab0.client()
-        .post_json("/v1/admin/block", &json!({ "peers": [] }))
-        .unwrap();
+    lab0.client().block(Vec::new()).unwrap();
     let unblocked = Instant::now();
     let ready = wait_for(CONVERGE, || {
-        (lab0.status()["signing"]["state"] == "ready").then_some(())
+        (lab0.status().signing.state == SigningState::Ready).then_some(())
     });
     assert!(ready.is_some(), "lab0 never became ready to sign");
     let caught_up = unblocked.elapsed();
@@ -306,7 +306,7 @@ fn a_lone_lab_refuses_to_sign_unless_started_with_sign_without_peers() {
     let err = stderr(&out);
     assert!(err.contains("409 no_peer"), "{err}");
     assert!(err.contains("--sign-without-peers"), "{err}");
-    assert_eq!(lab.status()["signing"]["state"], "no_peer");
+    assert_eq!(lab.status().signing.state, SigningState::NoPeer);
 
     // Told it is alone, it signs, and says so in its log.
     lab.kill();
@@ -320,7 +320,10 @@ fn a_lone_lab_refuses_to_sign_unless_started_with_sign_without_peers() {
         "{}",
         lab.log()
     );
-    assert_eq!(lab.status()["signing"]["without_peers"], "override");
+    assert_eq!(
+        lab.status().signing.without_peers,
+        Some(WithoutPeers::Override)
+    );
 
     // Back with its peer: the record arrives and nobody holds a fork.
     net.owner.start();
@@ -343,7 +346,10 @@ fn the_owner_of_a_brand_new_scheme_signs_alone_but_not_once_labs_have_records() 
     let lab = Node::init(root.path(), "lab");
     // Alone with a brand-new scheme: no peer to wait for.
     owner.cli(&["lab", "accredit", "--lab", &lab.key, "--name", "lab"]);
-    assert_eq!(owner.status()["signing"]["without_peers"], "new_scheme");
+    assert_eq!(
+        owner.status().signing.without_peers,
+        Some(WithoutPeers::NewScheme)
+    );
 
     // Once a lab has a record, the scheme is no longer new: alone after a restart, the
     // owner waits for a peer like any node.
@@ -364,6 +370,6 @@ fn the_owner_of_a_brand_new_scheme_signs_alone_but_not_once_labs_have_records() 
     lab.kill();
     owner.kill();
     owner.start();
-    assert_eq!(owner.status()["signing"]["state"], "no_peer");
-    assert_eq!(owner.status()["signing"]["without_peers"], Value::Null);
+    assert_eq!(owner.status().signing.state, SigningState::NoPeer);
+    assert_eq!(owner.status().signing.without_peers, None);
 }

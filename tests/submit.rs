@@ -4,6 +4,8 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
+use interlab_node::client::ReportQuery;
+use interlab_protocol::Method;
 use interlab_tests::{Network, Node, binary, digits_suite, wait_for};
 use serde_json::Value;
 
@@ -38,9 +40,10 @@ fn write(dir: &Path, name: &str, v: &Value) -> String {
 }
 
 fn run_results(node: &Node) -> usize {
-    node.client().get("/v1/records?kind=run_result").unwrap()["records"]
-        .as_array()
+    node.client()
+        .records_page("kind=run_result")
         .unwrap()
+        .records
         .len()
 }
 
@@ -102,31 +105,36 @@ fn art_results_are_submitted_and_attributed_and_malformed_files_store_nothing() 
         "{out}"
     );
     for n in net.nodes() {
+        let query = ReportQuery {
+            suite: Some(suite.parse().unwrap()),
+            round: Some(1),
+            include_disputed: false,
+        };
         let c = wait_for(WAIT, || {
-            let v = n
-                .client()
-                .get(&format!("/v1/comparability?suite={suite}&round=1"))
-                .ok()?;
-            (!v["comparability"]["results"].as_array()?.is_empty()).then_some(v)
+            let v = n.client().comparability(query).ok()?;
+            (!v.comparability.results.is_empty()).then_some(v.comparability)
         })
         .unwrap_or_else(|| panic!("{} never saw the result", n.name));
-        let c = &c["comparability"];
-        assert_eq!(
-            c["results"][0]["method"]["tool"]["name"],
-            "adversarial-robustness-toolbox"
+        assert!(
+            matches!(
+                &c.results[0].method,
+                Method::Tool { name, .. } if name == "adversarial-robustness-toolbox"
+            ),
+            "{:?}",
+            c.results[0].method
         );
-        let m = c["report"]["measurands"]
-            .as_array()
-            .unwrap()
+        let m = c
+            .report
             .iter()
-            .find(|m| m["measurand"] == "base/pgd-eps0.1/robust_accuracy")
+            .flat_map(|r| &r.measurands)
+            .find(|m| m.measurand == "base/pgd-eps0.1/robust_accuracy")
             .unwrap();
         assert_eq!(
-            m["labs"][0]["method"],
-            "adversarial-robustness-toolbox 1.20.1"
+            m.labs[0].method.as_deref(),
+            Some("adversarial-robustness-toolbox 1.20.1")
         );
-        assert_eq!(m["labs"][0]["mean"], 0.228);
-        assert_eq!(m["labs"][0]["conforming"], true);
+        assert_eq!(m.labs[0].mean, Some(0.228));
+        assert!(m.labs[0].conforming);
     }
 }
 
@@ -198,11 +206,8 @@ fn a_reveal_is_checked_against_the_commitment_on_every_node() {
     assert!(out.contains("revealed"), "{out}");
     for n in net.nodes() {
         let got = wait_for(WAIT, || {
-            let v = n
-                .client()
-                .get("/v1/records?kind=known_answer_reveal")
-                .ok()?;
-            (v["records"].as_array()?.len() == 1).then_some(())
+            let v = n.client().records_page("kind=known_answer_reveal").ok()?;
+            (v.records.len() == 1).then_some(())
         });
         assert!(got.is_some(), "{} does not hold the reveal", n.name);
     }

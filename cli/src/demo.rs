@@ -10,11 +10,15 @@ use std::{
 
 use interlab_protocol::{Body, Digest, Envelope, Grounds, RECORD_VERSION, Record};
 use interlab_suites::{Precision, RunConfig};
-use serde_json::{Value, json};
+
+mod summary;
+
+pub use summary::{DemoLab, DemoSummary};
 
 use crate::ops::{self, Deviation, OpsError};
 use interlab_node::{
-    client::{ApiClient, ClientError},
+    api::types::ComparabilityAnswer,
+    client::{ApiClient, ClientError, ReportQuery},
     config::{Config, NodeDir},
     keyfile,
     publisher::now_ms,
@@ -76,7 +80,7 @@ const SUITE_FILES: [(&str, &[u8]); 11] = [
 /// Why the demo failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum DemoError {
+pub enum DemoError {
     /// Setting up a node directory.
     #[error("setting up {path}: {message}")]
     Setup {
@@ -104,7 +108,7 @@ pub(crate) enum DemoError {
 
 /// Demo settings.
 #[derive(Debug, Clone)]
-pub(crate) struct DemoOptions {
+pub struct DemoOptions {
     /// Number of labs (at least 3: the last two deviate on purpose).
     pub labs: usize,
     /// Seed of the honest labs' runs.
@@ -227,7 +231,7 @@ fn setup_dir(
 }
 
 /// Progress sink: a step name and a message.
-pub(crate) trait DemoProgress {
+pub trait DemoProgress {
     /// A step started or advanced.
     fn step(&mut self, message: &str);
 }
@@ -240,20 +244,20 @@ impl<F: FnMut(&str)> DemoProgress for F {
 
 /// A finished demo: the nodes still run until [`Demo::shutdown`].
 #[derive(Debug)]
-pub(crate) struct Demo {
+pub struct Demo {
     /// The async runtime the nodes run on.
     pub runtime: tokio::runtime::Runtime,
     /// Owner first, then labs.
     pub nodes: Vec<RunningNode>,
     /// The summary (`--json` prints it).
-    pub summary: Value,
+    pub summary: DemoSummary,
     /// The comparability answer of the owner's node.
-    pub answer: Value,
+    pub answer: ComparabilityAnswer,
 }
 
 impl Demo {
     /// Stops every node.
-    pub(crate) fn shutdown(self) {
+    pub fn shutdown(self) {
         let Demo { runtime, nodes, .. } = self;
         runtime.block_on(async move {
             for n in nodes {
@@ -264,7 +268,7 @@ impl Demo {
 }
 
 /// Runs the demo.
-pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
+pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
     if opts.labs < 3 {
         return Err(DemoError::Settings(format!(
             "--labs {} is too few: the demo needs at least 3 labs (the last two deviate on purpose)",
@@ -296,7 +300,6 @@ pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Resul
             time_ms: now_ms(),
             body: Body::SchemeGenesis {
                 name: "EU AI Act cybersecurity PT (demo)".into(),
-                lab_codes: false,
             },
         },
     );
@@ -442,10 +445,7 @@ pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Resul
         ),
         evidence: vec![result_ids[&first.0.name]],
     })?;
-    let dispute_id: interlab_protocol::RecordId = dispute["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| DemoError::Settings("dispute answer without id".into()))?;
+    let dispute_id = dispute.id;
     wait_for_record(eps_client, &dispute_id)?;
     eps_client.publish(&Body::DisputeResponse {
         dispute: dispute_id,
@@ -476,33 +476,39 @@ pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Resul
             .collect();
     let roots = converge(&clients, Duration::from_secs(60))?;
     // Every node answers the regulator's question from the same evidence, byte for byte.
+    let round_1 = ReportQuery {
+        suite: Some(suite),
+        round: Some(1),
+        include_disputed: false,
+    };
     let mut report_digests = BTreeMap::new();
     for (name, c) in &clients {
-        let a = c.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
-        report_digests.insert(name.clone(), a["report_digest"].clone());
+        report_digests.insert(name.clone(), c.comparability(round_1)?.report_digest);
     }
-    let answer = owner_api.get(&format!("/v1/comparability?suite={suite}&round=1"))?;
-    let with_disputed = owner_api.get(&format!(
-        "/v1/comparability?suite={suite}&round=1&include_disputed=true"
-    ))?;
-    let flagged: Vec<Value> = answer["comparability"]["flags"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let records = answer["evidence"]["records"].clone();
-    let summary = json!({
-        "scheme": scheme,
-        "suite": suite,
-        "evidence_roots": roots,
-        "report_digests": report_digests,
-        "records": records,
-        "labs": plans.iter().map(|p| json!({"lab": p.name, "setup": p.story})).collect::<Vec<_>>(),
-        "flagged": flagged,
-        "report": answer["comparability"],
-        "report_including_disputed": with_disputed["comparability"],
-        "dashboard": format!("{}/", nodes[0].info.api),
-        "seconds": started.elapsed().as_secs_f64(),
-    });
+    let answer = owner_api.comparability(round_1)?;
+    let with_disputed = owner_api.comparability(ReportQuery {
+        include_disputed: true,
+        ..round_1
+    })?;
+    let summary = DemoSummary {
+        scheme,
+        suite,
+        evidence_roots: roots,
+        report_digests,
+        records: answer.evidence.records,
+        labs: plans
+            .iter()
+            .map(|p| DemoLab {
+                lab: p.name.clone(),
+                setup: p.story.to_owned(),
+            })
+            .collect(),
+        flagged: answer.comparability.flags.clone(),
+        report: answer.comparability.clone(),
+        report_including_disputed: with_disputed.comparability,
+        dashboard: format!("{}/", nodes[0].info.api),
+        seconds: started.elapsed().as_secs_f64(),
+    };
     Ok(Demo {
         runtime: rt,
         nodes,
@@ -544,29 +550,24 @@ fn wait_for_suite(client: &ApiClient, suite: &Digest) -> Result<(), DemoError> {
 }
 
 fn wait_for_record(client: &ApiClient, id: &interlab_protocol::RecordId) -> Result<(), DemoError> {
-    let path = format!("/v1/records/{id}");
     wait_until(
         || format!("record {id} did not reach {}", client.base()),
-        || Ok(client.get(&path).is_ok()),
+        || Ok(client.record_answer(id).is_ok()),
     )
 }
 
 fn converge(
     clients: &[(String, ApiClient)],
     timeout: Duration,
-) -> Result<BTreeMap<String, String>, DemoError> {
+) -> Result<BTreeMap<String, Digest>, DemoError> {
     let t = Instant::now();
     loop {
         let mut roots = BTreeMap::new();
         for (name, c) in clients {
-            let s = c.get("/v1/status")?;
-            roots.insert(
-                name.clone(),
-                s["evidence_root"].as_str().unwrap_or_default().to_owned(),
-            );
+            roots.insert(name.clone(), c.status()?.evidence_root);
         }
-        let first = roots.values().next().cloned().unwrap_or_default();
-        if roots.values().all(|r| *r == first) {
+        let first = roots.values().next().copied();
+        if roots.values().all(|r| Some(*r) == first) {
             return Ok(roots);
         }
         if t.elapsed() > timeout {

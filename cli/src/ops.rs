@@ -83,14 +83,6 @@ impl SealedFile {
     }
 }
 
-/// The record id in a publish answer.
-fn published_id(v: &serde_json::Value) -> Result<RecordId, OpsError> {
-    v["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| OpsError::Unexpected("publish answer without id".into()))
-}
-
 /// Checks a results file (`interlab-results/1`) against the published suite and, unless
 /// `dry_run`, publishes it as the lab's run result. Returns the record id (none on a dry
 /// run), the result and the suite it was checked against.
@@ -108,7 +100,7 @@ pub(crate) fn submit_results(
         return Ok((None, result, suite));
     }
     let v = client.publish(&Body::RunResult(result.clone()))?;
-    Ok((Some(published_id(&v)?), result, suite))
+    Ok((Some(v.id), result, suite))
 }
 
 /// Publishes the owner's reveal of a sealed file's answers for `suite_id`.
@@ -129,7 +121,7 @@ pub(crate) fn reveal(
         suite_record,
         sealed,
     })?;
-    published_id(&v)
+    Ok(v.id)
 }
 
 /// Publishes the suite at `manifest` (artefacts first, by hash, then the signed record).
@@ -154,7 +146,7 @@ pub(crate) fn publish_suite(
         artefacts: suite.artefact_refs(),
         supersedes,
     };
-    let id = published_id(&client.publish(&body)?)?;
+    let id = client.publish(&body)?.id;
     Ok((suite.id(), id))
 }
 
@@ -231,6 +223,6 @@ pub(crate) fn run_suite(
     for e in &out.evidence {
         client.upload(&e.bytes)?;
     }
-    let id = published_id(&client.publish(&Body::RunResult(out.result.clone()))?)?;
+    let id = client.publish(&Body::RunResult(out.result.clone()))?.id;
     Ok((id, out.result))
 }

@@ -4,9 +4,48 @@
 use std::{path::Path, time::Duration};
 
 use interlab_protocol::{Body, Digest, Envelope, Opened, RecordId};
-use serde_json::Value;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{config::NodeDir, keyfile};
+use crate::{
+    api::types::{
+        BlockAnswer, BlockRequest, ComparabilityAnswer, DisputesAnswer, DriftAnswer, ErrorBody,
+        ForksAnswer, LabsAnswer, ProofAnswer, PublishAnswer, PublishRequest, RecordAnswer,
+        RecordsPage, SigningAnswer, StatusAnswer, SubmitAnswer, SyncAnswer, UploadAnswer,
+    },
+    config::NodeDir,
+    keyfile,
+};
+
+/// The part of `node.json` the client needs.
+#[derive(Debug, Deserialize)]
+struct NodeJson {
+    api: String,
+}
+
+/// What `GET /v1/comparability` (and `/v1/drift`) should answer about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// Suite id (default: the latest published).
+    pub suite: Option<Digest>,
+    /// Round (default: the latest).
+    pub round: Option<u32>,
+    /// Include results excluded by an upheld dispute.
+    pub include_disputed: bool,
+}
+
+impl ReportQuery {
+    /// The query string (without `?`).
+    fn to_query(self) -> String {
+        let mut q = vec![format!("include_disputed={}", self.include_disputed)];
+        if let Some(s) = self.suite {
+            q.push(format!("suite={s}"));
+        }
+        if let Some(r) = self.round {
+            q.push(format!("round={r}"));
+        }
+        q.join("&")
+    }
+}
 
 /// Largest response body read (artefacts are the biggest).
 const MAX_RESPONSE: u64 = 80 * 1024 * 1024;
@@ -69,13 +108,10 @@ impl ApiClient {
         let nd = NodeDir::new(dir);
         let info = std::fs::read(dir.join("node.json"))
             .map_err(|e| ClientError::NoApi(format!("{}: {e}", dir.join("node.json").display())))?;
-        let info: Value = serde_json::from_slice(&info)
+        let info: NodeJson = serde_json::from_slice(&info)
             .map_err(|e| ClientError::NoApi(format!("node.json: {e}")))?;
-        let api = info["api"]
-            .as_str()
-            .ok_or_else(|| ClientError::NoApi("node.json has no `api`".into()))?;
         let token = keyfile::load_token(&nd.token()).ok();
-        Ok(ApiClient::new(api, token))
+        Ok(ApiClient::new(info.api, token))
     }
 
     /// Replaces the token.
@@ -95,41 +131,57 @@ impl ApiClient {
         format!("{}{path}", self.base)
     }
 
-    fn finish(
+    /// Reads an answer: `T` on success, the node's [`ErrorBody`] as [`ClientError::Api`]
+    /// on an error status.
+    fn finish<T: DeserializeOwned>(
         &self,
         url: &str,
         r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value, ClientError> {
+    ) -> Result<T, ClientError> {
         let mut resp = r.map_err(|e| ClientError::Transport {
             url: url.to_owned(),
             message: e.to_string(),
         })?;
         let status = resp.status().as_u16();
-        let value: Value = resp
+        let bytes = resp
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE)
-            .read_json()
-            .map_err(|e| ClientError::Protocol(format!("{url}: {e}")))?;
+            .read_to_vec()
+            .map_err(|e| ClientError::Transport {
+                url: url.to_owned(),
+                message: e.to_string(),
+            })?;
         if status >= 400 {
-            return Err(ClientError::Api {
-                status,
-                code: value["error"].as_str().unwrap_or("unknown").to_owned(),
-                message: value["message"].as_str().unwrap_or("").to_owned(),
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => ClientError::Api {
+                    status,
+                    code: e.error,
+                    message: e.message,
+                },
+                Err(_) => ClientError::Api {
+                    status,
+                    code: "unknown".into(),
+                    message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+                },
             });
         }
-        Ok(value)
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{url}: {e}")))
     }
 
-    /// `GET path` → JSON.
-    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
+    /// `GET path` → the typed answer.
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = self.url(path);
         let r = self.agent.get(&url).call();
         self.finish(&url, r)
     }
 
-    /// `POST path` with a JSON body and the token → JSON.
-    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+    /// `POST path` with a JSON body and the token → the typed answer.
+    fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ClientError> {
         let url = self.url(path);
         let mut req = self.agent.post(&url);
         if let Some(t) = &self.token {
@@ -139,20 +191,8 @@ impl ApiClient {
         self.finish(&url, r)
     }
 
-    /// Waits until the node may sign (`GET /v1/signing`, at most the node's peer wait);
-    /// the error says what it waits for (catching up on its own chain, no peer yet).
-    pub fn signing_ready(&self) -> Result<Value, ClientError> {
-        self.get("/v1/signing")
-    }
-
-    /// Signs and publishes `body` as the node's next record.
-    pub fn publish(&self, body: &Body) -> Result<Value, ClientError> {
-        let body = serde_json::to_value(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.post_json("/v1/publish", &serde_json::json!({ "body": body }))
-    }
-
-    /// `POST path` with raw bytes and the token → JSON.
-    pub fn post_bytes(&self, path: &str, bytes: &[u8]) -> Result<Value, ClientError> {
+    /// `POST path` with raw bytes and the token → the typed answer.
+    fn post_bytes<T: DeserializeOwned>(&self, path: &str, bytes: &[u8]) -> Result<T, ClientError> {
         let url = self.url(path);
         let mut req = self.agent.post(&url);
         if let Some(t) = &self.token {
@@ -164,18 +204,80 @@ impl ApiClient {
         self.finish(&url, r)
     }
 
-    /// Submits an envelope signed elsewhere.
-    pub fn submit(&self, envelope: &Envelope) -> Result<Value, ClientError> {
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<StatusAnswer, ClientError> {
+        self.get("/v1/status")
+    }
+
+    /// Waits until the node may sign (`GET /v1/signing`, at most the node's peer wait);
+    /// the error says what it waits for (catching up on its own chain, no peer yet).
+    pub fn signing_ready(&self) -> Result<SigningAnswer, ClientError> {
+        self.get("/v1/signing")
+    }
+
+    /// Signs and publishes `body` as the node's next record (`POST /v1/publish`).
+    pub fn publish(&self, body: &Body) -> Result<PublishAnswer, ClientError> {
+        self.post_json("/v1/publish", &PublishRequest { body: body.clone() })
+    }
+
+    /// Submits an envelope signed elsewhere (`POST /v1/envelopes`).
+    pub fn submit(&self, envelope: &Envelope) -> Result<SubmitAnswer, ClientError> {
         self.post_bytes("/v1/envelopes", &envelope.to_bytes())
+    }
+
+    /// `GET /v1/labs`.
+    pub fn labs(&self) -> Result<LabsAnswer, ClientError> {
+        self.get("/v1/labs")
+    }
+
+    /// `GET /v1/forks`.
+    pub fn forks(&self) -> Result<ForksAnswer, ClientError> {
+        self.get("/v1/forks")
+    }
+
+    /// `GET /v1/disputes`.
+    pub fn disputes(&self) -> Result<DisputesAnswer, ClientError> {
+        self.get("/v1/disputes")
+    }
+
+    /// `GET /v1/comparability`.
+    pub fn comparability(&self, q: ReportQuery) -> Result<ComparabilityAnswer, ClientError> {
+        self.get(&format!("/v1/comparability?{}", q.to_query()))
+    }
+
+    /// `GET /v1/drift`.
+    pub fn drift(&self, q: ReportQuery) -> Result<DriftAnswer, ClientError> {
+        self.get(&format!("/v1/drift?{}", q.to_query()))
+    }
+
+    /// `GET /v1/proof/{id}`.
+    pub fn proof(&self, id: &RecordId) -> Result<ProofAnswer, ClientError> {
+        self.get(&format!("/v1/proof/{id}"))
+    }
+
+    /// `GET /v1/records/{id}`: the record with its inclusion proof, as the node shows it.
+    pub fn record_answer(&self, id: &RecordId) -> Result<RecordAnswer, ClientError> {
+        self.get(&format!("/v1/records/{id}"))
+    }
+
+    /// `GET /v1/records?…`: one page (`query` like `kind=run_result&limit=10`).
+    pub fn records_page(&self, query: &str) -> Result<RecordsPage, ClientError> {
+        self.get(&format!("/v1/records?{query}"))
+    }
+
+    /// `POST /v1/admin/block`: the complete set of blocked peers (empty unblocks all).
+    pub fn block(&self, peers: Vec<String>) -> Result<BlockAnswer, ClientError> {
+        self.post_json("/v1/admin/block", &BlockRequest { peers })
+    }
+
+    /// `POST /v1/admin/sync`: one round of anti-entropy now.
+    pub fn sync(&self) -> Result<SyncAnswer, ClientError> {
+        self.post_json("/v1/admin/sync", &serde_json::Map::new())
     }
 
     /// Uploads an artefact; checks the digest the node computed.
     pub fn upload(&self, bytes: &[u8]) -> Result<Digest, ClientError> {
-        let v = self.post_bytes("/v1/artefacts", bytes)?;
-        let digest: Digest = v["digest"]
-            .as_str()
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| ClientError::Protocol("upload answer has no digest".into()))?;
+        let UploadAnswer { digest } = self.post_bytes("/v1/artefacts", bytes)?;
         let expected = Digest::of(interlab_protocol::domain::ARTEFACT, bytes);
         if digest != expected {
             return Err(ClientError::Protocol(format!(
@@ -198,7 +300,7 @@ impl ApiClient {
             })?;
         if resp.status().as_u16() >= 400 {
             return self
-                .finish(&url, Ok(resp))
+                .finish::<serde::de::IgnoredAny>(&url, Ok(resp))
                 .and_then(|_| Err(ClientError::Protocol(format!("{url}: error status"))));
         }
         let bytes = resp
@@ -229,22 +331,12 @@ impl ApiClient {
             if let Some(a) = &after {
                 path.push_str(&format!("&after={a}"));
             }
-            let v = self.get(&path)?;
-            let list = v["records"]
-                .as_array()
-                .ok_or_else(|| ClientError::Protocol("records answer has no list".into()))?;
-            for r in list {
-                let hex = r["envelope"]
-                    .as_str()
-                    .ok_or_else(|| ClientError::Protocol("record without envelope".into()))?;
-                let bytes = hex::decode(hex).map_err(|e| ClientError::Protocol(e.to_string()))?;
-                let opened = Envelope::open_bytes(&bytes).map_err(|e| {
-                    ClientError::Protocol(format!("node served an invalid envelope: {e}"))
-                })?;
-                out.push(opened);
+            let page: RecordsPage = self.get(&path)?;
+            for r in &page.records {
+                out.push(open_served(&r.envelope)?);
             }
-            match v["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
+            match page.next {
+                Some(n) => after = Some(n),
                 None => break,
             }
         }
@@ -253,12 +345,14 @@ impl ApiClient {
 
     /// One record by id.
     pub fn record(&self, id: &RecordId) -> Result<Opened, ClientError> {
-        let v = self.get(&format!("/v1/records/{id}"))?;
-        let hex = v["record"]["envelope"]
-            .as_str()
-            .ok_or_else(|| ClientError::Protocol("record without envelope".into()))?;
-        let bytes = hex::decode(hex).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Envelope::open_bytes(&bytes)
-            .map_err(|e| ClientError::Protocol(format!("node served an invalid envelope: {e}")))
+        open_served(&self.record_answer(id)?.record.envelope)
     }
+}
+
+/// Opens and verifies an envelope the node served in hex: the decoded fields beside it
+/// are the node's word, the signed bytes are the evidence.
+fn open_served(hex: &str) -> Result<Opened, ClientError> {
+    let bytes = hex::decode(hex).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    Envelope::open_bytes(&bytes)
+        .map_err(|e| ClientError::Protocol(format!("node served an invalid envelope: {e}")))
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use interlab_protocol::{Body, Envelope, RECORD_VERSION, Record, RecordId, Rejection, SecretKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
@@ -22,7 +22,7 @@ use crate::{
 pub const PEER_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the node may sign without having heard from any peer since it started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WithoutPeers {
     /// The scheme is brand-new: this node's store held, when it started, its own scheme
@@ -34,7 +34,7 @@ pub enum WithoutPeers {
 }
 
 /// Whether the node may sign now, and if not, what it waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SigningState {
     /// The store holds every record of our chain that any peer has shown.
@@ -147,7 +147,7 @@ impl NotReady {
 }
 
 /// What the node knows about signing, for `/v1/status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SigningStatus {
     /// Whether a publish would be signed now.
     pub ready: bool,

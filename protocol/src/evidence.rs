@@ -149,6 +149,7 @@ fn sorted_unique(ids: &[RecordId]) -> Vec<[u8; 32]> {
 
 /// Proof that one record id is in the set an evidence root names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
     /// The record id.
@@ -190,6 +191,7 @@ impl InclusionProof {
 
 /// One author's chain head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FrontierEntry {
     /// The author.
@@ -202,6 +204,7 @@ pub struct FrontierEntry {
 
 /// What an answer was computed from: the root, the record count and every chain head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceState {
     /// Evidence root over the accepted record ids.

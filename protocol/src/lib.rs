@@ -42,6 +42,8 @@ mod hexbytes;
 mod keys;
 mod measurement;
 mod memlog;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod record;
 mod reveal;
 mod validate;

@@ -10,6 +10,7 @@ use crate::digest::{Digest, RecordId, domain};
 
 /// Which side of the threshold passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Pass when the metric is at least the threshold (e.g. robust accuracy).
@@ -20,6 +21,7 @@ pub enum Direction {
 
 /// An acceptance criterion for one metric. Its hash names it in every verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     /// The metric the criterion reads (e.g. `robust_accuracy`).
@@ -48,6 +50,7 @@ impl Criterion {
 
 /// A lab's verdict on one test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The item meets the acceptance criterion.
@@ -58,6 +61,7 @@ pub enum Verdict {
 
 /// One software component and its version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Software {
     /// Component name (e.g. `candle-core`).
@@ -68,6 +72,7 @@ pub struct Software {
 
 /// Where and how the lab executed the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// CPU / accelerator description.
@@ -84,6 +89,7 @@ pub struct Environment {
 
 /// A content-addressed piece of per-sample evidence (scores, adversarial rows …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRef {
     /// What it is (e.g. `adversarial_rows`, `scores`).
@@ -96,6 +102,7 @@ pub struct EvidenceRef {
 
 /// The measurement of one metric of one test, with its uncertainty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Measurement {
     /// The metric (e.g. `robust_accuracy`).
@@ -115,6 +122,7 @@ pub struct Measurement {
 /// A parameter of a test that the lab ran otherwise than the suite prescribes. A result
 /// with deviations is shown, and scored, but is not pooled with the conforming ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Deviation {
     /// The parameter (e.g. `eps`, `iterations`).
@@ -127,6 +135,7 @@ pub struct Deviation {
 
 /// How a result was computed: with Interlab's reference engine or a declared tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The reference implementation (`interlab-suites`).
@@ -151,6 +160,7 @@ impl std::fmt::Display for Method {
 
 /// A lab's result for one test of the suite, on one test item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TestResult {
     /// Test id as named in the suite manifest.
@@ -185,6 +195,7 @@ impl TestResult {
 
 /// A lab's signed result of running a suite in a round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunResult {
     /// Suite id (BLAKE3 of the manifest's canonical bytes).

@@ -20,6 +20,7 @@ pub const MAX_TEXT: usize = 4096;
 
 /// A signed statement by one author, at one position of the author's hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Format version ([`RECORD_VERSION`]).
@@ -49,6 +50,7 @@ impl Record {
 
 /// Why a dispute was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Grounds {
     /// The result is a statistical outlier.
@@ -65,6 +67,7 @@ pub enum Grounds {
 
 /// How the scheme owner settled a dispute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The dispute is justified.
@@ -75,6 +78,7 @@ pub enum Outcome {
 
 /// What follows from a resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Nothing changes.
@@ -96,6 +100,16 @@ impl Grounds {
             Grounds::CriterionMisapplied => "criterion-misapplied",
             Grounds::EnvironmentMisreported => "environment-misreported",
             Grounds::Equivocation => "equivocation",
+        }
+    }
+}
+
+impl Outcome {
+    /// The wire name (`upheld`, `dismissed`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Upheld => "upheld",
+            Outcome::Dismissed => "dismissed",
         }
     }
 }
@@ -131,6 +145,7 @@ pub fn is_lab_code(s: &str) -> bool {
 
 /// A content-addressed file a suite needs (dataset, model weights).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ArtefactRef {
     /// Path relative to the manifest.
@@ -143,6 +158,7 @@ pub struct ArtefactRef {
 
 /// The body of a record: what kind of statement it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Body {
     /// Creates a scheme; its author is the scheme owner and its id is the scheme id.

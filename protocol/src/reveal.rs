@@ -18,6 +18,7 @@ pub const MAX_ANSWERS: usize = 1024;
 
 /// The true value of one metric of one test on a known-answer item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KnownAnswer {
     /// Test id.
@@ -32,6 +33,7 @@ pub struct KnownAnswer {
 
 /// What the commitment is computed over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SealedAnswers {
     /// The item id.

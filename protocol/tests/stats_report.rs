@@ -111,7 +111,7 @@ fn westgard_cusum_and_ewma_alarms_carry_the_round_that_raised_them() {
         drift::drift(&steady, &DriftConfig::default())
             .alarms
             .iter()
-            .map(|a| a.rule)
+            .map(|a| a.rule.as_str())
             .collect::<Vec<_>>(),
         vec!["10_x"]
     );

@@ -21,7 +21,6 @@ use interlab_node::client::ApiClient;
 use interlab_protocol::{Body, Grounds, RecordId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 
 use crate::{Network, Node};
 
@@ -82,7 +81,7 @@ impl Load {
                         let answer = ApiClient::for_dir(&dirs[i])
                             .ok()
                             .and_then(|c| c.publish(&body).ok());
-                        if let Some(id) = answer.and_then(|v| v["id"].as_str().map(str::to_owned)) {
+                        if let Some(id) = answer.map(|v| v.id.to_hex()) {
                             acked.lock().unwrap().push(Acked { node: i, id });
                         }
                     }
@@ -130,16 +129,16 @@ pub fn ids(node: &Node) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut after: Option<String> = None;
     loop {
-        let path = match &after {
-            Some(a) => format!("/v1/records?limit=500&after={a}"),
-            None => "/v1/records?limit=500".to_owned(),
+        let query = match &after {
+            Some(a) => format!("limit=500&after={a}"),
+            None => "limit=500".to_owned(),
         };
-        let page = client.get(&path).expect("list records");
-        for r in page["records"].as_array().expect("records") {
-            out.insert(r["id"].as_str().expect("id").to_owned());
+        let page = client.records_page(&query).expect("list records");
+        for r in &page.records {
+            out.insert(r.id.to_hex());
         }
-        match page["next"].as_str() {
-            Some(n) => after = Some(n.to_owned()),
+        match page.next {
+            Some(n) => after = Some(n),
             None => return out,
         }
     }
@@ -161,7 +160,7 @@ pub fn converged_with(net: &Network, acked: &[Acked], timeout: Duration) -> u64 
             missing.len(),
             missing.first()
         );
-        let forks = n.status()["forks"].as_u64().unwrap_or(0);
+        let forks = n.status().forks;
         assert_eq!(forks, 0, "{} holds fork proofs: a node equivocated", n.name);
     }
     records
@@ -173,10 +172,7 @@ pub fn partition(net: &Network, a: &[usize], b: &[usize]) {
     let ids = |g: &[usize]| -> Vec<String> { g.iter().map(|&i| nodes[i].peer_id()).collect() };
     for (side, other) in [(a, b), (b, a)] {
         for &i in side {
-            nodes[i]
-                .client()
-                .post_json("/v1/admin/block", &json!({ "peers": ids(other) }))
-                .expect("block");
+            nodes[i].client().block(ids(other)).expect("block");
         }
     }
 }
@@ -184,8 +180,6 @@ pub fn partition(net: &Network, a: &[usize], b: &[usize]) {
 /// Lifts every block.
 pub fn heal(net: &Network) {
     for n in net.nodes() {
-        n.client()
-            .post_json("/v1/admin/block", &json!({ "peers": [] }))
-            .expect("unblock");
+        n.client().block(Vec::new()).expect("unblock");
     }
 }

@@ -18,7 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_node::client::ApiClient;
+use interlab_node::{api::types::StatusAnswer, client::ApiClient};
+use interlab_protocol::RecordId;
 use serde_json::Value;
 
 /// Path of the `interlab` binary.
@@ -162,10 +163,8 @@ impl Node {
             let listen = p2p.split("/p2p/").next().unwrap();
             self.listen = Some(listen.to_owned());
         }
-        wait_for(Duration::from_secs(10), || {
-            self.client().get("/v1/status").ok()
-        })
-        .unwrap_or_else(|| panic!("{} API does not answer", self.name));
+        wait_for(Duration::from_secs(10), || self.client().status().ok())
+            .unwrap_or_else(|| panic!("{} API does not answer", self.name));
     }
 
     /// Where other nodes can reach this one.
@@ -257,22 +256,20 @@ impl Node {
     }
 
     /// `GET /v1/status`.
-    pub fn status(&self) -> Value {
-        self.client().get("/v1/status").expect("status")
+    pub fn status(&self) -> StatusAnswer {
+        self.client().status().expect("status")
     }
 
     /// Whether this node holds record `id`.
     pub fn has(&self, id: &str) -> bool {
-        self.client().get(&format!("/v1/records/{id}")).is_ok()
+        let id: RecordId = id.parse().expect("a record id in hex");
+        self.client().record_answer(&id).is_ok()
     }
 
     /// (evidence root, record count).
     pub fn root(&self) -> (String, u64) {
         let s = self.status();
-        (
-            s["evidence_root"].as_str().unwrap().to_owned(),
-            s["records"].as_u64().unwrap(),
-        )
+        (s.evidence_root.to_hex(), s.records)
     }
 
     /// Kills the process with SIGKILL.
@@ -385,10 +382,10 @@ impl Network {
             "--json",
         ]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
-        let record = v["record"].as_str().unwrap();
+        let record: RecordId = v["record"].as_str().unwrap().parse().unwrap();
         for n in self.nodes() {
             let held = wait_for(Duration::from_secs(60), || {
-                n.client().get(&format!("/v1/records/{record}")).ok()
+                n.client().record_answer(&record).ok()
             });
             assert!(held.is_some(), "{} never received the suite", n.name);
         }
@@ -399,13 +396,9 @@ impl Network {
 /// Waits until `node` lists lab `key` (hex) as having equivocated.
 pub fn flags_equivocation(node: &Node, key: &str, timeout: Duration) -> bool {
     wait_for(timeout, || {
-        let labs = node.client().get("/v1/labs").ok()?;
-        let lab = labs["labs"]
-            .as_array()?
-            .iter()
-            .find(|l| l["lab"].as_str() == Some(key))?
-            .clone();
-        (lab["equivocated"] == true).then_some(())
+        let labs = node.client().labs().ok()?;
+        let lab = labs.labs.iter().find(|l| l.lab.to_hex() == key)?;
+        lab.equivocated.then_some(())
     })
     .is_some()
 }

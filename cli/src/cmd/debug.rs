@@ -29,6 +29,9 @@ pub(crate) enum DebugCommand {
     /// (`interlab_node::net::byzantine`), print what was sent as one JSON line, stay
     /// connected for --linger seconds, exit.
     Byzantine(ByzantineArgs),
+    /// Print the OpenAPI document of the HTTP API (what `GET /v1/openapi.json` serves);
+    /// `interlab debug openapi > docs/openapi.json` regenerates the checked-in copy.
+    Openapi,
 }
 
 /// Arguments of `interlab debug byzantine`.
@@ -81,6 +84,10 @@ pub(crate) fn run(args: Args, _json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         DebugCommand::IngestStream(a) => ingest_stream(a),
         DebugCommand::Byzantine(a) => byzantine(a),
+        DebugCommand::Openapi => {
+            print!("{}", interlab_node::api::openapi::document_json());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -54,28 +54,20 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         b.finish_and_clear();
     }
     if json {
-        println!("{}", demo.summary);
+        println!("{}", serde_json::to_string(&demo.summary)?);
     } else {
         println!("{}", crate::report_text::comparability(&demo.answer));
         println!("Evidence roots:");
-        for (name, root) in demo.summary["evidence_roots"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-        {
-            println!("  {name:<8} {}", root.as_str().unwrap_or("?"));
+        for (name, root) in &demo.summary.evidence_roots {
+            println!("  {name:<8} {root}");
         }
         println!(
             "{} records, {:.1} s",
-            demo.summary["records"],
-            demo.summary["seconds"].as_f64().unwrap_or(0.0)
+            demo.summary.records, demo.summary.seconds
         );
     }
     if args.serve.is_some() {
-        eprintln!(
-            "dashboard: {}  (Ctrl-C to stop)",
-            demo.summary["dashboard"].as_str().unwrap_or("?")
-        );
+        eprintln!("dashboard: {}  (Ctrl-C to stop)", demo.summary.dashboard);
         demo.runtime.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
         });

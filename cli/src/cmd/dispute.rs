@@ -91,28 +91,25 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
     let body = match args.command {
         DisputeCommand::List => {
-            let v = client.get("/v1/disputes")?;
+            let v = client.disputes()?;
             if json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                let list = v["disputes"].as_array().cloned().unwrap_or_default();
-                if list.is_empty() {
+                if v.disputes.is_empty() {
                     println!("no disputes");
                 }
-                for d in list {
+                for d in &v.disputes {
+                    let author = d.author.to_hex();
                     println!(
                         "{}  {:<9} {:<24} target {}  by {}",
-                        d["id"].as_str().unwrap_or("?"),
-                        d["state"].as_str().unwrap_or("?"),
-                        d["grounds"].as_str().unwrap_or("?"),
-                        d["target"].as_str().unwrap_or("?"),
-                        d["author"].as_str().map_or("?", |a| &a[..8.min(a.len())]),
+                        d.id,
+                        d.state.name(),
+                        d.grounds.name(),
+                        d.target,
+                        &author[..8],
                     );
                 }
-                println!(
-                    "evidence root {}",
-                    v["evidence_root"].as_str().unwrap_or("?")
-                );
+                println!("evidence root {}", v.evidence_root);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -165,9 +162,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let kind = body.kind();
     let v = client.publish(&body)?;
     if json {
-        println!("{v}");
+        println!("{}", serde_json::to_string(&v)?);
     } else {
-        println!("published {kind} {}", v["id"].as_str().unwrap_or("?"));
+        println!("published {kind} {}", v.id);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,8 @@ use interlab_protocol::{
     report_bytes,
 };
 
+use interlab_node::client::ReportQuery;
+
 use super::api_args::ApiArgs;
 
 /// Arguments of `interlab export`.
@@ -32,18 +34,16 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
     let records = client.records("")?;
     let envelopes: Vec<Vec<u8>> = records.iter().map(|o| o.envelope.to_bytes()).collect();
-    let forks_json = client.get("/v1/forks")?;
     let mut forks = Vec::new();
-    for f in forks_json["forks"].as_array().cloned().unwrap_or_default() {
-        let bytes = hex::decode(f["proof"].as_str().unwrap_or_default())
-            .context("node served a fork proof that is not hex")?;
+    for f in client.forks()?.forks {
+        let bytes = hex::decode(&f.proof).context("node served a fork proof that is not hex")?;
         forks.push(ForkProof::decode(&bytes).context("node served a malformed fork proof")?);
     }
-    let query = format!(
-        "/v1/comparability?suite={}&round={}&include_disputed={}",
-        args.suite, args.round, args.include_disputed
-    );
-    let answer = client.get(&query)?;
+    let answer = client.comparability(ReportQuery {
+        suite: Some(args.suite),
+        round: Some(args.round),
+        include_disputed: args.include_disputed,
+    })?;
     // Recompute here: the bundle carries our own computation, and it must match the node's.
     // No clock bound: these are the node's accepted records, checked against its clock;
     // `interlab verify` applies the future rule against the verifier's clock.
@@ -53,9 +53,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         anyhow::bail!("the node served envelope {i} that does not verify: {r}");
     }
     let root = log.evidence().root;
-    let served_root = answer["evidence_root"].as_str().unwrap_or_default();
+    let served_root = answer.evidence_root;
     anyhow::ensure!(
-        root.to_hex() == served_root,
+        root == served_root,
         "the records fetched hash to {root}, the report names {served_root}; the node's evidence \
          changed during the export — run it again"
     );
@@ -66,9 +66,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     };
     let report = report_bytes(&log, &forks, &q).map_err(|e| anyhow::anyhow!(e))?;
     let digest = Digest::of(interlab_protocol::domain::REPORT, &report);
-    let served_digest = answer["report_digest"].as_str().unwrap_or("(none)");
+    let served_digest = answer.report_digest;
     anyhow::ensure!(
-        served_digest == digest.to_hex(),
+        served_digest == digest,
         "the node's report (digest {served_digest}) differs from the one recomputed from its \
          evidence ({digest})"
     );

@@ -103,12 +103,12 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             let last_seq = match last_seq {
                 Some(s) => Some(s),
                 None => {
-                    let status = client.get("/v1/status")?;
-                    status["frontier"].as_array().and_then(|f| {
-                        f.iter()
-                            .find(|e| e["author"].as_str() == Some(lab.to_hex().as_str()))
-                            .and_then(|e| e["seq"].as_u64())
-                    })
+                    let status = client.status()?;
+                    status
+                        .frontier
+                        .iter()
+                        .find(|e| e.author == lab)
+                        .map(|e| e.seq)
                 }
             };
             Body::LabRevoked {
@@ -121,13 +121,11 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let kind = body.kind();
     let v = client.publish(&body)?;
     if json {
-        println!("{v}");
+        println!("{}", serde_json::to_string(&v)?);
     } else {
         println!(
             "published {kind} {} (seq {}); evidence root {}",
-            v["id"].as_str().unwrap_or("?"),
-            v["seq"],
-            v["evidence_root"].as_str().unwrap_or("?")
+            v.id, v.seq, v.evidence_root
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -28,6 +28,7 @@ pub(crate) mod verify;
 /// The wire name of an enum value (`pass`, `correct`, `satisfactory` …), as its JSON shows
 /// it: for people, instead of Rust's `Debug` spelling.
 pub(crate) fn wire_name(v: &impl serde::Serialize) -> String {
+    // A serialized enum value is a JSON string; the value is inspected only for that.
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),

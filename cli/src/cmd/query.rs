@@ -3,7 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use interlab_node::{
+    api::types::{LabsAnswer, SigningState, StatusAnswer, WithoutPeers},
+    client::ReportQuery,
+};
 use interlab_protocol::Digest;
+use serde::Serialize;
 
 use super::api_args::ApiArgs;
 
@@ -46,95 +51,89 @@ enum QueryCommand {
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
-    let (path, kind) = match &args.command {
+    let text = match args.command {
         QueryCommand::Comparability {
             suite,
             round,
             include_disputed,
         } => {
-            let mut q = vec![format!("include_disputed={include_disputed}")];
-            if let Some(s) = suite {
-                q.push(format!("suite={s}"));
-            }
-            if let Some(r) = round {
-                q.push(format!("round={r}"));
-            }
-            (
-                format!("/v1/comparability?{}", q.join("&")),
-                "comparability",
-            )
+            let a = client.comparability(ReportQuery {
+                suite,
+                round,
+                include_disputed,
+            })?;
+            render(json, &a, crate::report_text::comparability)?
         }
-        QueryCommand::Drift { suite } => (
-            match suite {
-                Some(s) => format!("/v1/drift?suite={s}"),
-                None => "/v1/drift".to_owned(),
-            },
-            "drift",
-        ),
-        QueryCommand::Disputes => ("/v1/disputes".to_owned(), "disputes"),
-        QueryCommand::Labs => ("/v1/labs".to_owned(), "labs"),
-        QueryCommand::Status => ("/v1/status".to_owned(), "status"),
+        QueryCommand::Drift { suite } => {
+            let a = client.drift(ReportQuery {
+                suite,
+                ..ReportQuery::default()
+            })?;
+            render(json, &a, |a| {
+                serde_json::to_string_pretty(a).unwrap_or_default() + "\n"
+            })?
+        }
+        QueryCommand::Disputes => {
+            let a = client.disputes()?;
+            render(json, &a, |a| {
+                serde_json::to_string_pretty(a).unwrap_or_default() + "\n"
+            })?
+        }
+        QueryCommand::Labs => render(json, &client.labs()?, labs_text)?,
+        QueryCommand::Status => render(json, &client.status()?, status_text)?,
     };
-    let v = client.get(&path)?;
-    if json {
-        println!("{v}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    match kind {
-        "comparability" => print!("{}", crate::report_text::comparability(&v)),
-        "labs" => {
-            for l in v["labs"].as_array().cloned().unwrap_or_default() {
-                println!(
-                    "{}  {:<16} {}{}",
-                    l["lab"].as_str().unwrap_or("?"),
-                    l["name"].as_str().unwrap_or("?"),
-                    l["status"].as_str().unwrap_or("?"),
-                    if l["equivocated"] == true {
-                        "  (equivocated)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            println!(
-                "evidence root {}",
-                v["evidence_root"].as_str().unwrap_or("?")
-            );
-        }
-        "status" => print!("{}", status_text(&v)),
-        _ => println!("{}", serde_json::to_string_pretty(&v)?),
-    }
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
+/// The answer as one line of JSON (`--json`), or as `text` renders it for people.
+fn render<T: Serialize>(
+    json: bool,
+    answer: &T,
+    text: impl Fn(&T) -> String,
+) -> anyhow::Result<String> {
+    Ok(if json {
+        serde_json::to_string(answer)? + "\n"
+    } else {
+        text(answer)
+    })
+}
+
+/// `query labs` for people: one line per lab.
+fn labs_text(a: &LabsAnswer) -> String {
+    let mut out = String::new();
+    for l in &a.labs {
+        out.push_str(&format!(
+            "{}  {:<16} {}{}\n",
+            l.lab,
+            l.name,
+            l.status.as_str(),
+            if l.equivocated { "  (equivocated)" } else { "" }
+        ));
+    }
+    out.push_str(&format!("evidence root {}\n", a.evidence_root));
+    out
+}
+
 /// `query status` for people: one line per fact, and the signing state in words.
-fn status_text(v: &serde_json::Value) -> String {
-    let s = |k: &str| v[k].as_str().unwrap_or("?").to_owned();
-    let n = |k: &str| v[k].as_u64().unwrap_or(0);
-    let sign = &v["signing"];
-    let held = sign["own_records"].as_u64().unwrap_or(0);
-    let signing = match sign["state"].as_str() {
-        Some("ready") => match sign["without_peers"].as_str() {
-            Some("override") => "ready (sign_without_peers is on)".to_owned(),
+fn status_text(v: &StatusAnswer) -> String {
+    let sign = &v.signing;
+    let held = sign.own_records;
+    let signing = match &sign.state {
+        SigningState::Ready => match sign.without_peers {
+            Some(WithoutPeers::Override) => "ready (sign_without_peers is on)".to_owned(),
             _ => "ready".to_owned(),
         },
-        Some("catching_up") => format!(
-            "catching up: {held} of {} own records known to peers",
-            sign["known"].as_u64().unwrap_or(0)
-        ),
-        Some("checking") => {
+        SigningState::CatchingUp { known, .. } => {
+            format!("catching up: {held} of {known} own records known to peers")
+        }
+        SigningState::Checking { .. } => {
             format!("checking a peer's claim that our chain goes beyond our {held} records")
         }
-        Some("no_peer") => "waiting: no peer has answered since start".to_owned(),
-        _ => "?".to_owned(),
+        SigningState::NoPeer => "waiting: no peer has answered since start".to_owned(),
     };
     format!(
         "node {} ({})\nevidence root {}\nrecords {} (own {held})\npeers {}\nfork proofs {}\nsigning: {signing}\n",
-        s("name"),
-        s("node"),
-        s("evidence_root"),
-        n("records"),
-        n("peers"),
-        n("forks"),
+        v.name, v.node, v.evidence_root, v.records, v.peers, v.forks,
     )
 }

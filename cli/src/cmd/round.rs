@@ -63,13 +63,10 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "round": round, "suite": suite, "record": v["id"] })
+            serde_json::json!({ "round": round, "suite": suite, "record": v.id })
         );
     } else {
-        println!(
-            "opened round {round} of suite {suite} (record {})",
-            v["id"].as_str().unwrap_or("?")
-        );
+        println!("opened round {round} of suite {suite} (record {})", v.id);
     }
     Ok(ExitCode::SUCCESS)
 }

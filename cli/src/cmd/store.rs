@@ -70,6 +70,7 @@ fn check(args: CheckArgs, json: bool) -> anyhow::Result<ExitCode> {
         store.check_with(false, OpenProgress::Quiet)?
     };
     if json {
+        // CLI output of an offline command, not an HTTP answer: assembled as JSON values.
         let damaged: Vec<serde_json::Value> = report
             .damaged
             .iter()

@@ -15,6 +15,8 @@ use interlab_protocol::{
     Bundle, BundleError, BundleFailure, EnvelopeFailure, MemoryLog, RecordRef, diagnose,
     split_sequence,
 };
+// The `--json` report of this offline command is assembled as a JSON value: it is CLI
+// output, not an HTTP answer (those are typed in `interlab_node::api::types`).
 use serde_json::{Value, json};
 
 /// Arguments of `interlab verify`.

@@ -6,6 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::types::ErrorBody;
 use crate::{
     publisher::{NotReady, PublishError, SigningStatus},
     store::StoreError,
@@ -113,10 +114,11 @@ impl From<PublishError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let Some(s) = self.signing {
-            body["signing"] = serde_json::to_value(s).unwrap_or_default();
-        }
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message,
+            signing: self.signing,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -151,19 +153,22 @@ mod tests {
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
             .await
             .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"], "catching_up");
+        let v: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v.error, "catching_up");
         assert!(
-            v["message"]
-                .as_str()
-                .unwrap()
+            v.message
                 .starts_with("this node holds 3072 of its own 5705 records known to peers"),
-            "{v}"
+            "{v:?}"
         );
-        assert_eq!(v["signing"]["state"], "catching_up");
-        assert_eq!(v["signing"]["held"], 3072);
-        assert_eq!(v["signing"]["known"], 5705);
-        assert_eq!(v["signing"]["ready"], false);
-        assert_eq!(v["signing"]["peers"]["proven_seq"], 5704);
+        let signing = v.signing.expect("the signing status");
+        assert_eq!(
+            signing.state,
+            SigningState::CatchingUp {
+                held: 3072,
+                known: 5705
+            }
+        );
+        assert!(!signing.ready);
+        assert_eq!(signing.peers.proven_seq, Some(5704));
     }
 }

@@ -5,8 +5,10 @@
 mod admin;
 pub mod dashboard;
 mod error;
+pub mod openapi;
 mod records;
 pub mod reports;
+pub mod types;
 
 use std::{sync::Arc, time::Duration};
 
@@ -58,7 +60,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/comparability", get(reports::comparability))
         .route("/v1/drift", get(reports::drift))
         .route("/v1/disputes", get(reports::disputes))
-        .route("/v1/report", get(crate::report::http::report));
+        .route("/v1/report", get(crate::report::http::report))
+        .route("/v1/openapi.json", get(openapi::openapi_json));
     let guarded = Router::new()
         .route("/v1/publish", post(records::publish))
         .route("/v1/artefacts", post(records::upload))

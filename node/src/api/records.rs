@@ -9,27 +9,20 @@ use axum::{
     http::header,
     response::IntoResponse,
 };
-use interlab_protocol::{Body, Digest, Envelope, PublicKey, Record, RecordId};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use interlab_protocol::{Body, Digest, Envelope, PublicKey, RecordId};
 
-use super::{ApiError, ApiState};
+use super::{
+    ApiError, ApiState,
+    types::{
+        ErrorBody, ForkView, ForksAnswer, LabStatus, LabView, LabsAnswer, ProofAnswer,
+        PublishAnswer, PublishRequest, RecordAnswer, RecordView, RecordsPage, RecordsQuery,
+        SigningAnswer, StatusAnswer, SubmitAnswer, UploadAnswer,
+    },
+};
 use crate::{publisher::PublishError, store::RecordFilter};
 
 /// Most records one page returns.
 const MAX_PAGE: usize = 500;
-
-/// A record as the API shows it: decoded, with its raw envelope in hex.
-#[derive(Debug, Serialize)]
-pub(crate) struct RecordView {
-    id: RecordId,
-    author: PublicKey,
-    seq: u64,
-    kind: &'static str,
-    time_ms: u64,
-    record: Record,
-    envelope: String,
-}
 
 impl RecordView {
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<RecordView, ApiError> {
@@ -39,7 +32,7 @@ impl RecordView {
             id: opened.id,
             author: opened.record.author,
             seq: opened.record.seq,
-            kind: opened.record.body.kind(),
+            kind: opened.record.body.kind().to_owned(),
             time_ms: opened.record.time_ms,
             envelope: hex::encode(bytes),
             record: opened.record,
@@ -56,7 +49,18 @@ where
         .map_err(|e| ApiError::bad_request(format!("parameter `{name}`: {e}")))
 }
 
-pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    description = "The node: evidence root, records, peers, fork proofs, and whether it may sign.",
+    responses(
+        (status = 200, description = "The answer", body = StatusAnswer),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
+pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<StatusAnswer>, ApiError> {
     let ev = s.store.evidence();
     let peers = s
         .net
@@ -70,51 +74,64 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Value>
         .map_err(|e| ApiError::upstream(e.to_string()))?;
     let scheme = s.store.scheme();
     let forks = s.store.forks()?.len();
-    Ok(Json(json!({
-        "name": s.name,
-        "node": s.publisher.public(),
-        "peer_id": s.net.peer_id().to_string(),
-        "scheme": scheme.map(|(id, _)| id),
-        "owner": scheme.map(|(_, o)| o),
-        "evidence_root": ev.root,
-        "records": ev.records,
-        "frontier": ev.frontier,
-        "peers": peers.len(),
-        "peer_list": peers,
-        "banned": banned,
-        "forks": forks,
-        "signing": s.publisher.signing_status(),
-    })))
+    Ok(Json(StatusAnswer {
+        name: s.name.clone(),
+        node: s.publisher.public(),
+        peer_id: s.net.peer_id().to_string(),
+        scheme: scheme.map(|(id, _)| id),
+        owner: scheme.map(|(_, o)| o),
+        evidence_root: ev.root,
+        records: ev.records,
+        frontier: ev.frontier,
+        peers: peers.len() as u64,
+        peer_list: peers,
+        banned,
+        forks: forks as u64,
+        signing: s.publisher.signing_status(),
+    }))
 }
 
 /// `GET /v1/signing`: waits (at most the peer wait) until the node may sign, then
 /// answers its signing status; 409 with the reason when it may not. Commands that do
 /// long work before they publish (`interlab run`) ask first.
-pub(crate) async fn signing(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/signing",
+    tag = "node",
+    description = "Waits (at most the peer wait) until the node may sign; 409 with the reason when it may not.",
+    responses(
+        (status = 200, description = "The answer", body = SigningAnswer),
+        (status = 409, description = "Signing now could equivocate, or no scheme yet; the body carries the signing status", body = ErrorBody)
+    )
+)]
+pub(crate) async fn signing(
+    State(s): State<Arc<ApiState>>,
+) -> Result<Json<SigningAnswer>, ApiError> {
     match s.publisher.ready().await {
-        Ok(()) => Ok(Json(json!({
-            "evidence_root": s.store.evidence().root,
-            "signing": s.publisher.signing_status(),
-        }))),
+        Ok(()) => Ok(Json(SigningAnswer {
+            evidence_root: s.store.evidence().root,
+            signing: s.publisher.signing_status(),
+        })),
         Err(n) => Err(ApiError::not_ready(&n, Some(s.publisher.signing_status()))),
     }
 }
 
-/// Filters of `GET /v1/records`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    author: Option<String>,
-    kind: Option<String>,
-    suite: Option<String>,
-    round: Option<String>,
-    after: Option<String>,
-    limit: Option<String>,
-}
-
+#[utoipa::path(
+    get,
+    path = "/v1/records",
+    tag = "records",
+    description = "One page of accepted records in (author, seq) order.",
+    params(RecordsQuery),
+    responses(
+        (status = 200, description = "The answer", body = RecordsPage),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn list(
     State(s): State<Arc<ApiState>>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<RecordsQuery>,
+) -> Result<Json<RecordsPage>, ApiError> {
     let filter = RecordFilter {
         author: q
             .author
@@ -155,17 +172,30 @@ pub(crate) async fn list(
     let next = (views.len() == limit)
         .then(|| views.last().map(|v| format!("{}:{}", v.author, v.seq)))
         .flatten();
-    Ok(Json(json!({
-        "evidence_root": ev.root,
-        "records": views,
-        "next": next,
-    })))
+    Ok(Json(RecordsPage {
+        evidence_root: ev.root,
+        records: views,
+        next,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/records/{id}",
+    tag = "records",
+    description = "One accepted record with its inclusion proof.",
+    params(("id" = String, Path, description = "Record id (64 hex characters)")),
+    responses(
+        (status = 200, description = "The answer", body = RecordAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn one(
     State(s): State<Arc<ApiState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordAnswer>, ApiError> {
     let id: RecordId = parse("id", &id)?;
     let bytes = s
         .store
@@ -173,27 +203,54 @@ pub(crate) async fn one(
         .ok_or_else(|| ApiError::not_found(format!("no accepted record {id}")))?;
     let view = RecordView::from_bytes(&bytes)?;
     let proof = s.store.proof(&id);
-    Ok(Json(json!({
-        "evidence_root": proof.as_ref().map(|p| p.root),
-        "record": view,
-        "proof": proof,
-    })))
+    Ok(Json(RecordAnswer {
+        evidence_root: proof.as_ref().map(|p| p.root),
+        record: view,
+        proof,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/proof/{id}",
+    tag = "records",
+    description = "The inclusion proof of an accepted record under the current evidence root.",
+    params(("id" = String, Path, description = "Record id (64 hex characters)")),
+    responses(
+        (status = 200, description = "The answer", body = ProofAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)
+    )
+)]
 pub(crate) async fn proof(
     State(s): State<Arc<ApiState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProofAnswer>, ApiError> {
     let id: RecordId = parse("id", &id)?;
     let proof = s
         .store
         .proof(&id)
         .ok_or_else(|| ApiError::not_found(format!("no accepted record {id}")))?;
-    Ok(Json(
-        json!({ "evidence_root": proof.root, "proof": proof, "valid": proof.verify() }),
-    ))
+    Ok(Json(ProofAnswer {
+        evidence_root: proof.root,
+        valid: proof.verify(),
+        proof,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/artefacts/{digest}",
+    tag = "artefacts",
+    description = "An artefact by digest, from this node or fetched from a peer.",
+    params(("digest" = String, Path, description = "Artefact digest (64 hex characters)")),
+    responses(
+        (status = 200, description = "The artefact's bytes", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 502, description = "A peer could not provide it", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn artefact(
     State(s): State<Arc<ApiState>>,
     Path(digest): Path<String>,
@@ -210,27 +267,50 @@ pub(crate) async fn artefact(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/artefacts",
+    tag = "artefacts",
+    description = "Stores an artefact; its digest is the BLAKE3 of the bytes in the artefact domain.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The answer", body = UploadAnswer),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn upload(
     State(s): State<Arc<ApiState>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UploadAnswer>, ApiError> {
     let store = s.store.clone();
     let digest = tokio::task::spawn_blocking(move || store.put_artefact(&body))
         .await
         .map_err(ApiError::internal)??;
-    Ok(Json(json!({ "digest": digest })))
+    Ok(Json(UploadAnswer { digest }))
 }
 
-/// Body of `POST /v1/publish`: the record body to sign as the node's next record.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PublishRequest {
-    body: Body,
-}
-
+#[utoipa::path(
+    post,
+    path = "/v1/publish",
+    tag = "records",
+    description = "Signs the body as the node's next record, stores it durably and gossips it.",
+    request_body = PublishRequest,
+    responses(
+        (status = 200, description = "The answer", body = PublishAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 409, description = "Signing now could equivocate, or no scheme yet; the body carries the signing status", body = ErrorBody),
+        (status = 422, description = "The log refused the record; `error` is the rejection code", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn publish(
     State(s): State<Arc<ApiState>>,
     Json(req): Json<PublishRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PublishAnswer>, ApiError> {
     let kind = req.body.kind();
     let (id, envelope) = s
         .publisher
@@ -247,16 +327,26 @@ pub(crate) async fn publish(
         })?;
     let opened = envelope.open().map_err(ApiError::internal)?;
     let ev = s.store.evidence();
-    Ok(Json(json!({
-        "id": id,
-        "kind": kind,
-        "seq": opened.record.seq,
-        "evidence_root": ev.root,
-        "records": ev.records,
-    })))
+    Ok(Json(PublishAnswer {
+        id,
+        kind: kind.to_owned(),
+        seq: opened.record.seq,
+        evidence_root: ev.root,
+        records: ev.records,
+    }))
 }
 
-pub(crate) async fn labs(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/labs",
+    tag = "governance",
+    description = "The scheme owner and every lab it accredited, with standing.",
+    responses(
+        (status = 200, description = "The answer", body = LabsAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
+pub(crate) async fn labs(State(s): State<Arc<ApiState>>) -> Result<Json<LabsAnswer>, ApiError> {
     let ev = s.store.evidence();
     let authority = s.store.authority();
     let forks = s.store.forks()?;
@@ -264,54 +354,77 @@ pub(crate) async fn labs(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, 
         .iter()
         .filter_map(|f| f.verify().ok().map(|fork| fork.author))
         .collect();
-    let labs: Vec<Value> = authority
+    let labs = authority
         .labs()
-        .map(|l| {
-            json!({
-                "lab": l.key,
-                "name": l.name,
-                "status": l.status(),
-                "accredited_ms": l.accredited_ms,
-                "suspensions": l.suspensions,
-                "suspension_reasons": l.suspension_reasons,
-                "revoked_reason": l.revoked_reason,
-                "equivocated": flagged.contains(&l.key),
-            })
+        .map(|l| LabView {
+            lab: l.key,
+            name: l.name.clone(),
+            status: LabStatus::of(l),
+            accredited_ms: l.accredited_ms,
+            suspensions: l.suspensions.clone(),
+            suspension_reasons: l.suspension_reasons.clone(),
+            revoked_reason: l.revoked_reason.clone(),
+            equivocated: flagged.contains(&l.key),
         })
         .collect();
-    Ok(Json(json!({
-        "evidence_root": ev.root,
-        "owner": authority.owner(),
-        "labs": labs,
-    })))
+    Ok(Json(LabsAnswer {
+        evidence_root: ev.root,
+        owner: authority.owner(),
+        labs,
+    }))
 }
 
-pub(crate) async fn forks(State(s): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/forks",
+    tag = "governance",
+    description = "Every verified fork proof (equivocation) the node holds.",
+    responses(
+        (status = 200, description = "The answer", body = ForksAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
+pub(crate) async fn forks(State(s): State<Arc<ApiState>>) -> Result<Json<ForksAnswer>, ApiError> {
     let ev = s.store.evidence();
-    let forks: Vec<Value> = s
+    let forks = s
         .store
         .forks()?
         .iter()
         .filter_map(|p| {
-            p.verify().ok().map(|f| {
-                json!({
-                    "author": f.author,
-                    "seq": f.seq,
-                    "ids": [f.ids.0, f.ids.1],
-                    "proof": hex::encode(p.to_bytes()),
-                })
+            p.verify().ok().map(|f| ForkView {
+                author: f.author,
+                seq: f.seq,
+                ids: [f.ids.0, f.ids.1],
+                proof: hex::encode(p.to_bytes()),
             })
         })
         .collect();
-    Ok(Json(json!({ "evidence_root": ev.root, "forks": forks })))
+    Ok(Json(ForksAnswer {
+        evidence_root: ev.root,
+        forks,
+    }))
 }
 
 /// `POST /v1/envelopes`: an envelope signed elsewhere (e.g. with a key kept offline),
 /// validated, stored durably and gossiped like any other.
+#[utoipa::path(
+    post,
+    path = "/v1/envelopes",
+    tag = "records",
+    description = "An envelope signed elsewhere (canonical CBOR), validated, stored durably and gossiped.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The answer", body = SubmitAnswer),
+        (status = 401, description = "No or wrong API token", body = ErrorBody),
+        (status = 422, description = "The log refused the record; `error` is the rejection code", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
 pub(crate) async fn submit(
     State(s): State<Arc<ApiState>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SubmitAnswer>, ApiError> {
     let bytes = body.to_vec();
     let now = crate::publisher::now_ms();
     match crate::publisher::store_one(&s.store, bytes.clone(), now).await? {
@@ -319,9 +432,10 @@ pub(crate) async fn submit(
             if let Err(e) = s.net.publish(bytes).await {
                 tracing::debug!(%id, "gossip of submitted record: {e}");
             }
-            Ok(Json(
-                json!({ "id": id, "evidence_root": s.store.evidence().root }),
-            ))
+            Ok(Json(SubmitAnswer {
+                id,
+                evidence_root: s.store.evidence().root,
+            }))
         }
         Err(interlab_protocol::Rejection::Equivocation(proof)) => {
             // The store kept the proof; spread it so every node flags the author.

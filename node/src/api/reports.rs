@@ -17,9 +17,13 @@ use interlab_protocol::{
     governance::{self, Comparability, ComparabilityQuery, DisputeView, GovernanceError},
     stats::ReportConfig,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{ApiError, ApiState};
+pub use super::types::ComparabilityParams;
+use super::{
+    ApiError, ApiState,
+    types::{ComparabilityAnswer, DisputesAnswer, DriftAnswer, ErrorBody, LabDrift},
+};
 use crate::store::Store;
 
 /// The accepted records, opened, cached per evidence root.
@@ -71,38 +75,6 @@ impl LogCache {
         }
         Ok(snap)
     }
-}
-
-/// Evidence named by an answer.
-#[derive(Debug, Serialize)]
-pub struct EvidenceRef<'a> {
-    /// Evidence root.
-    pub root: Digest,
-    /// Accepted records.
-    pub records: u64,
-    /// Per-author heads.
-    pub frontier: &'a [interlab_protocol::FrontierEntry],
-}
-
-impl<'a> From<&'a EvidenceState> for EvidenceRef<'a> {
-    fn from(e: &'a EvidenceState) -> Self {
-        EvidenceRef {
-            root: e.root,
-            records: e.records,
-            frontier: &e.frontier,
-        }
-    }
-}
-
-/// Query of `GET /v1/comparability`.
-#[derive(Debug, Deserialize)]
-pub struct ComparabilityParams {
-    /// Suite id.
-    pub suite: Option<String>,
-    /// Round.
-    pub round: Option<String>,
-    /// `true` to include results under an upheld `exclude` resolution.
-    pub include_disputed: Option<String>,
 }
 
 /// Computes comparability from a snapshot.
@@ -189,21 +161,46 @@ fn answer(
     Ok((snap, c))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/comparability",
+    tag = "reports",
+    description = "Comparability of labs for one suite version and round.",
+    params(ComparabilityParams),
+    responses(
+        (status = 200, description = "The answer", body = ComparabilityAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (snap, c) = answer(&s, &p)?;
     let report_digest = interlab_protocol::report_digest(&c).map_err(ApiError::internal)?;
-    let body = serde_json::json!({
-        "evidence": EvidenceRef::from(&snap.evidence),
-        "evidence_root": snap.evidence.root,
-        "report_digest": report_digest,
-        "comparability": c,
-    });
-    json_bytes(&body)
+    json_bytes(&ComparabilityAnswer {
+        evidence: snap.evidence.clone(),
+        evidence_root: snap.evidence.root,
+        report_digest,
+        comparability: c,
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/drift",
+    tag = "reports",
+    description = "Drift of each lab's z-scores across rounds (CUSUM, EWMA, Westgard rules).",
+    params(ComparabilityParams),
+    responses(
+        (status = 200, description = "The answer", body = DriftAnswer),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn drift(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
@@ -213,21 +210,22 @@ pub(crate) async fn drift(
     for m in c.report.iter().flat_map(|r| &r.measurands) {
         for l in &m.labs {
             if let Some(d) = &l.drift {
-                labs.push(serde_json::json!({
-                    "lab": l.lab, "measurand": m.measurand, "drift": d,
-                }));
+                labs.push(LabDrift {
+                    lab: l.lab.clone(),
+                    measurand: m.measurand.clone(),
+                    drift: d.clone(),
+                });
             }
         }
     }
-    let body = serde_json::json!({
-        "evidence": EvidenceRef::from(&snap.evidence),
-        "evidence_root": snap.evidence.root,
-        "suite": c.suite,
-        "round": c.round,
-        "labs": labs,
-        "flags": c.flags,
-    });
-    json_bytes(&body)
+    json_bytes(&DriftAnswer {
+        evidence: snap.evidence.clone(),
+        evidence_root: snap.evidence.root,
+        suite: c.suite,
+        round: c.round,
+        labs,
+        flags: c.flags,
+    })
 }
 
 /// All disputes with their derived state.
@@ -235,14 +233,23 @@ pub fn all_disputes(snap: &Snapshot) -> Vec<DisputeView> {
     governance::disputes(&snap.records, &snap.authority)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/disputes",
+    tag = "reports",
+    description = "Every dispute with its derived state.",
+    responses(
+        (status = 200, description = "The answer", body = DisputesAnswer),
+        (status = 500, description = "Internal error (detail in the node's log)", body = ErrorBody)
+    )
+)]
 pub(crate) async fn disputes(
     State(s): State<Arc<ApiState>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let snap = s.cache.snapshot(&s.store)?;
-    let body = serde_json::json!({
-        "evidence": EvidenceRef::from(&snap.evidence),
-        "evidence_root": snap.evidence.root,
-        "disputes": all_disputes(&snap),
-    });
-    json_bytes(&body)
+    json_bytes(&DisputesAnswer {
+        evidence: snap.evidence.clone(),
+        evidence_root: snap.evidence.root,
+        disputes: all_disputes(&snap),
+    })
 }

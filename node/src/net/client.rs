@@ -2,13 +2,13 @@
 
 use interlab_protocol::{Digest, RecordId};
 use libp2p::{Multiaddr, PeerId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{NetError, OwnChain};
 
 /// A connected peer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     /// Its peer id (derived from its lab key).
     pub peer_id: String,
@@ -20,7 +20,7 @@ pub struct PeerInfo {
 
 /// A peer this node disconnected and refuses because its score fell below the graylist
 /// threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BannedPeer {
     /// Its peer id.
     pub peer_id: String,

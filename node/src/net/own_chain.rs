@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use interlab_protocol::{Envelope, FrontierEntry, PublicKey, SchemeId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What this node has learnt about its own chain from peers since it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnChain {
     /// Peers that answered a frontier request for this node's scheme since it started.
     pub peers_heard: usize,

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     assessments::declared_assessments,
@@ -52,7 +52,8 @@ pub struct ComparabilityQuery {
 }
 
 /// One run result and whether it counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResultLine {
     /// Record id.
     pub id: RecordId,
@@ -83,7 +84,8 @@ pub struct ResultLine {
 }
 
 /// One lab's verdicts on one test against the harmonized criterion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabAgreement {
     /// Lab name.
     pub lab: String,
@@ -98,20 +100,22 @@ pub struct LabAgreement {
 }
 
 /// A lab the network flags, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flag {
     /// Lab name.
     pub lab: String,
     /// Lab key.
     pub key: PublicKey,
     /// Kinds of finding (`z_score`, `criterion`, `drift`, `outlier`, `equivocation`).
-    pub kinds: Vec<&'static str>,
+    pub kinds: Vec<String>,
     /// One sentence per finding.
     pub reasons: Vec<String>,
 }
 
 /// A criterion that differs from the superseded suite version's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CriteriaChange {
     /// Test id.
     pub test: String,
@@ -122,7 +126,8 @@ pub struct CriteriaChange {
 }
 
 /// A test item of the suite and the state of its known answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemLine {
     /// Item id.
     pub id: String,
@@ -133,7 +138,8 @@ pub struct ItemLine {
 }
 
 /// The answer for one suite version and round.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comparability {
     /// Suite id.
     pub suite: Digest,

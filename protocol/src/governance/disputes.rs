@@ -2,12 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Action, Body, Grounds, Opened, Outcome, PublicKey, RecordId, authority::Authority};
 
 /// Where a dispute stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeState {
     /// Nobody has answered yet.
@@ -18,8 +19,20 @@ pub enum DisputeState {
     Resolved,
 }
 
+impl DisputeState {
+    /// The wire name (`open`, `answered`, `resolved`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DisputeState::Open => "open",
+            DisputeState::Answered => "answered",
+            DisputeState::Resolved => "resolved",
+        }
+    }
+}
+
 /// An answer to a dispute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Response {
     /// Response record.
     pub id: RecordId,
@@ -34,7 +47,8 @@ pub struct Response {
 }
 
 /// The owner's resolution.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolution {
     /// Resolution record.
     pub id: RecordId,
@@ -49,7 +63,8 @@ pub struct Resolution {
 }
 
 /// One dispute with everything said about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputeView {
     /// Dispute record.
     pub id: RecordId,

@@ -149,7 +149,7 @@ pub(super) fn flag_labs(
             flags.push(Flag {
                 lab,
                 key,
-                kinds,
+                kinds: kinds.into_iter().map(str::to_owned).collect(),
                 reasons,
             });
         }

@@ -12,6 +12,7 @@ use crate::{
 
 /// How a test declares its assigned value in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum AssignedDecl {
     /// The participants' robust consensus.
@@ -25,6 +26,7 @@ pub enum AssignedDecl {
 
 /// x_pt and σ_pt declared for one metric of a test.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricAssessment {
     /// The metric.
     pub metric: String,

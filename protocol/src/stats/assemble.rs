@@ -270,7 +270,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
     let screening = steps
         .iter()
         .map(|s| ScreeningLine {
-            test: s.test,
+            test: s.test.to_owned(),
             labs: s.cells.iter().map(name_of).collect(),
             statistic: s.statistic,
             class: s.class,

@@ -14,6 +14,7 @@ use super::{qhampel, robust, scores};
 
 /// How the assigned value is obtained (ISO 13528:2022 §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsensusMethod {
     /// ISO 13528 Algorithm A (C.3).
@@ -24,6 +25,7 @@ pub enum ConsensusMethod {
 
 /// Where a given assigned value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ValueSource {
     /// The scheme owner's run of the reference implementation on the item (§7.5).
@@ -36,6 +38,7 @@ pub enum ValueSource {
 
 /// The assigned value for one measurand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Assigned {
     /// Robust consensus of the participants' means.
@@ -64,6 +67,7 @@ pub enum Assigned {
 
 /// σ_pt for one measurand (ISO 13528:2022 §8).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SigmaPt {
     /// A fitness-for-purpose value prescribed by the scheme (§8.2).
@@ -91,6 +95,7 @@ pub enum SigmaPt {
 
 /// x_pt and σ_pt as declared for one measurand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assessment {
     /// How x_pt is set.
     pub assigned: Assigned,
@@ -171,6 +176,7 @@ impl Assessment {
 
 /// Which score the report uses for a lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreKind {
     /// z = (x − x_pt)/σ_pt, when u(x_pt) ≤ 0.3 σ_pt (§9.4).
@@ -181,6 +187,7 @@ pub enum ScoreKind {
 
 /// Basis of x_pt as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum XptBasis {
     /// Consensus of the participants.
@@ -204,6 +211,7 @@ pub enum XptBasis {
 
 /// Basis of σ_pt as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SigmaBasis {
     /// Prescribed (fitness for purpose).
@@ -227,6 +235,7 @@ pub enum SigmaBasis {
 
 /// What the report used for one measurand: x_pt, u(x_pt), σ_pt, their bases, and the score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssessmentLine {
     /// The assigned value.
     pub x_pt: Option<f64>,

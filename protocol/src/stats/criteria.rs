@@ -2,12 +2,13 @@
 //! verdicts are compared with the verdict the criterion gives on its own measurements,
 //! and the threshold the lab actually seems to use is estimated from its verdicts.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Criterion, Verdict};
 
 /// One measurement with the verdict the lab reported.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Judged {
     /// Measured value.
     pub value: f64,
@@ -18,7 +19,8 @@ pub struct Judged {
 }
 
 /// A reported verdict the harmonized criterion disagrees with.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disagreement {
     /// Measured value.
     pub value: f64,
@@ -31,7 +33,8 @@ pub struct Disagreement {
 }
 
 /// Agreement of one lab's verdicts with the harmonized criterion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agreement {
     /// Verdicts compared.
     pub n: usize,
@@ -65,7 +68,8 @@ pub fn agreement(judged: &[Judged], criterion: &Criterion) -> Agreement {
 }
 
 /// The acceptance threshold a lab's verdicts imply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ImpliedThreshold {
     /// Logistic fit P(pass | x) = 1/(1 + e^−(β₀ + β₁x)); x₅₀ = −β₀/β₁ with its
@@ -98,7 +102,8 @@ pub enum ImpliedThreshold {
 }
 
 /// Which side of the implied threshold passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PassingSide {
     /// Values above pass.

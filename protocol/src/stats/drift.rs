@@ -2,10 +2,11 @@
 //! Westgard-style rules, each alarm tagged with the round that raised it. A lab whose
 //! scores creep in one direction is found before any single score is unsatisfactory.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Settings of the drift charts (all in units of σ, i.e. of the z-score).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DriftConfig {
     /// CUSUM reference value k.
     pub cusum_k: f64,
@@ -30,11 +31,12 @@ impl Default for DriftConfig {
 }
 
 /// One alarm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alarm {
     /// `cusum_high`, `cusum_low`, `ewma_high`, `ewma_low`, `1_3s`, `2_2s`, `R_4s`,
     /// `4_1s` or `10_x`.
-    pub rule: &'static str,
+    pub rule: String,
     /// The round that raised it.
     pub round: u64,
     /// The chart value or z-score that triggered it.
@@ -42,7 +44,8 @@ pub struct Alarm {
 }
 
 /// Drift analysis of one lab's z-scores in round order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Drift {
     /// Rounds analysed.
     pub rounds: Vec<u64>,
@@ -82,7 +85,7 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
         out.cusum_low.push(lo);
         if hi > cfg.cusum_h {
             out.alarms.push(Alarm {
-                rule: "cusum_high",
+                rule: "cusum_high".into(),
                 round,
                 value: hi,
             });
@@ -90,7 +93,7 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
         }
         if lo > cfg.cusum_h {
             out.alarms.push(Alarm {
-                rule: "cusum_low",
+                rule: "cusum_low".into(),
                 round,
                 value: lo,
             });
@@ -102,13 +105,13 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
             cfg.ewma_l * (lam / (2.0 - lam) * (1.0 - (1.0 - lam).powi(2 * (t as i32 + 1)))).sqrt();
         if e > limit {
             out.alarms.push(Alarm {
-                rule: "ewma_high",
+                rule: "ewma_high".into(),
                 round,
                 value: e,
             });
         } else if e < -limit {
             out.alarms.push(Alarm {
-                rule: "ewma_low",
+                rule: "ewma_low".into(),
                 round,
                 value: e,
             });
@@ -116,7 +119,7 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
         let last = |k: usize| (t + 1 >= k).then(|| &series[t + 1 - k..=t]);
         if z.abs() > 3.0 {
             out.alarms.push(Alarm {
-                rule: "1_3s",
+                rule: "1_3s".into(),
                 round,
                 value: z,
             });
@@ -125,14 +128,14 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
             let (a, b) = (w[0].1, w[1].1);
             if (a > 2.0 && b > 2.0) || (a < -2.0 && b < -2.0) {
                 out.alarms.push(Alarm {
-                    rule: "2_2s",
+                    rule: "2_2s".into(),
                     round,
                     value: z,
                 });
             }
             if (a > 2.0 && b < -2.0) || (a < -2.0 && b > 2.0) {
                 out.alarms.push(Alarm {
-                    rule: "R_4s",
+                    rule: "R_4s".into(),
                     round,
                     value: b - a,
                 });
@@ -142,7 +145,7 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
             && (w.iter().all(|p| p.1 > 1.0) || w.iter().all(|p| p.1 < -1.0))
         {
             out.alarms.push(Alarm {
-                rule: "4_1s",
+                rule: "4_1s".into(),
                 round,
                 value: z,
             });
@@ -151,7 +154,7 @@ pub fn drift(series: &[(u64, f64)], cfg: &DriftConfig) -> Drift {
             && (w.iter().all(|p| p.1 > 0.0) || w.iter().all(|p| p.1 < 0.0))
         {
             out.alarms.push(Alarm {
-                rule: "10_x",
+                rule: "10_x".into(),
                 round,
                 value: z,
             });

@@ -1,7 +1,7 @@
 //! Chance-corrected agreement of verdicts: Fleiss' κ for many laboratories judging the
 //! same items, Cohen's κ for two. κ = 0 is the agreement expected by chance alone.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why κ could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,7 +51,8 @@ pub enum KappaError {
 }
 
 /// Fleiss' κ with its standard error under κ = 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fleiss {
     /// κ = (P̄ − P̄ₑ) / (1 − P̄ₑ).
     pub kappa: f64,
@@ -148,7 +149,8 @@ pub fn fleiss(table: &[Vec<f64>]) -> Result<Fleiss, KappaError> {
 }
 
 /// Cohen's κ with its large-sample standard errors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cohen {
     /// κ = (pₒ − pₑ) / (1 − pₑ).
     pub kappa: f64,

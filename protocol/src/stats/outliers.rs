@@ -2,12 +2,13 @@
 //! single (both ends) and double on the cell means, the straggler / outlier
 //! classification, and the order in which ISO applies them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{critical, precision::Cell, precision::typical_n};
 
 /// ISO 5725-2 classification of a test statistic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     /// Within the 5 % critical value: accepted.
@@ -41,7 +42,8 @@ pub fn classify_lower(stat: f64, crit_5: f64, crit_1: f64) -> Class {
 }
 
 /// Cochran's test on the cell SDs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cochran {
     /// C = s²_max / Σ sᵢ².
     #[serde(rename = "C")]
@@ -95,7 +97,8 @@ pub fn cochran(cells: &[Cell]) -> Option<Cochran> {
 }
 
 /// One Grubbs test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrubbsTest {
     /// The statistic: G for the single test, the ratio s²₍ₚ₋₂₎ / s²₀ for the double test.
     #[serde(rename = "G")]
@@ -111,7 +114,8 @@ pub struct GrubbsTest {
 }
 
 /// Grubbs tests on the cell means.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grubbs {
     /// Number of cell means tested.
     pub p: usize,
@@ -190,7 +194,8 @@ pub fn grubbs(values: &[f64], ids: &[usize]) -> Option<Grubbs> {
 }
 
 /// One step of the ISO 5725-2 §7.3.4 screening.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScreeningStep {
     /// `cochran`, `grubbs_single_high`, `grubbs_single_low`, `grubbs_double_high` or
     /// `grubbs_double_low`.

@@ -2,12 +2,13 @@
 //! unequal replicate counts and missing cells, and Mandel's h and k per laboratory.
 //! The outlier tests (Cochran, Grubbs) are in `outliers.rs`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{critical, robust::mean_sd};
 
 /// One laboratory's cell: its replicate count, mean and SD (`None` when n < 2).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cell {
     /// Number of values.
     pub n: usize,
@@ -37,7 +38,8 @@ impl Cell {
 
 /// ISO 5725-2 §7.4 estimates. Every field is `None` when the data cannot give it, and
 /// `notes` says why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Precision {
     /// Cells with at least one value.
     pub p: usize,
@@ -196,7 +198,8 @@ pub fn typical_n(cells: &[Cell]) -> Option<usize> {
 }
 
 /// Mandel critical values at 5 % and 1 % (`None` where not defined).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MandelCritical {
     /// Two-sided h at 5 %.
     pub h_5: Option<f64>,

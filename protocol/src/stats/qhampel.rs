@@ -2,7 +2,7 @@
 //! differences between laboratories and a location from Hampel's redescending ψ, so
 //! that a few gross results get no weight at all. Cost is O(p²) in the number of values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::robust::{RobustError, check_finite, median};
@@ -127,7 +127,8 @@ pub fn hampel(x: &[f64], s: f64) -> Result<f64, RobustError> {
 }
 
 /// Q/Hampel pair.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QHampel {
     /// Hampel location.
     pub x: f64,

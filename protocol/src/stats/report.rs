@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     assessment::{Assessment, AssessmentLine, EQUAL_TOLERANCE, ScoreKind},
@@ -129,14 +129,16 @@ impl Default for ReportConfig {
 }
 
 /// The report: one entry per measurand, in order of first appearance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     /// Per-measurand reports.
     pub measurands: Vec<MeasurandReport>,
 }
 
 /// One laboratory's line in a measurand report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabLine {
     /// Laboratory.
     pub lab: String,
@@ -192,7 +194,8 @@ pub struct LabLine {
 }
 
 /// A lab's performance score and which one it is.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabScore {
     /// z or z′.
     pub kind: ScoreKind,
@@ -203,7 +206,8 @@ pub struct LabScore {
 }
 
 /// Summary of the lab means of one method or tool.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MethodGroup {
     /// The method (`None`: not stated).
     pub method: Option<String>,
@@ -216,7 +220,8 @@ pub struct MethodGroup {
 }
 
 /// Robust summaries of the lab means.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RobustSummary {
     /// Median.
     pub median: f64,
@@ -229,7 +234,8 @@ pub struct RobustSummary {
 }
 
 /// Cochran's test with lab names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CochranLine {
     /// C.
     #[serde(rename = "C")]
@@ -247,7 +253,8 @@ pub struct CochranLine {
 }
 
 /// One Grubbs test with lab names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrubbsLine {
     /// Statistic.
     #[serde(rename = "G")]
@@ -263,7 +270,8 @@ pub struct GrubbsLine {
 }
 
 /// Grubbs tests with lab names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrubbsLines {
     /// Single, largest mean.
     pub single_high: GrubbsLine,
@@ -276,10 +284,11 @@ pub struct GrubbsLines {
 }
 
 /// A screening step with lab names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScreeningLine {
     /// Test name.
-    pub test: &'static str,
+    pub test: String,
     /// Suspect lab(s).
     pub labs: Vec<String>,
     /// Statistic.
@@ -291,7 +300,8 @@ pub struct ScreeningLine {
 }
 
 /// Verdict agreement between labs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KappaLine {
     /// Items (rounds) rated.
     pub items: usize,
@@ -304,7 +314,8 @@ pub struct KappaLine {
 }
 
 /// Comparability report for one measurand.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeasurandReport {
     /// Measurand.
     pub measurand: String,

@@ -2,7 +2,7 @@
 //! Algorithm S. They give an assigned value and spread that a few wild laboratories
 //! cannot drag away. The Q method / Hampel estimator lives in `qhampel.rs`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::critical::{chi2_cdf, chi2_quantile};
 
@@ -150,7 +150,8 @@ pub fn round_sig3(v: f64) -> f64 {
 }
 
 /// The consistency factor of Algorithm A.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HuberFactor {
     /// 1.134, as printed in ISO 13528.
@@ -181,7 +182,8 @@ pub fn exact_huber_factor(k: f64) -> f64 {
 }
 
 /// When an iterative estimator stops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "rule")]
 pub enum Stopping {
     /// ISO 13528:2022 C.3.1: stop when the third significant figure of both estimates
@@ -215,7 +217,8 @@ impl Stopping {
 }
 
 /// How Algorithm A starts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StartScale {
     /// MADe with 1.483 (ISO 13528).
@@ -225,7 +228,8 @@ pub enum StartScale {
 }
 
 /// Settings of Algorithm A.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlgorithmAConfig {
     /// Consistency factor.
     pub factor: HuberFactor,
@@ -279,7 +283,8 @@ impl AlgorithmAConfig {
 }
 
 /// The result of Algorithm A.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlgorithmA {
     /// Robust mean x*.
     pub x: f64,
@@ -379,7 +384,8 @@ pub fn algorithm_a(x: &[f64], cfg: &AlgorithmAConfig) -> Result<AlgorithmA, Robu
 }
 
 /// The result of Algorithm S.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlgorithmS {
     /// Robust pooled standard deviation (or range) w*.
     pub w: f64,

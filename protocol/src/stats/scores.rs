@@ -1,10 +1,11 @@
 //! Performance scores (ISO 13528:2022 §9): how far a laboratory is from the assigned
 //! value, in units a regulator can read without knowing the measurand.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// ISO 13528 §9.6 band of a z, z′ or ζ score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     /// |score| ≤ 2 (for En: |En| ≤ the En limit).

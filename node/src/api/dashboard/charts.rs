@@ -485,7 +485,7 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
                 format!(
                     "{}: {} at round {} (value {})",
                     esc(lab),
-                    esc(a.rule),
+                    esc(&a.rule),
                     a.round,
                     num(a.value)
                 )

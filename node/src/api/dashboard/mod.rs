@@ -78,6 +78,18 @@ pub(crate) struct PageData {
 }
 
 /// `GET /[?suite=ID&round=R&include_disputed=true]`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "dashboard",
+    description = "The dashboard: an HTML page with the report's charts (z-scores, Mandel h/k, Youden, control charts); an unknown suite or round still renders, with status 404 and the reason on the page.",
+    params(ComparabilityParams),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 404, description = "The page, saying which suite or round is unknown", body = String, content_type = "text/html"),
+        (status = 500, description = "Internal error (detail in the node's log)", body = super::types::ErrorBody)
+    )
+)]
 pub async fn page(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
