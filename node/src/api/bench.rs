@@ -313,8 +313,7 @@ fn route_stats(samples: &[(usize, f64, Option<u16>)]) -> BTreeMap<String, RouteS
         let mut ms: Vec<f64> = Vec::new();
         let mut errors_5xx = BTreeMap::new();
         let mut failed = 0;
-        for (route, t, status) in samples.iter().filter(|s| s.0 == r) {
-            let _ = route;
+        for (_, t, status) in samples.iter().filter(|s| s.0 == r) {
             match status {
                 Some(code) => {
                     ms.push(*t);

@@ -58,8 +58,7 @@ pub async fn json_errors(resp: Response) -> Response {
         _ => status
             .canonical_reason()
             .unwrap_or("error")
-            .to_lowercase()
-            .to_string(),
+            .to_lowercase(),
     };
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
         format!("request body is over the limit of {MAX_BODY} bytes")
