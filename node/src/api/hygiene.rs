@@ -55,10 +55,7 @@ pub async fn json_errors(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     let text = match axum::body::to_bytes(body, MAX_MESSAGE).await {
         Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
-        _ => status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_lowercase(),
+        _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
     };
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
         format!("request body is over the limit of {MAX_BODY} bytes")
