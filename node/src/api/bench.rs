@@ -232,7 +232,7 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
 
     let unloaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let samples: Arc<Mutex<Vec<(usize, f64, Option<u16>)>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let clients: Vec<_> = (0..spec.clients)
         .map(|i| {
             let (stop, samples, base, ids) = (
@@ -264,6 +264,9 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
     })
 }
 
+/// One request: route index, milliseconds, status (none: no HTTP answer).
+type Sample = (usize, f64, Option<u16>);
+
 const ROUTES: [&str; 3] = ["/v1/comparability", "/v1/status", "/v1/proof/{id}"];
 
 /// One client: the three routes in turn until told to stop; (route, ms, status).
@@ -272,7 +275,7 @@ fn client_loop(
     base: &str,
     ids: &[RecordId],
     stop: &AtomicBool,
-    samples: &Mutex<Vec<(usize, f64, Option<u16>)>>,
+    samples: &Mutex<Vec<Sample>>,
 ) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -307,7 +310,7 @@ fn client_loop(
     }
 }
 
-fn route_stats(samples: &[(usize, f64, Option<u16>)]) -> BTreeMap<String, RouteStats> {
+fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
     let mut out = BTreeMap::new();
     for (r, name) in ROUTES.iter().enumerate() {
         let mut ms: Vec<f64> = Vec::new();
