@@ -66,6 +66,10 @@ enum Command {
     /// Network benchmarks on loopback (propagation, catch-up).
     #[command(hide = true)]
     BenchNet(cmd::bench_net::Args),
+    /// HTTP clients on one node's read API while it relays gossip (p50/p99 per route,
+    /// gossip p99 with and without the load).
+    #[command(hide = true)]
+    BenchApi(cmd::bench_api::Args),
 }
 
 /// Exit code 1: the command ran and found a failure (bad evidence, refused input).
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),
+        Command::BenchApi(args) => cmd::bench_api::run(args, cli.json),
         Command::Store(args) => cmd::store::run(args, cli.json),
     };
     match out {

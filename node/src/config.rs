@@ -94,6 +94,7 @@ pub struct Config {
     bootstrap: Vec<String>,
     scheme: Option<String>,
     sign_without_peers: bool,
+    api_public: bool,
 }
 
 impl Default for Config {
@@ -113,6 +114,8 @@ impl Default for Config {
             // Never sign before some peer has answered since start (a node whose store
             // was lost could otherwise sign at a position of its chain it already used).
             sign_without_peers: false,
+            // The API may listen only on loopback unless the operator says otherwise.
+            api_public: false,
         }
     }
 }
@@ -132,6 +135,8 @@ struct File {
     scheme: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     sign_without_peers: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    api_public: bool,
 }
 
 fn default_listen() -> String {
@@ -254,6 +259,10 @@ impl Config {
     pub fn sign_without_peers(&self) -> bool {
         self.sign_without_peers
     }
+    /// Whether the API may listen on an address other than loopback.
+    pub fn api_public(&self) -> bool {
+        self.api_public
+    }
 
     /// Reads and checks the configuration at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -280,6 +289,7 @@ impl Config {
             bootstrap: file.bootstrap,
             scheme: file.scheme,
             sign_without_peers: file.sign_without_peers,
+            api_public: file.api_public,
         }
         .build()
     }
@@ -297,6 +307,7 @@ impl Config {
             bootstrap: self.bootstrap.clone(),
             scheme: self.scheme.clone(),
             sign_without_peers: self.sign_without_peers,
+            api_public: self.api_public,
         };
         let body = toml::to_string(&file).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
@@ -307,7 +318,8 @@ impl Config {
              # name: lab display name; listen: libp2p multiaddr; api: HTTP API address;\n\
              # bootstrap: peers' multiaddrs; scheme: the scheme id this node belongs to;\n\
              # sign_without_peers = true: sign although no peer answered since start (only\n\
-             # for a lab that is truly alone: see the operator guide).\n{body}"
+             # for a lab that is truly alone: see the operator guide); api_public = true:\n\
+             # let the API listen on an address other than loopback.\n{body}"
         );
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".tmp");

@@ -54,6 +54,19 @@ pub enum RuntimeError {
     /// The node directory does not exist or has no key.
     #[error("{0} is not an initialised node directory (run `interlab init --dir {0}` first)")]
     NotInitialised(String),
+    /// The API address is not loopback and the operator did not allow it.
+    #[error(
+        "the API address {addr} is not a loopback address: anyone who can reach it can read \
+         the log and try the API token; add --api-public (or `api_public = true` in the \
+         config) to allow it, or use 127.0.0.1"
+    )]
+    PublicApi {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// The network's thread or runtime could not be started.
+    #[error("cannot start the network thread: {0}")]
+    NetThread(std::io::Error),
     /// Writing `node.json`.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -80,6 +93,9 @@ pub struct Overrides {
     /// Sign although no peer has answered since start (or the config's
     /// `sign_without_peers`): only for a lab that is truly alone.
     pub sign_without_peers: bool,
+    /// Let the API listen on an address other than loopback (or the config's
+    /// `api_public`).
+    pub api_public: bool,
 }
 
 /// What a running node tells operators and other programs (also written to
@@ -115,7 +131,7 @@ pub struct RunningNode {
     pub state: Arc<ApiState>,
     stop: watch::Sender<bool>,
     api_task: JoinHandle<()>,
-    net_task: JoinHandle<()>,
+    net_task: std::thread::JoinHandle<()>,
 }
 
 fn parse_addr(field: &'static str, value: &str) -> Result<Multiaddr, RuntimeError> {
@@ -159,7 +175,7 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
     if let Some(i) = overrides.sync_interval {
         net_config = net_config.with_sync_interval(i);
     }
-    let (net, net_task) = net::spawn(net_config.build()?, key.to_bytes(), store.clone()).await?;
+    let (net, net_task) = spawn_net(net_config.build()?, key.to_bytes(), store.clone()).await?;
 
     let api_addr: SocketAddr = match &overrides.api {
         Some(a) => a.parse().map_err(|_| RuntimeError::Address {
@@ -169,6 +185,15 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         })?,
         None => config.api()?,
     };
+    if !api_addr.ip().is_loopback() {
+        if !(overrides.api_public || config.api_public()) {
+            return Err(RuntimeError::PublicApi { addr: api_addr });
+        }
+        tracing::warn!(
+            "the API listens on {api_addr}, which is not loopback: reads are open to anyone \
+             who can reach it; put it behind a TLS proxy"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
         .map_err(|source| RuntimeError::Bind {
@@ -200,17 +225,19 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         name: config.name().to_owned(),
         token,
         cache: Default::default(),
+        reports: Default::default(),
+        limits: Default::default(),
     });
     let (stop, mut stopped) = watch::channel(false);
     let app = api::router(state.clone());
-    let api_task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let api_task = tokio::spawn(api::serve::serve(
+        listener,
+        app,
+        api::serve::ServeConfig::default(),
+        async move {
             let _ = stopped.wait_for(|s| *s).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!("API server stopped: {e}");
-        }
-    });
+        },
+    ));
 
     // Give the transport a moment to report its listen address.
     let mut addrs = Vec::new();
@@ -257,6 +284,60 @@ impl RunningNode {
         let _ = self.stop.send(true);
         let _ = self.api_task.await;
         self.net.shutdown().await;
-        let _ = self.net_task.await;
+        let net_task = self.net_task;
+        let _ = tokio::task::spawn_blocking(move || net_task.join()).await;
     }
 }
+
+/// Starts the peer network on its own thread and tokio runtime, so that however busy
+/// the API's runtime is (report computations, many clients), gossip and sync keep being
+/// polled. The thread ends when the network's event loop does.
+async fn spawn_net(
+    config: NetConfig,
+    secret: [u8; 32],
+    store: Store,
+) -> Result<(NetClient, std::thread::JoinHandle<()>), RuntimeError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("interlab-net".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(NET_THREADS)
+                .thread_name("interlab-net")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(RuntimeError::NetThread(e)));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match net::spawn(config, secret, store).await {
+                    Ok((client, task)) => {
+                        let _ = tx.send(Ok(client));
+                        let _ = task.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                    }
+                }
+            });
+        })
+        .map_err(RuntimeError::NetThread)?;
+    match rx.await {
+        Ok(Ok(client)) => Ok((client, thread)),
+        Ok(Err(e)) => {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            Err(e)
+        }
+        Err(_) => Err(RuntimeError::NetThread(std::io::Error::other(
+            "the network thread ended before it started",
+        ))),
+    }
+}
+
+/// Worker threads of the network's runtime (the event loop is one task; the scrub and
+/// ingest's blocking work are the others).
+const NET_THREADS: usize = 2;

@@ -305,3 +305,30 @@ fn late_results_are_kept_but_marked_and_criteria_changes_between_versions_are_re
     assert_eq!(c.results.len(), 2);
     assert!(c.results.iter().all(|r| r.id != old_result.id()));
 }
+
+#[test]
+fn a_dispute_whose_target_is_not_in_the_log_awaits_it_and_takes_effect_when_it_arrives() {
+    let mut s = TestScheme::new("awaiting", 2, 23);
+    let (suite, suite_env) = publish_suite(&mut s);
+    let mut all = s.bytes();
+    all.extend(suite_env);
+    let result = s.labs[1].next(Body::RunResult(sample_run_result(suite, 1, 0.5)));
+    let dispute = s.labs[0].next(Body::Dispute {
+        target: result.id(),
+        grounds: interlab_protocol::Grounds::Outlier,
+        statement: "far off".into(),
+        evidence: vec![],
+    });
+    // The dispute arrives first: stored, awaiting its target.
+    let mut log = MemoryLog::new();
+    assert!(log.ingest_all(&all, NOW).is_empty());
+    assert!(log.ingest_all(&[dispute.to_bytes()], NOW).is_empty());
+    let ds = disputes(&records(&log), log.authority());
+    assert_eq!(ds[0].state, DisputeState::AwaitingTarget);
+    assert_eq!(ds[0].target_author, None);
+    // The target arrives: the same dispute is open, as on a node that saw them in order.
+    assert!(log.ingest_all(&[result.to_bytes()], NOW).is_empty());
+    let ds = disputes(&records(&log), log.authority());
+    assert_eq!(ds[0].state, DisputeState::Open);
+    assert_eq!(ds[0].target_author, Some(s.labs[1].public()));
+}

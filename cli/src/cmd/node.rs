@@ -35,6 +35,10 @@ pub(crate) struct Args {
     /// its chain that peers already hold, and be flagged as an equivocator for good.
     #[arg(long)]
     sign_without_peers: bool,
+    /// Let the HTTP API listen on an address other than loopback (anyone who can reach
+    /// it can read the log and try the token; put it behind a TLS proxy).
+    #[arg(long)]
+    api_public: bool,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -60,6 +64,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 scheme: args.scheme,
                 sync_interval,
                 sign_without_peers: args.sign_without_peers,
+                api_public: args.api_public,
             },
         )
         .await

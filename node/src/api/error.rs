@@ -68,6 +68,25 @@ impl ApiError {
             signing: None,
         }
     }
+    /// 503: the node is at its limit of concurrent report computations; the answer
+    /// carries `Retry-After`.
+    pub fn busy(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "busy",
+            message: message.into(),
+            signing: None,
+        }
+    }
+    /// 413: the request body is over the limit.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: message.into(),
+            signing: None,
+        }
+    }
     /// 500; the detail is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal API error: {detail}");
@@ -92,7 +111,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            StoreError::ArtefactTooLarge { .. } => ApiError::too_large(e.to_string()),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -114,12 +136,22 @@ impl From<PublishError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_owned(),
-            message: self.message,
-            signing: self.signing,
-        };
-        (self.status, Json(body)).into_response()
+        let mut resp = (
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+                signing: self.signing,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
     }
 }
 

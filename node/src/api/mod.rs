@@ -3,11 +3,17 @@
 //! evidence root it was computed from.
 
 mod admin;
+pub mod bench;
+pub mod compute;
 pub mod dashboard;
 mod error;
+pub mod hygiene;
+#[cfg(test)]
+mod hygiene_tests;
 pub mod openapi;
 mod records;
 pub mod reports;
+pub mod serve;
 pub mod types;
 
 use std::{sync::Arc, time::Duration};
@@ -21,12 +27,9 @@ use axum::{
     routing::{get, post},
 };
 pub use error::ApiError;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{net::NetClient, publisher::Publisher, store::Store};
-
-/// Largest request body (artefact uploads are the biggest).
-const MAX_BODY: usize = 80 * 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Debug)]
@@ -43,6 +46,10 @@ pub struct ApiState {
     pub token: String,
     /// Opened records per evidence root, for governance answers.
     pub cache: reports::LogCache,
+    /// Computed reports per evidence root and query.
+    pub reports: compute::Reports,
+    /// How many report computations may run at once.
+    pub limits: compute::Limits,
 }
 
 /// Builds the router.
@@ -70,11 +77,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/admin/sync", post(admin::sync))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.merge(guarded)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(hygiene::MAX_BODY))
+        .layer(RequestBodyLimitLayer::new(hygiene::MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(120),
         ))
+        .layer(middleware::map_response(hygiene::json_errors))
         .with_state(state)
 }
 

@@ -312,6 +312,7 @@ pub(crate) async fn publish(
     Json(req): Json<PublishRequest>,
 ) -> Result<Json<PublishAnswer>, ApiError> {
     let kind = req.body.kind();
+    super::hygiene::check_target(&s.store, &req.body)?;
     let (id, envelope) = s
         .publisher
         .publish(req.body)

@@ -2,10 +2,7 @@
 //! Each names the evidence root and frontier it was computed from; two nodes with the
 //! same root give byte-identical bodies.
 
-use std::{
-    collections::BTreeSet,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use axum::{
     extract::{Query, State},
@@ -13,7 +10,7 @@ use axum::{
     response::IntoResponse,
 };
 use interlab_protocol::{
-    Digest, Envelope, EvidenceState, Opened, PublicKey,
+    Digest, EvidenceState,
     governance::{self, Comparability, ComparabilityQuery, DisputeView, GovernanceError},
     stats::ReportConfig,
 };
@@ -21,61 +18,12 @@ use serde::Serialize;
 
 pub use super::types::ComparabilityParams;
 use super::{
-    ApiError, ApiState,
+    ApiError, ApiState, compute,
     types::{ComparabilityAnswer, DisputesAnswer, DriftAnswer, ErrorBody, LabDrift},
 };
-use crate::store::Store;
 
-/// The accepted records, opened, cached per evidence root.
-#[derive(Debug, Default)]
-pub struct LogCache {
-    inner: Mutex<Option<(Digest, Arc<Snapshot>)>>,
-}
-
-/// The log at one evidence root, as governance reads it.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// Root, count and frontier.
-    pub evidence: EvidenceState,
-    /// Accepted records in (author, seq) order.
-    pub records: Vec<Opened>,
-    /// Authors with a verified fork proof.
-    pub equivocators: BTreeSet<PublicKey>,
-    /// Authority derived from the owner's records.
-    pub authority: interlab_protocol::Authority,
-}
-
-impl LogCache {
-    /// The snapshot for the store's current root (rebuilt when the root moved).
-    pub fn snapshot(&self, store: &Store) -> Result<Arc<Snapshot>, ApiError> {
-        let evidence = store.evidence();
-        if let Ok(guard) = self.inner.lock()
-            && let Some((root, snap)) = guard.as_ref()
-            && *root == evidence.root
-        {
-            return Ok(snap.clone());
-        }
-        let mut records = Vec::new();
-        for bytes in store.all_envelopes()? {
-            records.push(Envelope::open_bytes(&bytes).map_err(ApiError::internal)?);
-        }
-        let equivocators = store
-            .forks()?
-            .iter()
-            .filter_map(|p| p.verify().ok().map(|f| f.author))
-            .collect();
-        let snap = Arc::new(Snapshot {
-            authority: store.authority(),
-            evidence,
-            records,
-            equivocators,
-        });
-        if let Ok(mut guard) = self.inner.lock() {
-            *guard = Some((snap.evidence.root, snap.clone()));
-        }
-        Ok(snap)
-    }
-}
+pub use super::compute::LogCache;
+pub use crate::store::Snapshot;
 
 /// Computes comparability from a snapshot.
 pub fn compute(snap: &Snapshot, q: &ComparabilityQuery) -> Result<Comparability, ApiError> {
@@ -108,7 +56,10 @@ pub fn suites(snap: &Snapshot) -> Vec<(Digest, String, String)> {
         .collect()
 }
 
-fn parse_query(p: &ComparabilityParams, snap: &Snapshot) -> Result<ComparabilityQuery, ApiError> {
+pub(crate) fn parse_query(
+    p: &ComparabilityParams,
+    snap: &Snapshot,
+) -> Result<ComparabilityQuery, ApiError> {
     let suite = match &p.suite {
         Some(s) => s
             .parse()
@@ -150,17 +101,6 @@ fn json_bytes(v: &impl Serialize) -> Result<JsonBody, ApiError> {
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes))
 }
 
-/// The snapshot and the comparability a query asks for (shared by the report endpoints).
-fn answer(
-    s: &ApiState,
-    p: &ComparabilityParams,
-) -> Result<(Arc<Snapshot>, Comparability), ApiError> {
-    let snap = s.cache.snapshot(&s.store)?;
-    let q = parse_query(p, &snap)?;
-    let c = compute(&snap, &q)?;
-    Ok((snap, c))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/comparability",
@@ -178,7 +118,7 @@ pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (snap, c) = answer(&s, &p)?;
+    let (snap, c) = compute::answer(&s, &p).await?;
     let report_digest = interlab_protocol::report_digest(&c).map_err(ApiError::internal)?;
     json_bytes(&ComparabilityAnswer {
         evidence: snap.evidence.clone(),
@@ -205,7 +145,7 @@ pub(crate) async fn drift(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (snap, c) = answer(&s, &p)?;
+    let (snap, c) = compute::answer(&s, &p).await?;
     let mut labs = Vec::new();
     for m in c.report.iter().flat_map(|r| &r.measurands) {
         for l in &m.labs {
@@ -246,10 +186,10 @@ pub fn all_disputes(snap: &Snapshot) -> Vec<DisputeView> {
 pub(crate) async fn disputes(
     State(s): State<Arc<ApiState>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let snap = s.cache.snapshot(&s.store)?;
+    let (snap, disputes) = compute::disputes(&s).await?;
     json_bytes(&DisputesAnswer {
         evidence: snap.evidence.clone(),
         evidence_root: snap.evidence.root,
-        disputes: all_disputes(&snap),
+        disputes,
     })
 }

@@ -318,6 +318,7 @@ impl Store {
             }
             t.new_fork || !overlay.is_empty()
         };
+        let publishing = self.publishing();
         if wrote {
             txn.commit()?;
         } else {
@@ -334,6 +335,7 @@ impl Store {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             cache.apply(overlay)?;
         }
+        drop(publishing);
         Ok(results)
     }
 }

@@ -52,6 +52,7 @@ mod query;
 mod scan;
 mod scrub;
 mod skim;
+mod snapshot;
 pub mod synth;
 mod tables;
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub use ingest::Prepared;
 pub use query::RecordFilter;
 pub use scan::Level as CheckLevel;
 pub use scrub::{ScrubConfig, ScrubStep};
+pub use snapshot::Snapshot;
 
 use cache::Cache;
 
@@ -145,6 +147,9 @@ struct Inner {
     /// Records quarantined while the store was open (the network re-reads the frontier
     /// when this moves).
     quarantines: AtomicU64,
+    /// Odd while a change readers must not see half-done is under way (see
+    /// [`snapshot`]).
+    publish_seq: AtomicU64,
 }
 
 /// How [`Store::open_with_progress`] reports the open-time check.
@@ -277,6 +282,7 @@ impl Store {
                 cache: RwLock::new(cache),
                 evidence: Mutex::new(None),
                 quarantines: AtomicU64::new(0),
+                publish_seq: AtomicU64::new(0),
             }),
         })
     }
@@ -406,6 +412,7 @@ impl Store {
             }
             new
         };
+        let _publishing = self.publishing();
         txn.commit()?;
         Ok(new)
     }

@@ -183,6 +183,7 @@ impl Store {
             };
             (head, authority)
         };
+        let publishing = self.publishing();
         self.mark_damaged((author, seq), &d)?;
         tracing::warn!(%author, seq, "store: record is damaged ({d}); quarantined until a peer sends a good copy");
         let mut cache = self
@@ -195,6 +196,7 @@ impl Store {
             cache.authority = a;
         }
         drop(cache);
+        drop(publishing);
         self.inner
             .quarantines
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -203,6 +205,7 @@ impl Store {
 
     /// Records damage of a record that is already held behind an earlier one.
     fn record_held_damage(&self, (author, seq): Pos, d: Damage) -> Result<(), StoreError> {
+        let _publishing = self.publishing();
         self.mark_damaged((author, seq), &d)?;
         let mut cache = self
             .inner

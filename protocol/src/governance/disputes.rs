@@ -17,6 +17,10 @@ pub enum DisputeState {
     Answered,
     /// The scheme owner resolved it.
     Resolved,
+    /// The disputed record is not in the log (yet): the dispute is kept, as signed
+    /// evidence, but has no effect until its target arrives. Every node with the same
+    /// records derives the same state.
+    AwaitingTarget,
 }
 
 impl DisputeState {
@@ -163,7 +167,9 @@ pub fn disputes(records: &[Opened], authority: &Authority) -> Vec<DisputeView> {
         }
     }
     for d in &mut out {
-        d.state = if d.resolution.is_some() {
+        d.state = if d.target_author.is_none() {
+            DisputeState::AwaitingTarget
+        } else if d.resolution.is_some() {
             DisputeState::Resolved
         } else if d.responses.is_empty() {
             DisputeState::Open

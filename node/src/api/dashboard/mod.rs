@@ -94,13 +94,8 @@ pub async fn page(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<(StatusCode, Html<String>), ApiError> {
-    let snap = s.cache.snapshot(&s.store)?;
-    let forks = s
-        .store
-        .forks()?
-        .iter()
-        .filter_map(|f| f.verify().ok())
-        .collect();
+    let snap = super::compute::snapshot(&s).await?;
+    let forks = snap.forks.clone();
     let (status, view) = select(&snap, &p);
     let data = PageData {
         node: s.name.clone(),

@@ -1,0 +1,410 @@
+//! `interlab bench-api`: the read path under load, and what it costs the peer network.
+//!
+//! Three nodes on loopback in a line, `A — B — C`: A publishes a round's records by
+//! gossip, B (a full node: store, network on its own thread, HTTP API) relays them, C
+//! only hears them through B. The run has two phases of equal length: first no API load,
+//! then concurrent HTTP clients on B's `/v1/comparability`, `/v1/status` and
+//! `/v1/proof/{id}`. Both phases publish at the same rate; the gossip latency from A's
+//! publish to C's acceptance is compared between them, in the same run.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use interlab_protocol::{RecordId, SecretKey};
+use libp2p::Multiaddr;
+use serde::Serialize;
+
+use crate::{
+    config::{Config, NodeDir},
+    keyfile,
+    net::{self, NetClient, NetConfig},
+    runtime::{self, Overrides},
+    store::{Store, synth::Workload},
+};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ApiBenchSpec {
+    /// Length of each phase.
+    pub duration: Duration,
+    /// Concurrent HTTP clients in the loaded phase.
+    pub clients: usize,
+    /// Records in the log before the run.
+    pub initial: usize,
+    /// Records A publishes per second, in both phases.
+    pub rate: f64,
+    /// Seed of the log.
+    pub seed: u64,
+    /// Directory for the temporary stores.
+    pub dir: PathBuf,
+}
+
+/// Latencies of one route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteStats {
+    /// Requests answered.
+    pub requests: usize,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Answers by 5xx status.
+    pub errors_5xx: BTreeMap<u16, usize>,
+    /// Requests that got no HTTP answer.
+    pub failed: usize,
+}
+
+/// Gossip latency A → B → C in one phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gossip {
+    /// Records published.
+    pub published: usize,
+    /// Records C accepted.
+    pub arrived: usize,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+/// The result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiBenchReport {
+    /// Per route, during the loaded phase.
+    pub routes: BTreeMap<String, RouteStats>,
+    /// Gossip through B without API load.
+    pub gossip_unloaded: Gossip,
+    /// Gossip through B with API load.
+    pub gossip_loaded: Gossip,
+    /// Loaded over unloaded gossip p99.
+    pub gossip_p99_ratio: f64,
+    /// Loaded over unloaded gossip p50.
+    pub gossip_p50_ratio: f64,
+}
+
+/// Why the benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiBenchError {
+    /// Setting up a node.
+    #[error("bench-api setup: {0}")]
+    Setup(String),
+}
+
+fn setup<E: std::fmt::Display>(e: E) -> ApiBenchError {
+    ApiBenchError::Setup(e.to_string())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn key(seed: u64, i: u64) -> SecretKey {
+    let mut m = [0u8; 16];
+    m[..8].copy_from_slice(&seed.to_be_bytes());
+    m[8..].copy_from_slice(&i.to_be_bytes());
+    SecretKey::from_bytes(&interlab_protocol::Digest::of("interlab bench-api key v1", &m).0)
+}
+
+/// A bare network node (no API) on the bench's runtime.
+async fn bare(
+    dir: &Path,
+    name: &str,
+    seed: u64,
+    index: u64,
+    log: &[Vec<u8>],
+    now_ms: u64,
+    bootstrap: Vec<Multiaddr>,
+) -> Result<(NetClient, Store, Multiaddr), ApiBenchError> {
+    let store = Store::open(&dir.join(format!("{name}.redb"))).map_err(setup)?;
+    store.ingest(log, now_ms).map_err(setup)?;
+    let cfg = NetConfig::default()
+        .with_sync_interval(Duration::from_secs(2))
+        .with_bootstrap(bootstrap)
+        .build()
+        .map_err(setup)?;
+    let (client, _task) = net::spawn(cfg, key(seed, index).to_bytes(), store.clone())
+        .await
+        .map_err(setup)?;
+    let addr = client
+        .listen_addrs()
+        .await
+        .map_err(setup)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| setup("node has no listen address"))?;
+    let full = format!("{addr}/p2p/{}", client.peer_id())
+        .parse()
+        .map_err(setup)?;
+    Ok((client, store, full))
+}
+
+/// Runs the benchmark. Call it from outside any async runtime: it starts B on a runtime
+/// of its own, as `interlab node` would run it, and A and C on another.
+pub fn run(spec: &ApiBenchSpec) -> Result<ApiBenchReport, ApiBenchError> {
+    let dir = spec
+        .dir
+        .join(format!("interlab-bench-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(setup)?;
+    let result = run_in(spec, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime, ApiBenchError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(setup)
+}
+
+fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchError> {
+    let mut work = Workload::new(spec.seed, 4);
+    let log = work.take(spec.initial.max(50));
+    let scheme = work
+        .scheme()
+        .ok_or_else(|| setup("the log has no genesis"))?;
+    let now = work.now_ms();
+    let peers_rt = runtime("bench-peers")?;
+    let (a, a_store, a_addr) =
+        peers_rt.block_on(bare(dir, "a", spec.seed, 1, &log, now, Vec::new()))?;
+
+    // B: a full node from a node directory, on its own runtime.
+    let node_dir = NodeDir::new(dir.join("b"));
+    std::fs::create_dir_all(node_dir.root()).map_err(setup)?;
+    keyfile::create_secret_key(&node_dir.key()).map_err(setup)?;
+    keyfile::create_token(&node_dir.token()).map_err(setup)?;
+    Config::default()
+        .with_name("bench-b")
+        .build()
+        .and_then(|c| c.save(&node_dir.config()))
+        .map_err(setup)?;
+    Store::open(&node_dir.store())
+        .and_then(|s| s.ingest(&log, now))
+        .map_err(setup)?;
+    let b_rt = runtime("bench-b")?;
+    let b = b_rt
+        .block_on(runtime::start(
+            &node_dir,
+            Overrides {
+                bootstrap: vec![a_addr.to_string()],
+                scheme: Some(scheme),
+                ..Overrides::default()
+            },
+        ))
+        .map_err(setup)?;
+    let b_p2p: Multiaddr = b
+        .info
+        .p2p
+        .first()
+        .ok_or_else(|| setup("node B has no p2p address"))?
+        .parse()
+        .map_err(setup)?;
+    let (c, _c_store, _) =
+        peers_rt.block_on(bare(dir, "c", spec.seed, 3, &log, now, vec![b_p2p]))?;
+    // Let the gossip mesh form.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let base = b.info.api.clone();
+    let proof_ids: Vec<RecordId> = b
+        .store
+        .records(&Default::default(), None, 200)
+        .map_err(setup)?
+        .iter()
+        .filter_map(|bytes| interlab_protocol::Envelope::decode(bytes).ok())
+        .map(|e| e.id())
+        .collect();
+    // Warm the report cache as a first reader would.
+    let _ = ureq::get(format!("{base}/v1/comparability")).call();
+
+    let unloaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
+    let clients: Vec<_> = (0..spec.clients)
+        .map(|i| {
+            let (stop, samples, base, ids) = (
+                stop.clone(),
+                samples.clone(),
+                base.clone(),
+                proof_ids.clone(),
+            );
+            std::thread::spawn(move || client_loop(i, &base, &ids, &stop, &samples))
+        })
+        .collect();
+    let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
+    stop.store(true, Ordering::SeqCst);
+    for t in clients {
+        let _ = t.join();
+    }
+    b_rt.block_on(b.shutdown());
+    peers_rt.block_on(async {
+        a.shutdown().await;
+        c.shutdown().await;
+    });
+    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(ApiBenchReport {
+        routes: route_stats(&samples),
+        gossip_p99_ratio: loaded.p99_ms / unloaded.p99_ms,
+        gossip_p50_ratio: loaded.p50_ms / unloaded.p50_ms,
+        gossip_unloaded: unloaded,
+        gossip_loaded: loaded,
+    })
+}
+
+/// One request: route index, milliseconds, status (none: no HTTP answer).
+type Sample = (usize, f64, Option<u16>);
+
+const ROUTES: [&str; 3] = ["/v1/comparability", "/v1/status", "/v1/proof/{id}"];
+
+/// One client: the three routes in turn until told to stop; (route, ms, status).
+fn client_loop(
+    i: usize,
+    base: &str,
+    ids: &[RecordId],
+    stop: &AtomicBool,
+    samples: &Mutex<Vec<Sample>>,
+) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut mine = Vec::new();
+    let mut n = i;
+    while !stop.load(Ordering::SeqCst) {
+        let route = n % ROUTES.len();
+        let url = match route {
+            0 => format!("{base}/v1/comparability"),
+            1 => format!("{base}/v1/status"),
+            _ => match ids.get(n % ids.len().max(1)) {
+                Some(id) => format!("{base}/v1/proof/{id}"),
+                None => format!("{base}/v1/status"),
+            },
+        };
+        let t = Instant::now();
+        let status = match agent.get(&url).call() {
+            Ok(mut resp) => {
+                let _ = resp.body_mut().read_to_vec();
+                Some(resp.status().as_u16())
+            }
+            Err(_) => None,
+        };
+        mine.push((route, t.elapsed().as_secs_f64() * 1000.0, status));
+        n += 1;
+    }
+    if let Ok(mut s) = samples.lock() {
+        s.extend(mine);
+    }
+}
+
+fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
+    let mut out = BTreeMap::new();
+    for (r, name) in ROUTES.iter().enumerate() {
+        let mut ms: Vec<f64> = Vec::new();
+        let mut errors_5xx = BTreeMap::new();
+        let mut failed = 0;
+        for (_, t, status) in samples.iter().filter(|s| s.0 == r) {
+            match status {
+                Some(code) => {
+                    ms.push(*t);
+                    if *code >= 500 {
+                        *errors_5xx.entry(*code).or_insert(0) += 1;
+                    }
+                }
+                None => failed += 1,
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        out.insert(
+            (*name).to_owned(),
+            RouteStats {
+                requests: ms.len(),
+                p50_ms: percentile(&ms, 0.5),
+                p99_ms: percentile(&ms, 0.99),
+                errors_5xx,
+                failed,
+            },
+        );
+    }
+    out
+}
+
+/// Publishes the next records of the log from A at the spec's rate for the spec's
+/// duration; the time from publish until C accepted each.
+async fn gossip_phase(
+    a: &NetClient,
+    a_store: &Store,
+    c: &NetClient,
+    work: &mut Workload,
+    spec: &ApiBenchSpec,
+) -> Result<Gossip, ApiBenchError> {
+    let seen: Arc<Mutex<HashMap<RecordId, Instant>>> = Arc::default();
+    let mut rx = c.subscribe_accepted();
+    let watcher = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(id) = rx.recv().await {
+                if let Ok(mut m) = seen.lock() {
+                    m.entry(id).or_insert_with(Instant::now);
+                }
+            }
+        })
+    };
+    let mut published = Vec::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / spec.rate.max(0.1)));
+    let end = Instant::now() + spec.duration;
+    while Instant::now() < end {
+        ticker.tick().await;
+        let env = work.next_envelope();
+        let bytes = env.to_bytes();
+        a_store
+            .ingest(std::slice::from_ref(&bytes), work.now_ms())
+            .map_err(setup)?;
+        let at = Instant::now();
+        a.publish(bytes).await.map_err(setup)?;
+        published.push((env.id(), at));
+    }
+    // Stragglers.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let done = seen.lock().map_or(0, |m| {
+            published
+                .iter()
+                .filter(|(id, _)| m.contains_key(id))
+                .count()
+        });
+        if done == published.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watcher.abort();
+    let m = seen.lock().map(|m| m.clone()).unwrap_or_default();
+    let mut lat: Vec<f64> = published
+        .iter()
+        .filter_map(|(id, at)| {
+            m.get(id)
+                .map(|t| t.duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    Ok(Gossip {
+        published: published.len(),
+        arrived: lat.len(),
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+    })
+}

@@ -1,0 +1,307 @@
+//! Expensive answers, computed once per (evidence root, query), off the async runtime
+//! and behind a limit.
+//!
+//! - The log snapshot is read once per root ([`LogCache`]), on a blocking thread; while
+//!   it is read, other requests answer from the previous snapshot, named by its root.
+//! - Reports are kept in a small bounded map ([`Reports`]) keyed by the snapshot's root
+//!   and the normalised query; identical requests that arrive together share one
+//!   computation (a `OnceCell` per key).
+//! - At most [`Limits::computations`] computations run at once; one more is refused with
+//!   503 and `Retry-After` rather than queued, so that a flood of distinct queries
+//!   cannot starve the node.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use interlab_protocol::{
+    Digest,
+    governance::{Comparability, ComparabilityQuery, DisputeView},
+};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::{
+    ApiError, ApiState,
+    reports::{self, ComparabilityParams},
+};
+use crate::store::{Snapshot, Store};
+
+/// A computed answer shared by every request that asks for it; serialises as the
+/// answer itself.
+#[derive(Debug)]
+pub struct Shared<T>(Arc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Reports kept per kind (each is small next to the snapshot).
+const CACHED_REPORTS: usize = 64;
+
+/// The accepted records, opened, for the store's current root.
+#[derive(Debug, Default)]
+pub struct LogCache {
+    current: Mutex<Option<Arc<Snapshot>>>,
+    /// Held while a snapshot is read, so that concurrent readers wait for it instead of
+    /// reading the log again.
+    reading: Mutex<()>,
+}
+
+impl LogCache {
+    /// The snapshot for the store's current root, read when the root moved. Blocking:
+    /// call it from a blocking thread.
+    pub fn snapshot(&self, store: &Store) -> Result<Arc<Snapshot>, ApiError> {
+        if let Some(s) = self.fresh(store) {
+            return Ok(s);
+        }
+        let _reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = self.fresh(store) {
+            return Ok(s);
+        }
+        let snap = Arc::new(store.snapshot()?);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
+        Ok(snap)
+    }
+
+    /// The last snapshot read, while a newer one is being read (else `None`): an answer
+    /// from it names its own, slightly older root.
+    fn while_reading(&self) -> Option<Arc<Snapshot>> {
+        if self.reading.try_lock().is_ok() {
+            return None;
+        }
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn fresh(&self, store: &Store) -> Option<Arc<Snapshot>> {
+        let root = store.evidence().root;
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current
+            .as_ref()
+            .filter(|s| s.evidence.root == root)
+            .cloned()
+    }
+}
+
+/// How much report work may run at once.
+#[derive(Debug)]
+pub struct Limits {
+    permits: Semaphore,
+    computations: usize,
+}
+
+impl Limits {
+    /// At most `computations` report computations at once (at least one).
+    pub fn new(computations: usize) -> Limits {
+        let computations = computations.max(1);
+        Limits {
+            permits: Semaphore::new(computations),
+            computations,
+        }
+    }
+
+    /// The limit.
+    pub fn computations(&self) -> usize {
+        self.computations
+    }
+}
+
+impl Default for Limits {
+    /// One computation per core.
+    fn default() -> Limits {
+        Limits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+/// A bounded map from key to a value computed once; the oldest key leaves first.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    cells: HashMap<K, Arc<OnceCell<Arc<V>>>>,
+    order: VecDeque<K>,
+    cap: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            cells: HashMap::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// The cell for `key`, created (evicting the oldest key) when absent.
+    fn cell(&mut self, key: &K) -> Arc<OnceCell<Arc<V>>> {
+        if let Some(c) = self.cells.get(key) {
+            return c.clone();
+        }
+        while self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.cells.remove(&old);
+            }
+        }
+        let cell = Arc::new(OnceCell::new());
+        self.cells.insert(key.clone(), cell.clone());
+        self.order.push_back(key.clone());
+        cell
+    }
+}
+
+/// Computed reports by (evidence root, normalised query).
+#[derive(Debug)]
+pub struct Reports {
+    comparability: Mutex<Bounded<(Digest, String), Comparability>>,
+    disputes: Mutex<Bounded<Digest, Vec<DisputeView>>>,
+}
+
+impl Default for Reports {
+    fn default() -> Reports {
+        Reports {
+            comparability: Mutex::new(Bounded::new(CACHED_REPORTS)),
+            disputes: Mutex::new(Bounded::new(CACHED_REPORTS)),
+        }
+    }
+}
+
+/// The query in one canonical spelling, for the cache key.
+fn normalised(q: &ComparabilityQuery) -> String {
+    let round = q
+        .round
+        .map_or_else(|| "latest".to_owned(), |r| r.to_string());
+    format!("{}/{round}/{}", q.suite, q.include_disputed)
+}
+
+/// Runs `f` on a blocking thread under a computation permit; 503 when none is free.
+async fn limited<T, F>(limits: &Limits, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let _permit = limits.permits.try_acquire().map_err(|_| {
+        ApiError::busy(format!(
+            "{} report computations are running; retry shortly",
+            limits.computations
+        ))
+    })?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("report task failed: {e}")))?
+}
+
+/// The current snapshot, read off the async runtime.
+pub async fn snapshot(s: &Arc<ApiState>) -> Result<Arc<Snapshot>, ApiError> {
+    let state = s.clone();
+    if let Some(snap) = s.cache.fresh(&s.store) {
+        return Ok(snap);
+    }
+    // While ingest moves the root, one reader reads the log and the others answer from
+    // the snapshot before (each answer names the root it was computed from).
+    if let Some(snap) = s.cache.while_reading() {
+        return Ok(snap);
+    }
+    limited(&s.limits, move || state.cache.snapshot(&state.store)).await
+}
+
+/// The snapshot and the comparability a query asks for, computed once per root.
+pub async fn answer(
+    s: &Arc<ApiState>,
+    p: &ComparabilityParams,
+) -> Result<(Arc<Snapshot>, Shared<Comparability>), ApiError> {
+    let snap = snapshot(s).await?;
+    let q = reports::parse_query(p, &snap)?;
+    super::hygiene::check_round(&snap, &q)?;
+    let key = (snap.evidence.root, normalised(&q));
+    let cell = s
+        .reports
+        .comparability
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .cell(&key);
+    let c = cell
+        .get_or_try_init(|| {
+            let snap = snap.clone();
+            limited(&s.limits, move || reports::compute(&snap, &q).map(Arc::new))
+        })
+        .await?
+        .clone();
+    Ok((snap, Shared(c)))
+}
+
+/// The disputes of the current snapshot, computed once per root.
+pub async fn disputes(
+    s: &Arc<ApiState>,
+) -> Result<(Arc<Snapshot>, Shared<Vec<DisputeView>>), ApiError> {
+    let snap = snapshot(s).await?;
+    let cell = s
+        .reports
+        .disputes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .cell(&snap.evidence.root);
+    let d = cell
+        .get_or_try_init(|| {
+            let snap = snap.clone();
+            limited(&s.limits, move || {
+                Ok(Arc::new(reports::all_disputes(&snap)))
+            })
+        })
+        .await?
+        .clone();
+    Ok((snap, Shared(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{http::StatusCode, response::IntoResponse};
+
+    use super::{Bounded, Limits, limited};
+
+    #[tokio::test]
+    async fn a_computation_over_the_limit_is_refused_with_503_and_retry_after() {
+        let limits = Limits::new(1);
+        let held = limits.permits.try_acquire().unwrap();
+        let refused = limited(&limits, || Ok(1))
+            .await
+            .unwrap_err()
+            .into_response();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "busy");
+        drop(held);
+        assert_eq!(limited(&limits, || Ok(1)).await.unwrap(), 1);
+    }
+
+    #[test]
+    fn the_bounded_map_forgets_its_oldest_key_first() {
+        let mut m: Bounded<u32, u32> = Bounded::new(2);
+        let a = m.cell(&1);
+        assert!(a.set(std::sync::Arc::new(10)).is_ok());
+        m.cell(&2);
+        assert!(m.cell(&1).get().is_some(), "key 1 is still cached");
+        m.cell(&3);
+        assert_eq!(m.cells.len(), 2);
+        assert!(m.cell(&1).get().is_none(), "key 1 was evicted first");
+    }
+}
