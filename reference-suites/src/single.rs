@@ -9,7 +9,7 @@ use crate::{
         AttackError, EvasionOutcome,
         fgsm::fgsm,
         pgd::{PgdConfig, pgd},
-        square::{SquareConfig, layout, square},
+        square::{Layout, SquareConfig, layout, square},
     },
     data::{DataError, DataFile, Split},
     model::{Model, ModelError},
@@ -168,7 +168,8 @@ pub fn attack(
                     eps: spec.eps,
                     max_queries: spec.iterations.unwrap_or(1000),
                     p_init: 0.8,
-                    shape: layout(model.input_dim(), None)?,
+                    shape: layout(model.input_dim(), None)
+                        .map_or(Layout::Flat, |(c, h, w)| Layout::Image(c, h, w)),
                 },
                 RANGE,
                 &mut rng,
