@@ -34,6 +34,7 @@
 #![deny(unreachable_pub, missing_docs)]
 
 pub mod attacks;
+pub mod credit;
 mod data;
 mod evaluate;
 mod fields;
