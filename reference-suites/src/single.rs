@@ -1,5 +1,6 @@
 //! One ad-hoc evasion run outside a suite (what `interlab attack` does): a model, a data
-//! file holding `x_test` (f32 [n, features] in [0, 1]) and `y_test` (i64 labels), one
+//! file holding `x_test` (f32 [n, features] or [n, C, H, W] in [0, 1]) and `y_test` (i64
+//! labels), one
 //! attack with explicit settings.
 
 use std::str::FromStr;
@@ -124,7 +125,7 @@ pub struct AttackReport {
 pub fn load_eval_data(bytes: &[u8], model: &Model) -> Result<Split, AttackSpecError> {
     let file = DataFile::open(bytes)?;
     let split = file.split("x_test", "y_test", model.classes(), RANGE)?;
-    model.check_fits(split.x.len() / split.len(), model.classes())?;
+    model.check_data_shape(&file.row_shape("x_test")?)?;
     Ok(split)
 }
 
