@@ -324,7 +324,7 @@ impl Model {
     }
 
     fn check_rows(&self, x: &[f32]) -> Result<(), ModelError> {
-        if self.input_dim == 0 || x.len() % self.input_dim != 0 {
+        if self.input_dim == 0 || !x.len().is_multiple_of(self.input_dim) {
             return Err(ModelError::Unsupported(format!(
                 "{} input values are not whole rows of {}",
                 x.len(),

@@ -124,8 +124,8 @@ pub struct AttackReport {
 /// Reads `x_test` and `y_test` from a safetensors file, checked against the model.
 pub fn load_eval_data(bytes: &[u8], model: &Model) -> Result<Split, AttackSpecError> {
     let file = DataFile::open(bytes)?;
-    let split = file.split("x_test", "y_test", model.classes(), RANGE)?;
     model.check_data_shape(&file.row_shape("x_test")?)?;
+    let split = file.split("x_test", "y_test", model.classes(), RANGE)?;
     Ok(split)
 }
 

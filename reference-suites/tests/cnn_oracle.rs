@@ -1,6 +1,8 @@
 //! Convolutional and tabular models from ONNX and PyTorch state dicts against IBM ART
 //! 1.20.1 (PyTorch CPU): the fixtures in `tests/oracle/` (see its README for provenance).
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use interlab_suites::{
@@ -224,4 +226,30 @@ fn credit_clean_logits_from_onnx_match_art_within_1e_4() {
             .fold(0.0f32, f32::max);
         assert!(worst <= 1e-4, "largest logit difference {worst}");
     }
+}
+
+#[test]
+fn retraining_the_cnn_from_its_state_dict_lowers_the_loss_and_repeats_bit_for_bit() {
+    use interlab_suites::{Recipe, Rng};
+    let model = cnn_state_dict();
+    let data = cnn_data(&model);
+    // Four Adam steps from the trained weights on 256 test rows.
+    let sub = Split {
+        x: data.x[..256 * 784].to_vec(),
+        y: data.y[..256].to_vec(),
+    };
+    let recipe = Recipe {
+        steps: 4,
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        batch_size: Some(128),
+    };
+    let a = model.train(&sub, &recipe, &mut Rng::new(3)).unwrap();
+    let b = model.train(&sub, &recipe, &mut Rng::new(3)).unwrap();
+    assert_eq!(a.to_safetensors().unwrap(), b.to_safetensors().unwrap());
+    assert_ne!(a.to_safetensors().unwrap(), model.to_safetensors().unwrap());
+    let la = a.predict_logits(&sub.x).unwrap();
+    assert!(la.iter().all(|v| v.is_finite()));
 }

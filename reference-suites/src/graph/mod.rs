@@ -9,6 +9,7 @@
 //! and a max pool routes its gradient to the first maximal element of a window in
 //! row-major order.
 
+pub(crate) mod fit;
 pub(crate) mod kernels;
 pub(crate) mod spec;
 
@@ -111,6 +112,9 @@ impl<T: Real> Tape<T> {
         &self.vals[g.output]
     }
 }
+
+/// The input gradient (if asked for) and the parameter gradients (empty if not).
+pub(crate) type Grads<T> = (Option<Vec<T>>, Vec<Vec<T>>);
 
 /// Parameters in the precision of a pass.
 pub(crate) trait Precise: Real {
@@ -296,7 +300,7 @@ impl Graph {
         dlogits: Vec<T>,
         want_input: bool,
         want_params: bool,
-    ) -> candle_core::Result<(Option<Vec<T>>, Vec<Vec<T>>)> {
+    ) -> candle_core::Result<Grads<T>> {
         let params = T::params(self);
         let n = tape.n;
         let mut pgrads: Vec<Vec<T>> = if want_params {

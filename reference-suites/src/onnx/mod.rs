@@ -244,7 +244,7 @@ fn tensor_const(t: &TensorProto) -> Result<Const, ModelError> {
                 c.floats = t.float_data.clone();
             } else {
                 sized(raw.len() / 4, 4)?;
-                if raw.len() % 4 != 0 {
+                if !raw.len().is_multiple_of(4) {
                     return Err(err(format!("tensor {:?} has a ragged raw_data", t.name)));
                 }
                 c.floats = raw
@@ -326,3 +326,5 @@ fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
 }
 
 mod ops;
+#[cfg(test)]
+mod tests;

@@ -374,13 +374,14 @@ impl Builder {
             parts.push(k.floats);
         }
         let (mut scale, mut shift) = (Vec::with_capacity(c), Vec::with_capacity(c));
-        for j in 0..c {
-            let s = f64::from(parts[0][j]) / (f64::from(parts[3][j]) + eps).sqrt();
+        let [gamma, beta, mean, var] = [&parts[0], &parts[1], &parts[2], &parts[3]];
+        for (((g, b), m), v) in gamma.iter().zip(beta).zip(mean).zip(var) {
+            let s = f64::from(*g) / (f64::from(*v) + eps).sqrt();
             if !s.is_finite() {
                 return Err(nerr(node, "variance + epsilon is not positive"));
             }
             scale.push(s as f32);
-            shift.push((f64::from(parts[1][j]) - f64::from(parts[2][j]) * s) as f32);
+            shift.push((f64::from(*b) - f64::from(*m) * s) as f32);
         }
         let plane = shape.iter().skip(1).product();
         let op = Op::Affine {

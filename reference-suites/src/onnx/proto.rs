@@ -165,7 +165,7 @@ pub struct Dimension {
 /// millions of empty messages.
 pub mod scan {
     /// Most units a model may cost.
-    pub const BUDGET: usize = 2_000_000;
+    pub const BUDGET: usize = 1_000_000;
 
     /// Which message a length-delimited field holds.
     #[derive(Clone, Copy)]
