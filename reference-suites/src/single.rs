@@ -1,5 +1,6 @@
 //! One ad-hoc evasion run outside a suite (what `interlab attack` does): a model, a data
-//! file holding `x_test` (f32 [n, features] in [0, 1]) and `y_test` (i64 labels), one
+//! file holding `x_test` (f32 [n, features] or [n, C, H, W] in [0, 1]) and `y_test` (i64
+//! labels), one
 //! attack with explicit settings.
 
 use std::str::FromStr;
@@ -123,8 +124,8 @@ pub struct AttackReport {
 /// Reads `x_test` and `y_test` from a safetensors file, checked against the model.
 pub fn load_eval_data(bytes: &[u8], model: &Model) -> Result<Split, AttackSpecError> {
     let file = DataFile::open(bytes)?;
+    model.check_data_shape(&file.row_shape("x_test")?)?;
     let split = file.split("x_test", "y_test", model.classes(), RANGE)?;
-    model.check_fits(split.x.len() / split.len(), model.classes())?;
     Ok(split)
 }
 
