@@ -5,6 +5,7 @@
 mod dashboard;
 mod demo;
 mod export;
+mod families;
 mod faults;
 mod fuzz_corpus;
 mod governance;

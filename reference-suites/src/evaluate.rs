@@ -464,7 +464,7 @@ fn poison_test(
     cache: &mut Cache,
     spec: &RecipeSpec,
     tick: &mut dyn FnMut(u32),
-    poison: impl Fn(&crate::model::Mlp, &Model, &Recipe, &mut Rng) -> Result<PoisonOutcome, ModelError>,
+    poison: impl Fn(&Model, &Model, &Recipe, &mut Rng) -> Result<PoisonOutcome, ModelError>,
 ) -> Result<Evaluated, EngineError> {
     let model_err = |e: ModelError| EngineError::Attack {
         test: t.id.clone(),
@@ -476,11 +476,7 @@ fn poison_test(
     init_model
         .check_fits(data.features, data.classes)
         .map_err(model_err)?;
-    let init = init_model.mlp().ok_or_else(|| {
-        model_err(ModelError::Unsupported(
-            "poisoning needs initial weights as a safetensors MLP".into(),
-        ))
-    })?;
+    let init = &init_model;
     let recipe = recipe_of(spec);
     let pos = cache
         .clean

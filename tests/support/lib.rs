@@ -378,12 +378,15 @@ impl Network {
     /// node holds the record (a lab can only run a suite its node knows); returns the
     /// suite id.
     pub fn publish_digits_suite(&self) -> String {
-        let out = self.owner.cli(&[
-            "suite",
-            "publish",
-            digits_suite().to_str().unwrap(),
-            "--json",
-        ]);
+        self.publish_suite(&digits_suite())
+    }
+
+    /// Publishes the suite of manifest `path` from the owner's node and waits until every
+    /// node holds the record; returns the suite id.
+    pub fn publish_suite(&self, path: &Path) -> String {
+        let out = self
+            .owner
+            .cli(&["suite", "publish", path.to_str().unwrap(), "--json"]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         let record = v["record"].as_str().unwrap();
         for n in self.nodes() {
@@ -408,6 +411,14 @@ pub fn flags_equivocation(node: &Node, key: &str, timeout: Duration) -> bool {
         (lab["equivocated"] == true).then_some(())
     })
     .is_some()
+}
+
+/// The manifest of the shipped reference suite `name` (`reference-suites/suites/NAME`).
+pub fn reference_suite(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../reference-suites/suites")
+        .join(name)
+        .join("suite.toml")
 }
 
 /// The shipped digits suite manifest.
