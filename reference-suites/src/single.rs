@@ -169,8 +169,13 @@ pub fn attack(
                     eps: spec.eps,
                     max_queries: spec.iterations.unwrap_or(1000),
                     p_init: 0.8,
-                    shape: layout(model.input_dim(), None)
-                        .map_or(Layout::Flat, |(c, h, w)| Layout::Image(c, h, w)),
+                    // An image model gives its layout; else a perfect square is
+                    // taken as a grey image and anything else as flat features.
+                    shape: match model.input_shape() {
+                        [c, h, w] => Layout::Image(*c, *h, *w),
+                        _ => layout(model.input_dim(), None)
+                            .map_or(Layout::Flat, |(c, h, w)| Layout::Image(c, h, w)),
+                    },
                 },
                 RANGE,
                 &mut rng,
