@@ -35,5 +35,12 @@ fn a_full_run_of_the_fmnist_suite_completes_with_every_metric_finite() {
             assert!(m.mean.is_finite(), "{} {}", t.test, m.metric);
         }
     }
-    assert_eq!(out.result.tests.len(), suite.manifest().tests.len());
+    // Every model test on both items, every poisoning test once.
+    let m = suite.manifest();
+    let model_tests = m.tests.iter().filter(|t| t.params.uses_model()).count();
+    assert_eq!(m.items.len(), 2);
+    assert_eq!(
+        out.result.tests.len(),
+        model_tests * 2 + (m.tests.len() - model_tests)
+    );
 }
