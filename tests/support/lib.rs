@@ -10,6 +10,7 @@
 
 pub mod faults;
 pub mod fuzz;
+pub mod fuzz_model;
 
 use std::{
     path::{Path, PathBuf},

@@ -70,6 +70,17 @@ impl Window {
         Some(((ph - self.kh) / self.sh + 1, (pw - self.kw) / self.sw + 1))
     }
 
+    /// For stride 1 along the width: the outputs `lo..hi` whose input column for kernel
+    /// column `kx` lies inside the row (one contiguous run), or `None` for other strides.
+    fn unit_span(&self, kx: usize, ow: usize) -> Option<(usize, usize)> {
+        if self.sw != 1 {
+            return None;
+        }
+        let lo = self.pad[1].saturating_sub(kx).min(ow);
+        let hi = (self.w + self.pad[1]).saturating_sub(kx).min(ow).max(lo);
+        Some((lo, hi))
+    }
+
     /// Input coordinate of output `o` and kernel offset `k` along an axis, if inside.
     fn at(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
         (o * stride + k).checked_sub(pad).filter(|&i| i < size)
@@ -95,6 +106,11 @@ pub(crate) fn im2col<T: Real>(x: &[T], n: usize, c: usize, win: &Window) -> Vec<
                             continue;
                         };
                         let dst = &mut row[(s * oh + oy) * ow..(s * oh + oy + 1) * ow];
+                        if let Some((lo, hi)) = win.unit_span(kx, ow) {
+                            let at = iy * win.w + lo + kx - win.pad[1];
+                            dst[lo..hi].copy_from_slice(&src[at..at + hi - lo]);
+                            continue;
+                        }
                         for (ox, d) in dst.iter_mut().enumerate() {
                             if let Some(ix) = Window::at(ox, kx, win.sw, win.pad[1], win.w) {
                                 *d = src[iy * win.w + ix];
@@ -126,6 +142,13 @@ pub(crate) fn col2im<T: Real>(cols: &[T], n: usize, c: usize, win: &Window) -> V
                             continue;
                         };
                         let src = &row[(s * oh + oy) * ow..(s * oh + oy + 1) * ow];
+                        if let Some((lo, hi)) = win.unit_span(kx, ow) {
+                            let at = iy * win.w + lo + kx - win.pad[1];
+                            for (d, v) in dst[at..at + hi - lo].iter_mut().zip(&src[lo..hi]) {
+                                *d += *v;
+                            }
+                            continue;
+                        }
                         for (ox, v) in src.iter().enumerate() {
                             if let Some(ix) = Window::at(ox, kx, win.sw, win.pad[1], win.w) {
                                 dst[iy * win.w + ix] += *v;
