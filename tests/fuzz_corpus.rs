@@ -65,6 +65,11 @@ fn manifest_corpus() {
     replay("manifest", fuzz::manifest);
 }
 
+#[test]
+fn onnx_model_corpus() {
+    replay("onnx_model", interlab_tests::fuzz_model::onnx_model);
+}
+
 /// Every seed passes its own target's checks (so a seed is never a false crash).
 #[test]
 fn seeds_pass_their_checks() {

@@ -6,6 +6,7 @@ mod api_contract;
 mod dashboard;
 mod demo;
 mod export;
+mod families;
 mod faults;
 mod fuzz_corpus;
 mod governance;

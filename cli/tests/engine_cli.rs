@@ -77,3 +77,79 @@ fn a_missing_manifest_or_model_is_named() {
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/model.safetensors"), "{err}");
 }
+
+const ORACLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../reference-suites/tests/oracle/"
+);
+
+/// The first `n` Fashion-MNIST test images of the oracle fixture, as a new data file.
+fn image_data(n: usize, dir: &std::path::Path) -> String {
+    let bytes = std::fs::read(format!("{ORACLE}fmnist-cnn/data_test.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let x = st.tensor("x_test").unwrap();
+    let y = st.tensor("y_test").unwrap();
+    let xv = safetensors::tensor::TensorView::new(
+        safetensors::Dtype::F32,
+        vec![n, 1, 28, 28],
+        &x.data()[..n * 784 * 4],
+    )
+    .unwrap();
+    let yv =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![n], &y.data()[..n * 8])
+            .unwrap();
+    let out = safetensors::serialize(vec![("x_test", xv), ("y_test", yv)], None).unwrap();
+    let path = dir.join("images.safetensors");
+    std::fs::write(&path, out).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn an_onnx_cnn_and_its_pytorch_state_dict_attack_images_through_the_cli_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_data(64, dir.path());
+    let onnx = format!("{ORACLE}fmnist-cnn/cnn_a.onnx");
+    let sd = format!("{ORACLE}fmnist-cnn/cnn_a.safetensors");
+    let arch = format!("{ORACLE}fmnist-cnn/cnn_a.arch.json");
+    let common = ["--data", &data, "--attack", "pgd", "--eps", "0.1", "--json"];
+    let (code, a, err) = interlab(&[&["attack", "--model", &onnx][..], &common].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, b, err) =
+        interlab(&[&["attack", "--model", &sd, "--arch", &arch][..], &common].concat());
+    assert_eq!(code, 0, "{err}");
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(a.trim()).unwrap(),
+        serde_json::from_str(b.trim()).unwrap(),
+    );
+    assert_eq!(a["n"], 64);
+    assert!(a["clean_accuracy"].as_f64().unwrap() > 0.8, "{a}");
+    assert!(a["robust_accuracy"].as_f64().unwrap() < 0.3, "{a}");
+    assert_eq!(a["robust_accuracy"], b["robust_accuracy"]);
+}
+
+#[test]
+fn a_file_that_is_not_a_model_and_an_image_model_on_flat_data_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"this is not an onnx file at all").unwrap();
+    let digits = format!("{SUITE}data.safetensors");
+    let (code, _, err) = interlab(&[
+        "attack",
+        "--model",
+        junk.to_str().unwrap(),
+        "--data",
+        &digits,
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("neither safetensors nor ONNX"), "{err}");
+    let onnx = format!("{ORACLE}fmnist-cnn/cnn_a.onnx");
+    let (code, _, err) = interlab(&[
+        "attack", "--model", &onnx, "--data", &digits, "--attack", "fgsm", "--eps", "0.1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("[1, 28, 28]") && err.contains("[64]"), "{err}");
+}

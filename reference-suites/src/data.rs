@@ -188,13 +188,16 @@ impl<'a> DataFile<'a> {
                 expected: "F32",
             });
         }
+        // [n, features] or an image batch [n, C, H, W] (read as flat rows of C·H·W).
         let (n, d) = match t.shape() {
-            [n, d] if *d > 0 => (*n, *d),
+            [n, rest @ ..] if (1..=3).contains(&rest.len()) && !rest.contains(&0) => {
+                (*n, rest.iter().product())
+            }
             s => {
                 return Err(DataError::Shape {
                     name: name.into(),
                     shape: s.to_vec(),
-                    expected: "[rows, features]".into(),
+                    expected: "[rows, features] or [rows, C, H, W]".into(),
                 });
             }
         };
@@ -207,6 +210,15 @@ impl<'a> DataFile<'a> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         Ok((v, (n, d)))
+    }
+
+    /// Per-row shape of tensor `name` (its shape without the first axis).
+    pub(crate) fn row_shape(&self, name: &str) -> Result<Vec<usize>, DataError> {
+        let t = self
+            .st
+            .tensor(name)
+            .map_err(|_| DataError::Missing(name.into()))?;
+        Ok(t.shape().iter().skip(1).copied().collect())
     }
 
     /// An integer vector (i64 or i32) of indices or labels.

@@ -11,8 +11,8 @@ use crate::{
     attacks::{
         AttackError, EvasionOutcome,
         fgsm::fgsm,
-        pgd::{PgdConfig, pgd},
-        square::{SquareConfig, layout, square},
+        pgd::{PgdConfig, pgd_restarts},
+        square::{Layout, SquareConfig, square, suite_layout},
         success_rate,
     },
     data::{DataError, DataFile},
@@ -87,9 +87,9 @@ pub(crate) fn test(
                 _ => true,
             };
             let shape = match &t.params {
-                TestParams::Square { .. } => {
-                    Some(layout(data.features, data.input_shape.as_deref()).map_err(attack_err)?)
-                }
+                TestParams::Square { .. } => Some(
+                    suite_layout(data.features, data.input_shape.as_deref()).map_err(attack_err)?,
+                ),
                 _ => None,
             };
             let (x, y) = (&data.test.x, &data.test.y);
@@ -118,6 +118,7 @@ pub(crate) fn test(
                         step,
                         iterations,
                         random_start,
+                        restarts,
                     } => {
                         used_eps = eps(*e);
                         let cfg = PgdConfig {
@@ -126,7 +127,29 @@ pub(crate) fn test(
                             iterations: *iterations,
                             random_start: *random_start,
                         };
-                        pgd(ctx.model, x, y, cfg, data.range, ctx.precision, &mut rng)
+                        // Restart 0 uses the repetition's stream, so one restart is plain PGD.
+                        let mut rng_of = |k: u32| {
+                            if k == 0 {
+                                rng.clone()
+                            } else {
+                                Rng::new(derive_seed(
+                                    ctx.seed,
+                                    &t.id,
+                                    r,
+                                    &format!("attack restart {k}"),
+                                ))
+                            }
+                        };
+                        pgd_restarts(
+                            ctx.model,
+                            x,
+                            y,
+                            cfg,
+                            restarts.unwrap_or(1),
+                            data.range,
+                            ctx.precision,
+                            &mut rng_of,
+                        )
                     }
                     TestParams::Square {
                         eps: e,
@@ -138,7 +161,7 @@ pub(crate) fn test(
                             eps: used_eps,
                             max_queries: *max_queries,
                             p_init: *p_init,
-                            shape: shape.unwrap_or((1, 1, data.features)),
+                            shape: shape.unwrap_or(Layout::Flat),
                         };
                         square(ctx.model, x, y, cfg, data.range, &mut rng)
                     }
@@ -441,7 +464,7 @@ fn poison_test(
     cache: &mut Cache,
     spec: &RecipeSpec,
     tick: &mut dyn FnMut(u32),
-    poison: impl Fn(&crate::model::Mlp, &Model, &Recipe, &mut Rng) -> Result<PoisonOutcome, ModelError>,
+    poison: impl Fn(&Model, &Model, &Recipe, &mut Rng) -> Result<PoisonOutcome, ModelError>,
 ) -> Result<Evaluated, EngineError> {
     let model_err = |e: ModelError| EngineError::Attack {
         test: t.id.clone(),
@@ -453,11 +476,7 @@ fn poison_test(
     init_model
         .check_fits(data.features, data.classes)
         .map_err(model_err)?;
-    let init = init_model.mlp().ok_or_else(|| {
-        model_err(ModelError::Unsupported(
-            "poisoning needs initial weights as a safetensors MLP".into(),
-        ))
-    })?;
+    let init = &init_model;
     let recipe = recipe_of(spec);
     let pos = cache
         .clean

@@ -41,6 +41,11 @@ pub struct ItemSpec {
     /// by construction.
     #[serde(default)]
     pub members: Option<crate::manifest::TensorRef>,
+    /// Artefact holding a PyTorch `nn.Sequential` architecture (JSON, the engine's
+    /// `SequentialSpec`): the item's `model` artefact is then that model's state dict
+    /// (safetensors). Absent: the model artefact is a safetensors MLP or ONNX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
 }
 
 impl TestParams {
@@ -98,6 +103,14 @@ impl Manifest {
                         "names artefact {:?}, which the manifest does not list",
                         m.artefact
                     ),
+                );
+            }
+            if let Some(a) = &item.architecture
+                && !self.artefacts.contains_key(a)
+            {
+                return bad(
+                    at("architecture"),
+                    format!("names artefact {a:?}, which the manifest does not list"),
                 );
             }
             if item.description.len() > 1024 {

@@ -20,7 +20,7 @@ use crate::{
         AttackError,
         fgsm::fgsm,
         pgd::{PgdConfig, pgd},
-        square::{SquareConfig, square},
+        square::{Layout, SquareConfig, square},
     },
     data::{DataError, DataFile, Split},
     model::{Mlp, Model, ModelError, read_mlp_layers},
@@ -221,7 +221,7 @@ pub struct BuiltItem {
 
 /// `k` distinct indices from `candidates`, drawn by a Fisher–Yates shuffle with `seed`,
 /// returned ascending.
-fn draw(candidates: &[usize], k: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn draw(candidates: &[usize], k: usize, seed: u64) -> Vec<usize> {
     let mut order = candidates.to_vec();
     let mut rng = Rng::new(seed);
     for i in (1..order.len()).rev() {
@@ -232,7 +232,7 @@ fn draw(candidates: &[usize], k: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-fn rows_of(split: &Split, rows: &[usize], d: usize) -> Split {
+pub(crate) fn rows_of(split: &Split, rows: &[usize], d: usize) -> Split {
     Split {
         x: rows
             .iter()
@@ -365,13 +365,13 @@ pub struct ItemFigures {
     pub backdoor_success_rate: Option<f64>,
 }
 
-fn accuracy(model: &Model, x: &[f32], y: &[u32]) -> Result<f64, ModelError> {
+pub(crate) fn accuracy(model: &Model, x: &[f32], y: &[u32]) -> Result<f64, ModelError> {
     let p = tensor::predict(model, x)?;
     let hits = p.iter().zip(y).filter(|(a, b)| a == b).count();
     Ok(hits as f64 / y.len().max(1) as f64)
 }
 
-fn member_scores(model: &Model, split: &Split) -> Result<Vec<f64>, ModelError> {
+pub(crate) fn member_scores(model: &Model, split: &Split) -> Result<Vec<f64>, ModelError> {
     Ok(tensor::losses(model, &split.x, &split.y)?
         .iter()
         .map(|&l| -f64::from(l))
@@ -426,7 +426,7 @@ pub fn measure(
             eps: 0.1,
             max_queries: 300,
             p_init: 0.8,
-            shape: (1, 8, 8),
+            shape: Layout::Image(1, 8, 8),
         },
         RANGE,
         &mut Rng::new(MEASURE_SEED),

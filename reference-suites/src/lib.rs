@@ -34,14 +34,15 @@
 #![deny(unreachable_pub, missing_docs)]
 
 pub mod attacks;
+pub mod credit;
 mod data;
 mod evaluate;
 mod fields;
+mod graph;
 mod item;
 pub mod items;
 mod manifest;
 mod model;
-#[cfg(feature = "onnx")]
 mod onnx;
 mod poisoning;
 pub mod privacy;
@@ -55,12 +56,14 @@ mod train;
 mod uncertainty;
 
 pub use data::{DataError, Dataset, MAX_DATA_BYTES, Split};
+pub use graph::spec::{LayerSpec, MAX_SPEC_BYTES, SequentialSpec};
 pub use item::ItemSpec;
 pub use manifest::{
     ArtefactSpec, DataSpec, FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestError, ModelSpec,
     RecipeSpec, TensorRef, TestParams, TestSpec,
 };
 pub use model::{MAX_MODEL_BYTES, Model, ModelError};
+pub use onnx::SUPPORTED_OPS;
 pub use poisoning::{PoisonOutcome, Trigger};
 pub use runner::{EngineError, Evidence, MAX_THREADS, Progress, RunConfig, RunOutput, run};
 pub use sanity::{check_evasion, check_masking};

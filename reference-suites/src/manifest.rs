@@ -153,6 +153,10 @@ pub enum TestParams {
         /// Random start in the ε-ball.
         #[serde(default)]
         random_start: bool,
+        /// Runs per row (each from its own random start); a row is robust only if it
+        /// survives all. Absent means one run (and is left out of the canonical bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restarts: Option<u32>,
     },
     /// Square attack L∞.
     Square {
@@ -464,13 +468,31 @@ impl Manifest {
         }
         match p {
             TestParams::Pgd {
-                step, iterations, ..
+                step,
+                iterations,
+                random_start,
+                restarts,
+                ..
             } => {
                 if !(step.is_finite() && *step > 0.0) {
                     return bad("step", format!("{step} must be a positive number"));
                 }
                 if *iterations == 0 || *iterations > 100_000 {
                     return bad("iterations", format!("{iterations} must be in 1..=100000"));
+                }
+                if let Some(r) = restarts {
+                    let max = crate::attacks::pgd::MAX_RESTARTS;
+                    if *r == 0 || *r > max {
+                        return bad("restarts", format!("{r} must be in 1..={max}"));
+                    }
+                    if *r > 1 && !random_start {
+                        return bad(
+                            "restarts",
+                            format!(
+                                "{r} restarts need random_start = true (without it every restart is the same run)"
+                            ),
+                        );
+                    }
                 }
             }
             TestParams::Square {

@@ -3,13 +3,15 @@
 //! Models arrive as bytes from a lab or the network, so loading checks every name, dtype
 //! and shape and refuses what it cannot run, naming the problem. An MLP is read from
 //! safetensors in PyTorch layout (`fc1.weight` [out, in], `fc1.bias` [out], `fc2.…`,
-//! ReLU between layers, depth and widths inferred); an ONNX graph runs through
-//! candle-onnx behind the `onnx` feature.
+//! ReLU between layers, depth and widths inferred). Convolutional classifiers come as
+//! ONNX ([`crate::onnx`]) or as a PyTorch `nn.Sequential` state dict with an
+//! architecture list ([`crate::graph::spec`]); both run on the engine's own graph
+//! evaluator ([`crate::graph`]) with PyTorch's gradient rules.
 
 use candle_core::{DType, Device, Tensor, Var};
 use safetensors::{Dtype as StDtype, SafeTensors};
 
-use crate::tensor::Precision;
+use crate::{graph::Graph, tensor::Precision};
 
 /// Largest model file the engine reads.
 pub const MAX_MODEL_BYTES: usize = 256 << 20;
@@ -74,6 +76,40 @@ pub enum ModelError {
     /// An ONNX model could not be read or run.
     #[error("onnx model: {0}")]
     Onnx(String),
+    /// Neither safetensors nor a readable ONNX protobuf.
+    #[error("model is neither safetensors nor ONNX: {0}")]
+    NotOnnx(String),
+    /// An ONNX operator the engine does not implement.
+    #[error(
+        "onnx node {node:?} uses operator {op}, which the engine does not support (supported: {supported})",
+        supported = crate::onnx::SUPPORTED_OPS
+    )]
+    OnnxOp {
+        /// Operator type (with its domain if not the default one).
+        op: String,
+        /// Node name.
+        node: String,
+    },
+    /// A non-batch input axis without a fixed size.
+    #[error(
+        "onnx input {input:?} has a dynamic or missing size on axis {axis}; only the batch axis (0) may be dynamic"
+    )]
+    DynamicShape {
+        /// Input (or node) name.
+        input: String,
+        /// Axis.
+        axis: usize,
+    },
+    /// The per-row input shape does not fit the data.
+    #[error(
+        "model takes rows of shape {model} but the data rows have shape {data}; export the model for the suite's input layout"
+    )]
+    InputShape {
+        /// The model's per-row shape, as text.
+        model: String,
+        /// The data's per-row shape, as text.
+        data: String,
+    },
     /// What this kind of model cannot do.
     #[error("{0}")]
     Unsupported(String),
@@ -158,41 +194,72 @@ fn relu(h: &Tensor) -> candle_core::Result<Tensor> {
 #[derive(Debug, Clone)]
 enum Kind {
     Mlp(Mlp),
-    #[cfg(feature = "onnx")]
-    Onnx(Box<crate::onnx::OnnxModel>),
+    Graph(Box<Graph>),
 }
 
-/// A loaded classifier with its input width and class count.
+/// A loaded classifier with its per-row input shape and class count.
 #[derive(Debug, Clone)]
 pub struct Model {
     kind: Kind,
+    input_shape: Vec<usize>,
     input_dim: usize,
     classes: usize,
+    stripped_softmax: bool,
+}
+
+fn shape_text(s: &[usize]) -> String {
+    let parts: Vec<String> = s.iter().map(usize::to_string).collect();
+    format!("[{}]", parts.join(", "))
 }
 
 impl Model {
     /// Loads a PyTorch-layout MLP from safetensors bytes.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, ModelError> {
-        let mlp = Mlp::new(read_mlp_layers(bytes)?)?;
-        Ok(Model {
-            input_dim: mlp.input_dim(),
-            classes: mlp.classes(),
-            kind: Kind::Mlp(mlp),
-        })
+        Self::from_mlp(Mlp::new(read_mlp_layers(bytes)?)?)
     }
 
-    /// Loads an ONNX model (one float input [batch, features], one logits output).
-    #[cfg(feature = "onnx")]
+    /// Loads an ONNX classifier: one float input [batch, features] or [batch, C, H, W]
+    /// with a dynamic batch axis, one logits output (a trailing Softmax is dropped).
     pub fn from_onnx(bytes: &[u8]) -> Result<Self, ModelError> {
-        let m = crate::onnx::OnnxModel::load(bytes)?;
-        Ok(Model {
-            input_dim: m.input_dim(),
-            classes: m.classes(),
-            kind: Kind::Onnx(Box::new(m)),
-        })
+        if bytes.len() > MAX_MODEL_BYTES {
+            return Err(ModelError::TooLarge {
+                len: bytes.len(),
+                max: MAX_MODEL_BYTES,
+            });
+        }
+        let (graph, stripped) = crate::onnx::load(bytes)?;
+        let mut m = Self::from_graph(graph);
+        m.stripped_softmax = stripped;
+        Ok(m)
     }
 
-    /// Loads a model, choosing the format from the bytes (ONNX needs the `onnx` feature).
+    /// Loads a PyTorch `nn.Sequential` classifier from its state dict (safetensors bytes)
+    /// and its architecture.
+    pub fn from_state_dict(
+        weights: &[u8],
+        spec: &crate::graph::spec::SequentialSpec,
+    ) -> Result<Self, ModelError> {
+        if weights.len() > MAX_MODEL_BYTES {
+            return Err(ModelError::TooLarge {
+                len: weights.len(),
+                max: MAX_MODEL_BYTES,
+            });
+        }
+        Ok(Self::from_graph(spec.build(weights)?))
+    }
+
+    pub(crate) fn from_graph(graph: Graph) -> Self {
+        Model {
+            input_shape: graph.input_shape().to_vec(),
+            input_dim: graph.input_shape().iter().product(),
+            classes: graph.classes(),
+            kind: Kind::Graph(Box::new(graph)),
+            stripped_softmax: false,
+        }
+    }
+
+    /// Loads a model, choosing the format from the bytes: safetensors (an MLP in PyTorch
+    /// layout) or ONNX.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.len() > MAX_MODEL_BYTES {
             return Err(ModelError::TooLarge {
@@ -204,28 +271,87 @@ impl Model {
         if bytes.len() >= 9 && bytes[8] == b'{' {
             return Self::from_safetensors(bytes);
         }
-        #[cfg(feature = "onnx")]
-        {
-            Self::from_onnx(bytes)
-        }
-        #[cfg(not(feature = "onnx"))]
-        Err(ModelError::Unsupported(
-            "model is not safetensors; ONNX models need the `onnx` feature".into(),
-        ))
+        Self::from_onnx(bytes)
     }
 
     /// Wraps an MLP.
     pub(crate) fn from_mlp(mlp: Mlp) -> Result<Self, ModelError> {
         Ok(Model {
+            input_shape: vec![mlp.input_dim()],
             input_dim: mlp.input_dim(),
             classes: mlp.classes(),
             kind: Kind::Mlp(mlp),
+            stripped_softmax: false,
         })
     }
 
-    /// Number of input features.
+    /// Number of input values per row (the product of [`Model::input_shape`]).
     pub fn input_dim(&self) -> usize {
         self.input_dim
+    }
+
+    /// Per-row input shape: [features], or [C, H, W] for an image classifier.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Logits of flat rows `x` ([n, input_dim], f32), flattened [n, classes]. Rows are
+    /// evaluated in fixed chunks on the current rayon pool.
+    pub fn predict_logits(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.check_rows(x)?;
+        crate::tensor::logits(self, x)
+    }
+
+    /// ∇ₓ of the summed cross-entropy of rows `x` with labels `y` (each row's gradient is
+    /// that of its own loss), in `precision`, flattened like `x`.
+    pub fn loss_input_grad(
+        &self,
+        x: &[f32],
+        y: &[u32],
+        precision: Precision,
+    ) -> Result<Vec<f64>, ModelError> {
+        self.check_rows(x)?;
+        if y.len() * self.input_dim != x.len() || y.iter().any(|&c| c as usize >= self.classes) {
+            return Err(ModelError::Unsupported(format!(
+                "{} labels (each below {}) expected for {} values of rows of {}",
+                x.len() / self.input_dim.max(1),
+                self.classes,
+                x.len(),
+                self.input_dim
+            )));
+        }
+        crate::tensor::loss_grad(self, x, y, precision)
+    }
+
+    fn check_rows(&self, x: &[f32]) -> Result<(), ModelError> {
+        if self.input_dim == 0 || !x.len().is_multiple_of(self.input_dim) {
+            return Err(ModelError::Unsupported(format!(
+                "{} input values are not whole rows of {}",
+                x.len(),
+                self.input_dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether a trailing Softmax of an ONNX file was dropped (attacks use logits).
+    pub fn stripped_softmax(&self) -> bool {
+        self.stripped_softmax
+    }
+
+    /// Refuses a model whose per-row input shape does not fit the data's (`data_shape`
+    /// is a data tensor's shape without the batch axis). Flat rows [d] fit any model with
+    /// d input values (the suite says how they are laid out); rows with more axes must
+    /// have exactly the model's shape.
+    pub fn check_data_shape(&self, data_shape: &[usize]) -> Result<(), ModelError> {
+        let flat_fits = data_shape.len() == 1 && data_shape[0] == self.input_dim;
+        if !flat_fits && data_shape != self.input_shape.as_slice() {
+            return Err(ModelError::InputShape {
+                model: shape_text(&self.input_shape),
+                data: shape_text(data_shape),
+            });
+        }
+        Ok(())
     }
 
     /// Number of classes (logits).
@@ -250,31 +376,50 @@ impl Model {
     pub(crate) fn mlp(&self) -> Option<&Mlp> {
         match &self.kind {
             Kind::Mlp(m) => Some(m),
-            #[cfg(feature = "onnx")]
-            Kind::Onnx(_) => None,
+            Kind::Graph(_) => None,
+        }
+    }
+
+    /// The graph of a convolutional (ONNX or state-dict) model.
+    pub(crate) fn graph(&self) -> Option<&Graph> {
+        match &self.kind {
+            Kind::Mlp(_) => None,
+            Kind::Graph(g) => Some(g),
         }
     }
 
     /// The MLP's weights as safetensors bytes in PyTorch layout (`fc1.weight`, `fc1.bias`,
-    /// …, f32, no metadata); the same weights always give the same bytes. ONNX models
-    /// cannot be written.
+    /// …, f32, no metadata); the same weights always give the same bytes. Graph models
+    /// are written with their parameter names (ONNX initializer names, or the state-dict
+    /// keys).
     pub fn to_safetensors(&self) -> Result<Vec<u8>, ModelError> {
-        let Some(mlp) = self.mlp() else {
-            return Err(ModelError::Unsupported(
-                "only MLP models can be written as safetensors".into(),
-            ));
-        };
-        let mut tensors = Vec::with_capacity(2 * mlp.f32_layers.len());
-        for (i, l) in mlp.f32_layers.iter().enumerate() {
-            for (name, t) in [("weight", &l.w), ("bias", &l.b)] {
-                let shape = t.dims().to_vec();
-                let data: Vec<u8> = t
-                    .flatten_all()?
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect();
-                tensors.push((format!("fc{}.{name}", i + 1), shape, data));
+        let mut tensors = Vec::new();
+        match &self.kind {
+            Kind::Mlp(mlp) => {
+                for (i, l) in mlp.f32_layers.iter().enumerate() {
+                    for (name, t) in [("weight", &l.w), ("bias", &l.b)] {
+                        let shape = t.dims().to_vec();
+                        let data: Vec<u8> = t
+                            .flatten_all()?
+                            .to_vec1::<f32>()?
+                            .iter()
+                            .flat_map(|v| v.to_le_bytes())
+                            .collect();
+                        tensors.push((format!("fc{}.{name}", i + 1), shape, data));
+                    }
+                }
+            }
+            Kind::Graph(g) => {
+                let mut seen = std::collections::HashSet::new();
+                for (i, p) in g.params.iter().enumerate() {
+                    let name = if seen.insert(p.name.clone()) {
+                        p.name.clone()
+                    } else {
+                        format!("{}#{i}", p.name)
+                    };
+                    let data = p.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    tensors.push((name, p.shape.clone(), data));
+                }
             }
         }
         let views = tensors
@@ -300,14 +445,20 @@ impl Model {
                 let refs: Vec<_> = layers.iter().map(|l| (&l.w, &l.b)).collect();
                 Ok(forward_layers(&x, &refs)?)
             }
-            #[cfg(feature = "onnx")]
-            Kind::Onnx(m) => {
-                if precision != Precision::F32 {
-                    return Err(ModelError::Unsupported(
-                        "onnx models run in f32 only; f64 gradients are not available".into(),
-                    ));
-                }
-                m.logits(x)
+            Kind::Graph(g) => {
+                let n = x.dims().first().copied().unwrap_or(0);
+                let flat = x.flatten_all()?;
+                let out = match precision {
+                    Precision::F32 => {
+                        let t = g.forward(flat.to_dtype(DType::F32)?.to_vec1::<f32>()?, n)?;
+                        Tensor::from_slice(t.logits(g), (n, self.classes), &Device::Cpu)?
+                    }
+                    Precision::F64 => {
+                        let t = g.forward(flat.to_dtype(DType::F64)?.to_vec1::<f64>()?, n)?;
+                        Tensor::from_slice(t.logits(g), (n, self.classes), &Device::Cpu)?
+                    }
+                };
+                Ok(out)
             }
         }
     }
@@ -374,7 +525,10 @@ pub(crate) fn read_mlp_layers(bytes: &[u8]) -> Result<Vec<Layer>, ModelError> {
     Ok(layers)
 }
 
-fn f32_values(name: &str, t: &safetensors::tensor::TensorView<'_>) -> Result<Vec<f32>, ModelError> {
+pub(crate) fn f32_values(
+    name: &str,
+    t: &safetensors::tensor::TensorView<'_>,
+) -> Result<Vec<f32>, ModelError> {
     if t.dtype() != StDtype::F32 {
         return Err(ModelError::Dtype {
             name: name.into(),

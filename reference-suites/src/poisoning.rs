@@ -4,9 +4,9 @@
 
 use crate::{
     data::Split,
-    model::{Mlp, Model, ModelError},
+    model::{Model, ModelError},
     tensor,
-    train::{Recipe, train},
+    train::Recipe,
     uncertainty::Rng,
 };
 
@@ -65,20 +65,21 @@ impl PoisonOutcome {
     }
 }
 
-/// Trains on clean data (the reference for the accuracy drop).
+/// Trains on clean data (the reference for the accuracy drop). Any trainable model (an
+/// MLP or a graph model such as a CNN) serves as the initial weights.
 pub(crate) fn train_clean(
-    init: &Mlp,
+    init: &Model,
     train_split: &Split,
     recipe: &Recipe,
     rng: &mut Rng,
 ) -> Result<Model, ModelError> {
-    train(init, &train_split.x, &train_split.y, recipe, rng)
+    init.train(train_split, recipe, rng)
 }
 
 /// Backdoor: stamps the trigger on `rows`, relabels them, retrains and scores.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backdoor(
-    init: &Mlp,
+    init: &Model,
     reference: &Model,
     train_split: &Split,
     test: &Split,
@@ -94,7 +95,7 @@ pub(crate) fn backdoor(
         trigger.stamp(&mut x, r, d);
         y[r] = trigger.target;
     }
-    let poisoned = train(init, &x, &y, recipe, rng)?;
+    let poisoned = init.train(&Split { x, y }, recipe, rng)?;
     let mut xt = test.x.clone();
     for r in 0..test.len() {
         trigger.stamp(&mut xt, r, d);
@@ -116,7 +117,7 @@ pub(crate) fn backdoor(
 /// Label flipping: gives `rows` the labels `labels`, retrains and scores.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn label_flip(
-    init: &Mlp,
+    init: &Model,
     reference: &Model,
     train_split: &Split,
     test: &Split,
@@ -129,7 +130,11 @@ pub(crate) fn label_flip(
     for (&r, &l) in rows.iter().zip(labels) {
         y[r] = l;
     }
-    let poisoned = train(init, &train_split.x, &y, recipe, rng)?;
+    let split = Split {
+        x: train_split.x.clone(),
+        y,
+    };
+    let poisoned = init.train(&split, recipe, rng)?;
     Ok(PoisonOutcome {
         reference_correct: correct(reference, test)?,
         poisoned_correct: correct(&poisoned, test)?,

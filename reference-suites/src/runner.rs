@@ -184,6 +184,14 @@ pub fn run(
     };
     let data = suite.data();
     model.check_fits(data.features, data.classes)?;
+    if let (Some(layout), true) = (&data.input_shape, model.input_shape().len() > 1) {
+        // An image model must take the suite's layout ([h, w] means one channel).
+        let want: Vec<usize> = match layout.as_slice() {
+            [h, w] => vec![1, *h, *w],
+            other => other.to_vec(),
+        };
+        model.check_data_shape(&want)?;
+    }
     if let Some(eps) = config.eps {
         let width = f64::from(data.range.1 - data.range.0);
         crate::manifest::check_eps("eps override", eps, width)

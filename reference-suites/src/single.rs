@@ -1,5 +1,6 @@
 //! One ad-hoc evasion run outside a suite (what `interlab attack` does): a model, a data
-//! file holding `x_test` (f32 [n, features] in [0, 1]) and `y_test` (i64 labels), one
+//! file holding `x_test` (f32 [n, features] or [n, C, H, W] in [0, 1]) and `y_test` (i64
+//! labels), one
 //! attack with explicit settings.
 
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use crate::{
         AttackError, EvasionOutcome,
         fgsm::fgsm,
         pgd::{PgdConfig, pgd},
-        square::{SquareConfig, layout, square},
+        square::{Layout, SquareConfig, layout, square},
     },
     data::{DataError, DataFile, Split},
     model::{Model, ModelError},
@@ -123,8 +124,8 @@ pub struct AttackReport {
 /// Reads `x_test` and `y_test` from a safetensors file, checked against the model.
 pub fn load_eval_data(bytes: &[u8], model: &Model) -> Result<Split, AttackSpecError> {
     let file = DataFile::open(bytes)?;
+    model.check_data_shape(&file.row_shape("x_test")?)?;
     let split = file.split("x_test", "y_test", model.classes(), RANGE)?;
-    model.check_fits(split.x.len() / split.len(), model.classes())?;
     Ok(split)
 }
 
@@ -168,7 +169,13 @@ pub fn attack(
                     eps: spec.eps,
                     max_queries: spec.iterations.unwrap_or(1000),
                     p_init: 0.8,
-                    shape: layout(model.input_dim(), None)?,
+                    // An image model gives its layout; else a perfect square is
+                    // taken as a grey image and anything else as flat features.
+                    shape: match model.input_shape() {
+                        [c, h, w] => Layout::Image(*c, *h, *w),
+                        _ => layout(model.input_dim(), None)
+                            .map_or(Layout::Flat, |(c, h, w)| Layout::Image(c, h, w)),
+                    },
                 },
                 RANGE,
                 &mut rng,

@@ -197,7 +197,13 @@ impl Suite {
         let model_digest = manifest.artefacts[&manifest.model.artefact].blake3;
         let mut items = Vec::with_capacity(manifest.items.len());
         for item in &manifest.items {
-            let m = Model::from_bytes(get(&item.model))?;
+            let m = match &item.architecture {
+                Some(a) => Model::from_state_dict(
+                    get(&item.model),
+                    &crate::graph::spec::SequentialSpec::from_json(get(a))?,
+                )?,
+                None => Model::from_bytes(get(&item.model))?,
+            };
             m.check_fits(features, classes)?;
             items.push((m, manifest.artefacts[&item.model].blake3));
         }

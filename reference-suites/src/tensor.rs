@@ -7,7 +7,10 @@
 use candle_core::{D, DType, Device, Tensor, Var};
 use rayon::prelude::*;
 
-use crate::model::{Model, ModelError};
+use crate::{
+    graph::{Graph, Precise},
+    model::{Model, ModelError},
+};
 
 /// Rows per chunk (fixed so that results do not depend on the thread count).
 pub(crate) const CHUNK: usize = 128;
@@ -93,6 +96,13 @@ fn per_chunk<T: Send>(
 /// Logits of every row, flattened [n, classes], computed in f32.
 pub(crate) fn logits(model: &Model, x: &[f32]) -> Result<Vec<f32>, ModelError> {
     let d = model.input_dim();
+    if let Some(g) = model.graph() {
+        return per_chunk(x, d, |_, rows| {
+            Ok(g.forward::<f32>(rows.to_vec(), rows.len() / d)?
+                .logits(g)
+                .to_vec())
+        });
+    }
     per_chunk(x, d, |_, rows| {
         let t = rows_tensor(rows, d, Precision::F32)?;
         let l = model.logits(&t, Precision::F32)?;
@@ -130,6 +140,15 @@ fn labels_tensor(y: &[u32]) -> candle_core::Result<Tensor> {
 /// Per-row cross-entropy losses, computed in f32.
 pub(crate) fn losses(model: &Model, x: &[f32], y: &[u32]) -> Result<Vec<f32>, ModelError> {
     let d = model.input_dim();
+    if let Some(g) = model.graph() {
+        let c = model.classes();
+        return per_chunk(x, d, |start, rows| {
+            let n = rows.len() / d;
+            let t = g.forward::<f32>(rows.to_vec(), n)?;
+            let lp = log_probs(t.logits(g), c, &y[start..start + n]);
+            Ok(lp.iter().map(|v| (-v) as f32).collect())
+        });
+    }
     per_chunk(x, d, |start, rows| {
         let n = rows.len() / d;
         let t = rows_tensor(rows, d, Precision::F32)?;
@@ -148,6 +167,15 @@ pub(crate) fn loss_grad(
     precision: Precision,
 ) -> Result<Vec<f64>, ModelError> {
     let d = model.input_dim();
+    if let Some(g) = model.graph() {
+        return per_chunk(x, d, |start, rows| {
+            let yl = &y[start..start + rows.len() / d];
+            Ok(match precision {
+                Precision::F32 => graph_grad::<f32>(g, rows, yl, 1.0)?.0,
+                Precision::F64 => graph_grad::<f64>(g, rows, yl, 1.0)?.0,
+            })
+        });
+    }
     per_chunk(x, d, |start, rows| {
         let n = rows.len() / d;
         let xv = Var::from_tensor(&rows_tensor(rows, d, precision)?)?;
@@ -171,6 +199,13 @@ pub(crate) fn confidence_grad(
 ) -> Result<(Vec<f64>, Vec<f32>), ModelError> {
     let d = model.input_dim();
     let n = x.len() / d;
+    if let Some(g) = model.graph() {
+        let (dx, lp) = match precision {
+            Precision::F32 => graph_grad::<f32>(g, x, &class[..n], -1.0)?,
+            Precision::F64 => graph_grad::<f64>(g, x, &class[..n], -1.0)?,
+        };
+        return Ok((dx, lp.iter().map(|v| v.exp() as f32).collect()));
+    }
     let xv = Var::from_tensor(&rows_tensor(x, d, precision)?)?;
     let yl = labels_tensor(&class[..n])?;
     let l = model.logits(xv.as_tensor(), precision)?;
@@ -181,4 +216,70 @@ pub(crate) fn confidence_grad(
         .ok_or_else(|| ModelError::Unsupported("the model gives no input gradient".into()))?;
     let p = logp.exp()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
     Ok((g.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?, p))
+}
+
+/// Per-row log softmax at each row's class, from flat logits [n, c].
+fn log_probs<T: Precise>(logits: &[T], c: usize, y: &[u32]) -> Vec<f64> {
+    logits
+        .chunks_exact(c)
+        .zip(y)
+        .map(|(row, &k)| {
+            let r: Vec<f64> = row.iter().map(|v| v.to_f64()).collect();
+            let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = r.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            r.get(k as usize).map_or(f64::NAN, |v| v - max - lse)
+        })
+        .collect()
+}
+
+/// Input gradient of a graph model for `rows` with row classes `y`: `dir` = 1 gives ∇ of
+/// the summed cross-entropy (softmax − one-hot per row, as PyTorch's fused kernel),
+/// `dir` = −1 gives ∇ of the summed log-probability of the class. Also returns each
+/// row's log-probability of its class.
+fn graph_grad<T: Precise>(
+    g: &Graph,
+    rows: &[f32],
+    y: &[u32],
+    dir: f64,
+) -> Result<(Vec<f64>, Vec<f64>), ModelError> {
+    let d: usize = g.input_shape().iter().product();
+    let c = g.classes();
+    let n = rows.len() / d.max(1);
+    if y.len() != n {
+        return Err(ModelError::Unsupported(format!(
+            "{} labels for {n} rows",
+            y.len()
+        )));
+    }
+    let x: Vec<T> = rows.iter().map(|&v| T::from_f64(f64::from(v))).collect();
+    let tape = g.forward::<T>(x, n)?;
+    let logits = tape.logits(g);
+    let lp = log_probs(logits, c, y);
+    let mut seed = Vec::with_capacity(n * c);
+    for (row, &k) in logits.chunks_exact(c).zip(y) {
+        let r: Vec<T> = row.to_vec();
+        let max = r
+            .iter()
+            .map(|v| v.to_f64())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let max = T::from_f64(max);
+        let shifted: Vec<T> = r.iter().map(|v| *v - max).collect();
+        let sum = shifted
+            .iter()
+            .map(|v| T::from_f64(v.to_f64().exp()))
+            .fold(T::from_f64(0.0), |a, b| a + b);
+        let lse = T::from_f64(sum.to_f64().ln());
+        for (j, v) in shifted.iter().enumerate() {
+            let p = T::from_f64((*v - lse).to_f64().exp());
+            let hot = if j == k as usize {
+                T::from_f64(1.0)
+            } else {
+                T::from_f64(0.0)
+            };
+            seed.push(T::from_f64(dir) * (p - hot));
+        }
+    }
+    let (dx, _) = g.backward(&tape, seed, true, false)?;
+    let dx = dx.unwrap_or_default();
+    Ok((dx.iter().map(|v| v.to_f64()).collect(), lp))
 }

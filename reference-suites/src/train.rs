@@ -14,6 +14,7 @@ use crate::{
         AttackError,
         pgd::{PgdConfig, pgd},
     },
+    data::Split,
     model::{Layer, Mlp, Model, ModelError, forward_layers, vars_of},
     tensor::{self, Precision},
     uncertainty::Rng,
@@ -85,6 +86,27 @@ pub(crate) fn train(
     rng: &mut Rng,
 ) -> Result<Model, ModelError> {
     fit(init, x, y, recipe, None, rng)
+}
+
+impl Model {
+    /// Retrains this model's weights on `data` with `recipe`; `rng` orders mini-batches.
+    /// An MLP trains as [`train`] does; a graph model (a CNN from ONNX or a state dict)
+    /// with the same batch order and Adam update through its hand-written gradients
+    /// (batch-norm statistics stay fixed). Bit-identical for the same seed and thread
+    /// count (graph models: for any thread count).
+    pub fn train(&self, data: &Split, recipe: &Recipe, rng: &mut Rng) -> Result<Model, ModelError> {
+        if let Some(mlp) = self.mlp() {
+            return train(mlp, &data.x, &data.y, recipe, rng);
+        }
+        match self.graph() {
+            Some(g) => Ok(Model::from_graph(
+                crate::graph::fit::fit(g, &data.x, &data.y, recipe, rng)?.0,
+            )),
+            None => Err(ModelError::Unsupported(
+                "this model cannot be trained".into(),
+            )),
+        }
+    }
 }
 
 /// Adversarial training: like [`train`], but every Adam step descends the mean

@@ -446,7 +446,6 @@ fn nan_in_the_data_is_refused_naming_tensor_and_row() {
     );
 }
 
-#[cfg(feature = "onnx")]
 #[test]
 fn the_onnx_export_gives_the_same_adversarial_rows_as_the_safetensors_model_outside_fragile_rows() {
     use interlab_suites::{AttackKind, AttackSpec, Precision, attack};

@@ -31,10 +31,11 @@ pub type Check = fn(&[u8]);
 
 /// Every fuzz target by name (the names of `fuzz/fuzz_targets/*.rs` and of the corpus
 /// directories), with its checks.
-pub const TARGETS: [(&str, Check); 3] = [
+pub const TARGETS: [(&str, Check); 4] = [
     ("envelope", envelope),
     ("sync_codec", sync_codec),
     ("manifest", manifest),
+    ("onnx_model", crate::fuzz_model::onnx_model),
 ];
 
 /// Target `envelope`: envelope, record and fork-proof decoding, and full validation.
@@ -500,7 +501,6 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut push = |target: &'static str, name: String, bytes: Vec<u8>| {
         out.push((target, name, bytes));
     };
-
     let named = fx
         .history
         .iter()

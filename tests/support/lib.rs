@@ -10,6 +10,7 @@
 
 pub mod faults;
 pub mod fuzz;
+pub mod fuzz_model;
 
 use std::{
     path::{Path, PathBuf},
@@ -375,12 +376,15 @@ impl Network {
     /// node holds the record (a lab can only run a suite its node knows); returns the
     /// suite id.
     pub fn publish_digits_suite(&self) -> String {
-        let out = self.owner.cli(&[
-            "suite",
-            "publish",
-            digits_suite().to_str().unwrap(),
-            "--json",
-        ]);
+        self.publish_suite(&digits_suite())
+    }
+
+    /// Publishes the suite of manifest `path` from the owner's node and waits until every
+    /// node holds the record; returns the suite id.
+    pub fn publish_suite(&self, path: &Path) -> String {
+        let out = self
+            .owner
+            .cli(&["suite", "publish", path.to_str().unwrap(), "--json"]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         let record: RecordId = v["record"].as_str().unwrap().parse().unwrap();
         for n in self.nodes() {
@@ -401,6 +405,14 @@ pub fn flags_equivocation(node: &Node, key: &str, timeout: Duration) -> bool {
         lab.equivocated.then_some(())
     })
     .is_some()
+}
+
+/// The manifest of the shipped reference suite `name` (`reference-suites/suites/NAME`).
+pub fn reference_suite(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../reference-suites/suites")
+        .join(name)
+        .join("suite.toml")
 }
 
 /// The shipped digits suite manifest.

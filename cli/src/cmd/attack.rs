@@ -3,17 +3,25 @@
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
-use interlab_suites::{AttackKind, AttackSpec, MAX_DATA_BYTES, MAX_MODEL_BYTES, Model, Precision};
+use interlab_suites::{
+    AttackKind, AttackSpec, MAX_DATA_BYTES, MAX_MODEL_BYTES, MAX_SPEC_BYTES, Model, Precision,
+    SequentialSpec,
+};
 
 use super::suite::{parse_precision, read_limited};
 
 /// Arguments of `interlab attack`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Model file: safetensors MLP in PyTorch layout (or ONNX with the `onnx` feature).
+    /// Model file: ONNX classifier, safetensors MLP in PyTorch layout, or a PyTorch
+    /// `nn.Sequential` state dict (safetensors) together with `--arch`.
     #[arg(long)]
     model: PathBuf,
-    /// Safetensors file with `x_test` (f32 [n, features] in [0, 1]) and `y_test` (i64).
+    /// Architecture (JSON, see docs/suites.md) of a state-dict model given as `--model`.
+    #[arg(long)]
+    arch: Option<PathBuf>,
+    /// Safetensors file with `x_test` (f32 [n, features] or [n, C, H, W] in [0, 1]) and
+    /// `y_test` (i64).
     #[arg(long)]
     data: PathBuf,
     /// Attack: fgsm, pgd or square.
@@ -47,8 +55,15 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let kind: AttackKind = args.attack.parse()?;
     let precision: Precision = parse_precision(&args.precision)?;
     let model_bytes = read_limited(&args.model, MAX_MODEL_BYTES as u64)?;
-    let model = Model::from_bytes(&model_bytes)
-        .with_context(|| format!("cannot load model {}", args.model.display()))?;
+    let model = match &args.arch {
+        None => Model::from_bytes(&model_bytes),
+        Some(arch) => {
+            let spec = SequentialSpec::from_json(&read_limited(arch, MAX_SPEC_BYTES as u64)?)
+                .with_context(|| format!("cannot read architecture {}", arch.display()))?;
+            Model::from_state_dict(&model_bytes, &spec)
+        }
+    }
+    .with_context(|| format!("cannot load model {}", args.model.display()))?;
     let data_bytes = read_limited(&args.data, MAX_DATA_BYTES as u64)?;
     let data = interlab_suites::load_eval_data(&data_bytes, &model)
         .with_context(|| format!("cannot use data {}", args.data.display()))?;

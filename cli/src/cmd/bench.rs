@@ -26,6 +26,9 @@ pub(crate) enum BenchCommand {
     /// and compared with their summaries, chain links) against opening it with the
     /// summaries believed, as before the check existed; alternated, medians reported.
     StoreOpen(StoreOpenArgs),
+    /// PGD L∞ on an image classifier: the engine against IBM ART on PyTorch CPU, whole
+    /// process, time and peak memory, and the engine's thread scaling.
+    Attack(super::bench_attack::Args),
 }
 
 /// Arguments of `interlab bench store-open`.
@@ -71,6 +74,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Ingest(a) => ingest(a, json),
         BenchCommand::StoreOpen(a) => store_open(a, json),
+        BenchCommand::Attack(a) => super::bench_attack::run(a, json),
     }
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod api_args;
 pub(crate) mod attack;
 pub(crate) mod bench;
 pub(crate) mod bench_api;
+pub(crate) mod bench_attack;
 pub(crate) mod bench_net;
 pub(crate) mod debug;
 pub(crate) mod demo;

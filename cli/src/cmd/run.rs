@@ -27,7 +27,7 @@ pub(crate) struct Args {
     /// Engine threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Your own model (safetensors) instead of the suite's reference model.
+    /// Your own model (ONNX, or a safetensors MLP) instead of the suite's reference model.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Run only this test of the suite (repeatable; default: every test).

@@ -39,7 +39,7 @@ enum Command {
 struct RunArgs {
     /// The suite manifest (suite.toml).
     manifest: PathBuf,
-    /// Your own model instead of the suite's (safetensors, or ONNX with the `onnx` feature).
+    /// Your own model instead of the suite's (ONNX, or a safetensors MLP).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Worker threads.

@@ -176,3 +176,18 @@ pub(crate) fn success_rate(clean: &[bool], adv: &[bool], idx: Option<&[usize]>) 
     }
     if c == 0 { 0.0 } else { s as f64 / c as f64 }
 }
+
+/// The digits suite's trained model and first test rows, for the attack unit tests.
+#[cfg(test)]
+pub(crate) fn digits_fixture(rows: usize) -> (Model, Vec<f32>, Vec<u32>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/digits-mlp");
+    let model =
+        Model::from_bytes(&std::fs::read(dir.join("mlp_trained.safetensors")).unwrap()).unwrap();
+    let data = std::fs::read(dir.join("data.safetensors")).unwrap();
+    let test = crate::data::DataFile::open(&data)
+        .unwrap()
+        .split("x_test", "y_test", 10, (0.0, 1.0))
+        .unwrap();
+    let d = model.input_dim();
+    (model, test.x[..rows * d].to_vec(), test.y[..rows].to_vec())
+}

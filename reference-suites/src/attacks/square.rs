@@ -1,8 +1,18 @@
 //! Square attack L∞ (Andriushchenko et al. 2020): score-based, gradient-free random
-//! search. Rows are seen as `channels × height × width` images; it starts from vertical
-//! stripes of ±ε and then, for each still-correct row, proposes a random square window
-//! set to ±ε per channel and keeps it when the margin loss (true logit minus the best
-//! other logit) drops. Each proposal is one model query for that row.
+//! search with the margin loss (true logit minus the best other logit). Each proposal is
+//! one model query for that row, and a row's best point changes only when its margin drops.
+//!
+//! - Images (`Layout::Image`, rows are `channels × height × width`): the paper's version.
+//!   It starts from vertical stripes of ±ε (one sign per channel and column), then proposes
+//!   a square window of side `round(√(p·h·w))` (at least 1, at most min(h, w) − 1) set to
+//!   x₀ ± ε with one sign per channel.
+//! - Flat features (`Layout::Flat`, tabular rows with no spatial order): it starts from
+//!   ±ε per feature, then proposes `round(p·d)` distinct features (at least 1, at most
+//!   d − 1 when d > 1) set to x₀ ± ε, each with its own sign.
+//!
+//! In both, `p` follows the paper's piecewise schedule (halved at iterations 10, 50, 200,
+//! 500, 1000, 2000, 4000, 6000 and 8000 of 10 000, scaled to the query budget), and every
+//! value is clipped to the valid range, so rows never leave the ε-ball or the range.
 
 use super::{Adversarial, AttackError, GradStats, check_eps};
 use crate::{model::Model, tensor, uncertainty::Rng};
@@ -16,8 +26,28 @@ pub struct SquareConfig {
     pub max_queries: u32,
     /// Initial share of pixels changed per proposal (halved on the paper's schedule).
     pub p_init: f64,
-    /// Image layout (channels, height, width) with c·h·w = features.
-    pub shape: (usize, usize, usize),
+    /// How a row's features are arranged.
+    pub shape: Layout,
+}
+
+/// How the Square attack sees a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// An image of (channels, height, width) with c·h·w = features.
+    Image(usize, usize, usize),
+    /// Features without spatial order (tabular data).
+    Flat,
+}
+
+/// The layout a suite's data declares: its `input_shape` as an image, none as flat features.
+pub fn suite_layout(features: usize, given: Option<&[usize]>) -> Result<Layout, AttackError> {
+    match given {
+        Some(_) => {
+            let (c, h, w) = layout(features, given)?;
+            Ok(Layout::Image(c, h, w))
+        }
+        None => Ok(Layout::Flat),
+    }
 }
 
 /// The image layout for `features` values: the given one, or a square single-channel
@@ -113,30 +143,169 @@ pub fn square(
         });
     }
     let d = model.input_dim();
-    let (c, h, w) = cfg.shape;
-    if c * h * w != d {
+    if x0.len() != y.len() * d {
         return Err(AttackError::Param {
-            name: "input_shape",
-            value: format!("[{c}, {h}, {w}]"),
-            why: "product must equal the model's input width",
+            name: "rows",
+            value: format!("{} values for {} labels", x0.len(), y.len()),
+            why: "must be one row of the model's input width per label",
         });
     }
-    let n = y.len();
-    let (lo, hi) = range;
-    let eps = cfg.eps;
-    let at = |ch: usize, r: usize, col: usize| ch * h * w + r * w + col;
-    // Vertical stripes: one ±ε per (channel, column).
-    let mut x_best = x0.to_vec();
-    for row in 0..n {
-        for ch in 0..c {
-            for col in 0..w {
+    match cfg.shape {
+        Layout::Image(c, h, w) => {
+            if c * h * w != d || h < 2 || w < 2 {
+                return Err(AttackError::Param {
+                    name: "input_shape",
+                    value: format!("[{c}, {h}, {w}]"),
+                    why: "product must equal the model's input width, with height and width at least 2",
+                });
+            }
+            let prop = Image { c, h, w };
+            search(model, x0, y, cfg, range, rng, &prop)
+        }
+        Layout::Flat => search(model, x0, y, cfg, range, rng, &Flat { d }),
+    }
+}
+
+/// The two ways of drawing the start and the proposals.
+trait Proposer {
+    /// Writes the start x₀ ± ε (clipped) for one row.
+    fn init(&self, xo: &[f32], out: &mut [f32], eps: f32, range: (f32, f32), rng: &mut Rng);
+    /// Overwrites a part of `prop` (a copy of the row's best point) with x₀ ± ε; returns
+    /// whether any value changed.
+    fn propose(
+        &self,
+        xo: &[f32],
+        prop: &mut [f32],
+        p: f64,
+        eps: f32,
+        range: (f32, f32),
+        rng: &mut Rng,
+    ) -> bool;
+}
+
+struct Image {
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+impl Image {
+    fn at(&self, ch: usize, r: usize, col: usize) -> usize {
+        ch * self.h * self.w + r * self.w + col
+    }
+
+    /// Side of the square window for share `p` of the pixels.
+    fn side(&self, p: f64) -> usize {
+        ((p * (self.h * self.w) as f64).sqrt().round() as usize).clamp(1, self.h.min(self.w) - 1)
+    }
+}
+
+impl Proposer for Image {
+    fn init(&self, xo: &[f32], out: &mut [f32], eps: f32, (lo, hi): (f32, f32), rng: &mut Rng) {
+        for ch in 0..self.c {
+            for col in 0..self.w {
                 let s = rng.pm1() * eps;
-                for r in 0..h {
-                    let i = row * d + at(ch, r, col);
-                    x_best[i] = (x0[i] + s).clamp(lo, hi);
+                for r in 0..self.h {
+                    let i = self.at(ch, r, col);
+                    out[i] = (xo[i] + s).clamp(lo, hi);
                 }
             }
         }
+    }
+
+    fn propose(
+        &self,
+        xo: &[f32],
+        prop: &mut [f32],
+        p: f64,
+        eps: f32,
+        (lo, hi): (f32, f32),
+        rng: &mut Rng,
+    ) -> bool {
+        let s = self.side(p);
+        let vh = rng.below(self.h - s);
+        let vw = rng.below(self.w - s);
+        let mut changed = false;
+        for ch in 0..self.c {
+            let sg = rng.pm1() * eps;
+            for r in vh..vh + s {
+                for col in vw..vw + s {
+                    let i = self.at(ch, r, col);
+                    let v = (xo[i] + sg).clamp(lo, hi);
+                    if (v - prop[i]).abs() >= 1e-7 {
+                        changed = true;
+                    }
+                    prop[i] = v;
+                }
+            }
+        }
+        changed
+    }
+}
+
+struct Flat {
+    d: usize,
+}
+
+impl Flat {
+    /// Features changed per proposal for share `p`.
+    fn count(&self, p: f64) -> usize {
+        let most = if self.d > 1 { self.d - 1 } else { 1 };
+        ((p * self.d as f64).round() as usize).clamp(1, most)
+    }
+}
+
+impl Proposer for Flat {
+    fn init(&self, xo: &[f32], out: &mut [f32], eps: f32, (lo, hi): (f32, f32), rng: &mut Rng) {
+        for (o, &v) in out.iter_mut().zip(xo) {
+            *o = (v + rng.pm1() * eps).clamp(lo, hi);
+        }
+    }
+
+    fn propose(
+        &self,
+        xo: &[f32],
+        prop: &mut [f32],
+        p: f64,
+        eps: f32,
+        (lo, hi): (f32, f32),
+        rng: &mut Rng,
+    ) -> bool {
+        let k = self.count(p);
+        // A partial Fisher–Yates shuffle picks k distinct features.
+        let mut order: Vec<usize> = (0..self.d).collect();
+        let mut changed = false;
+        for j in 0..k {
+            let pick = j + rng.below(self.d - j);
+            order.swap(j, pick);
+            let i = order[j];
+            let v = (xo[i] + rng.pm1() * eps).clamp(lo, hi);
+            if (v - prop[i]).abs() >= 1e-7 {
+                changed = true;
+            }
+            prop[i] = v;
+        }
+        changed
+    }
+}
+
+/// The random search shared by both layouts.
+fn search(
+    model: &Model,
+    x0: &[f32],
+    y: &[u32],
+    cfg: SquareConfig,
+    range: (f32, f32),
+    rng: &mut Rng,
+    proposer: &dyn Proposer,
+) -> Result<Adversarial, AttackError> {
+    let d = model.input_dim();
+    let n = y.len();
+    let eps = cfg.eps;
+    let mut x_best = x0.to_vec();
+    for row in 0..n {
+        let span = row * d..(row + 1) * d;
+        proposer.init(&x0[span.clone()], &mut x_best[span], eps, range, rng);
     }
     let mut best = margins(model, &x_best, y)?;
     let mut queries = vec![1u32; n];
@@ -149,7 +318,6 @@ pub fn square(
             break;
         }
         let p = p_selection(cfg.p_init, it, cfg.max_queries);
-        let s = ((p * d as f64 / c as f64).sqrt().round() as usize).clamp(1, h.min(w) - 1);
         cand.clear();
         cand_y.clear();
         cand_rows.clear();
@@ -158,25 +326,9 @@ pub fn square(
             let xb = &x_best[base..base + d];
             let xo = &x0[base..base + d];
             let mut prop = xb.to_vec();
-            // Resample until the window changes something (bounded, as it may not).
+            // Resample until the proposal changes something (bounded, as it may not).
             for _ in 0..16 {
-                let vh = rng.below(h - s);
-                let vw = rng.below(w - s);
-                let signs: Vec<f32> = (0..c).map(|_| rng.pm1() * eps).collect();
-                let mut changed = false;
-                for (ch, &sg) in signs.iter().enumerate() {
-                    for r in vh..vh + s {
-                        for col in vw..vw + s {
-                            let i = at(ch, r, col);
-                            let v = (xo[i] + sg).clamp(lo, hi);
-                            if (v - xb[i]).abs() >= 1e-7 {
-                                changed = true;
-                            }
-                            prop[i] = v;
-                        }
-                    }
-                }
-                if changed {
+                if proposer.propose(xo, &mut prop, p, eps, range, rng) {
                     break;
                 }
                 prop.copy_from_slice(xb);
@@ -210,6 +362,96 @@ mod tests {
         assert_eq!(p_selection(0.8, 0, 1000), 0.8);
         assert_eq!(p_selection(0.8, 3, 1000), 0.4);
         assert_eq!(p_selection(0.8, 999, 1000), 0.8 / 512.0);
+        // At the paper's budget of 10 000 queries p halves right after each breakpoint.
+        let breaks = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
+        for (k, &b) in breaks.iter().enumerate() {
+            let before = 0.8 / f64::from(1u32 << k);
+            assert_eq!(p_selection(0.8, b, 10_000), before, "at iteration {b}");
+            assert_eq!(p_selection(0.8, b + 1, 10_000), before / 2.0, "after {b}");
+        }
+    }
+
+    #[test]
+    fn window_side_and_feature_count_follow_p_and_stay_inside_the_row() {
+        let img = Image { c: 1, h: 28, w: 28 };
+        // round(√(0.05 · 784)) = round(6.26) = 6; the side never reaches the full height.
+        assert_eq!(img.side(0.05), 6);
+        assert_eq!(img.side(1.0), 27);
+        assert_eq!(img.side(1e-6), 1);
+        let flat = Flat { d: 29 };
+        assert_eq!(flat.count(0.8), 23);
+        assert_eq!(flat.count(1.0), 28);
+        assert_eq!(flat.count(1e-6), 1);
+    }
+
+    fn run(shape: Layout, eps: f32, seed: u64) -> (Vec<f32>, Vec<f32>, Adversarial) {
+        let (model, x, y) = crate::attacks::digits_fixture(60);
+        let cfg = SquareConfig {
+            eps,
+            max_queries: 60,
+            p_init: 0.8,
+            shape,
+        };
+        let adv = square(&model, &x, &y, cfg, (0.0, 1.0), &mut Rng::new(seed)).unwrap();
+        let clean = tensor::logits(&model, &x).unwrap();
+        (x, clean, adv)
+    }
+
+    #[test]
+    fn square_never_leaves_the_eps_ball_or_the_range_on_images_and_flat_rows() {
+        for shape in [Layout::Image(1, 8, 8), Layout::Flat] {
+            let (x, _, adv) = run(shape, 0.1, 7);
+            assert_eq!(adv.x_adv.len(), x.len());
+            for (a, o) in adv.x_adv.iter().zip(&x) {
+                assert!((0.0..=1.0).contains(a), "{a} left [0, 1]");
+                assert!((a - o).abs() <= 0.1 + 1e-6, "{a} is more than eps from {o}");
+            }
+            let q = adv.queries.unwrap();
+            assert!(q.iter().all(|&q| (1..=60).contains(&q)));
+        }
+    }
+
+    #[test]
+    fn square_is_repeatable_with_a_seed_and_differs_with_another() {
+        for shape in [Layout::Image(1, 8, 8), Layout::Flat] {
+            let (_, _, a) = run(shape, 0.1, 7);
+            let (_, _, b) = run(shape, 0.1, 7);
+            let (_, _, c) = run(shape, 0.1, 8);
+            assert_eq!(a, b);
+            assert_ne!(a.x_adv, c.x_adv);
+        }
+    }
+
+    #[test]
+    fn square_turns_some_rows_wrong_and_only_lowers_margins() {
+        let (model, x, y) = crate::attacks::digits_fixture(60);
+        for shape in [Layout::Image(1, 8, 8), Layout::Flat] {
+            let (_, _, adv) = run(shape, 0.3, 7);
+            let before = margins(&model, &x, &y).unwrap();
+            let after = margins(&model, &adv.x_adv, &y).unwrap();
+            let fooled = after.iter().filter(|m| **m <= 0.0).count();
+            let was = before.iter().filter(|m| **m <= 0.0).count();
+            assert!(fooled > was, "{fooled} rows fooled, {was} wrong before");
+        }
+    }
+
+    #[test]
+    fn square_refuses_an_image_layout_that_does_not_fit_the_model() {
+        let (model, x, y) = crate::attacks::digits_fixture(2);
+        let cfg = SquareConfig {
+            eps: 0.1,
+            max_queries: 5,
+            p_init: 0.8,
+            shape: Layout::Image(1, 7, 9),
+        };
+        let err = square(&model, &x, &y, cfg, (0.0, 1.0), &mut Rng::new(0)).unwrap_err();
+        assert!(matches!(
+            err,
+            AttackError::Param {
+                name: "input_shape",
+                ..
+            }
+        ));
     }
 
     #[test]
