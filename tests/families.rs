@@ -8,6 +8,7 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
+use interlab_node::client::ReportQuery;
 use interlab_tests::{Network, Node, reference_suite, wait_for};
 use serde_json::Value;
 
@@ -37,18 +38,24 @@ fn run(lab: &Node, suite: &str, only: &[&str]) -> BTreeSet<String> {
 /// Waits until `node`'s comparability report of round 1 of `suite` holds both labs'
 /// values of every measurand in `want`.
 fn covers(node: &Node, suite: &str, want: &BTreeSet<String>) -> Result<(), String> {
+    let suite_id = suite.parse().ok();
     let got = wait_for(WAIT, || {
-        let v = node
+        let answer = node
             .client()
-            .get(&format!("/v1/comparability?suite={suite}&round=1"))
+            .comparability(ReportQuery {
+                suite: suite_id,
+                round: Some(1),
+                include_disputed: false,
+            })
             .ok()?;
-        let ms = v["comparability"]["report"]["measurands"]
-            .as_array()?
-            .clone();
-        let full: BTreeSet<String> = ms
+        let full: BTreeSet<String> = answer
+            .comparability
+            .report
+            .as_ref()?
+            .measurands
             .iter()
-            .filter(|m| m["labs"].as_array().is_some_and(|l| l.len() == 2))
-            .filter_map(|m| m["measurand"].as_str().map(str::to_owned))
+            .filter(|m| m.labs.len() == 2)
+            .map(|m| m.measurand.clone())
             .collect();
         want.is_subset(&full).then_some(())
     });

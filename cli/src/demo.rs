@@ -13,7 +13,7 @@ use interlab_suites::{Precision, RunConfig};
 
 mod summary;
 
-pub use summary::{DemoLab, DemoSummary};
+pub(crate) use summary::{DemoLab, DemoSummary};
 
 use crate::ops::{self, Deviation, OpsError};
 use interlab_node::{
@@ -80,7 +80,7 @@ const SUITE_FILES: [(&str, &[u8]); 11] = [
 /// Why the demo failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DemoError {
+pub(crate) enum DemoError {
     /// Setting up a node directory.
     #[error("setting up {path}: {message}")]
     Setup {
@@ -108,7 +108,7 @@ pub enum DemoError {
 
 /// Demo settings.
 #[derive(Debug, Clone)]
-pub struct DemoOptions {
+pub(crate) struct DemoOptions {
     /// Number of labs (at least 3: the last two deviate on purpose).
     pub labs: usize,
     /// Seed of the honest labs' runs.
@@ -231,7 +231,7 @@ fn setup_dir(
 }
 
 /// Progress sink: a step name and a message.
-pub trait DemoProgress {
+pub(crate) trait DemoProgress {
     /// A step started or advanced.
     fn step(&mut self, message: &str);
 }
@@ -244,7 +244,7 @@ impl<F: FnMut(&str)> DemoProgress for F {
 
 /// A finished demo: the nodes still run until [`Demo::shutdown`].
 #[derive(Debug)]
-pub struct Demo {
+pub(crate) struct Demo {
     /// The async runtime the nodes run on.
     pub runtime: tokio::runtime::Runtime,
     /// Owner first, then labs.
@@ -257,7 +257,7 @@ pub struct Demo {
 
 impl Demo {
     /// Stops every node.
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         let Demo { runtime, nodes, .. } = self;
         runtime.block_on(async move {
             for n in nodes {
@@ -268,7 +268,7 @@ impl Demo {
 }
 
 /// Runs the demo.
-pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
+pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo, DemoError> {
     if opts.labs < 3 {
         return Err(DemoError::Settings(format!(
             "--labs {} is too few: the demo needs at least 3 labs (the last two deviate on purpose)",
@@ -300,6 +300,7 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             time_ms: now_ms(),
             body: Body::SchemeGenesis {
                 name: "EU AI Act cybersecurity PT (demo)".into(),
+                lab_codes: false,
             },
         },
     );
@@ -504,8 +505,8 @@ pub fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Result<Demo,
             })
             .collect(),
         flagged: answer.comparability.flags.clone(),
-        report: answer.comparability.clone(),
-        report_including_disputed: with_disputed.comparability,
+        report: (*answer.comparability).clone(),
+        report_including_disputed: std::sync::Arc::unwrap_or_clone(with_disputed.comparability),
         dashboard: format!("{}/", nodes[0].info.api),
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -57,7 +57,7 @@ fn sigma_basis(b: &SigmaBasis) -> String {
 }
 
 /// Renders a `GET /v1/comparability` answer.
-pub fn comparability(answer: &ComparabilityAnswer) -> String {
+pub(crate) fn comparability(answer: &ComparabilityAnswer) -> String {
     let c = &answer.comparability;
     let mut out = String::new();
     let _ = writeln!(

@@ -98,7 +98,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 if v.disputes.is_empty() {
                     println!("no disputes");
                 }
-                for d in &v.disputes {
+                for d in v.disputes.iter() {
                     let author = d.author.to_hex();
                     println!(
                         "{}  {:<9} {:<24} target {}  by {}",

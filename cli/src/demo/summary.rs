@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the demo shows (`interlab demo --json` prints it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoSummary {
+pub(crate) struct DemoSummary {
     /// The scheme id.
     pub scheme: Digest,
     /// The suite id.
@@ -37,7 +37,7 @@ pub struct DemoSummary {
 
 /// One lab of the demo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoLab {
+pub(crate) struct DemoLab {
     /// Its name.
     pub lab: String,
     /// How it ran the suite.

@@ -38,6 +38,13 @@ impl<T> Clone for Shared<T> {
     }
 }
 
+impl<T> Shared<T> {
+    /// The answer itself, shared (no copy).
+    pub fn arc(&self) -> Arc<T> {
+        self.0.clone()
+    }
+}
+
 impl<T> std::ops::Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {

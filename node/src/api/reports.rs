@@ -10,7 +10,7 @@ use axum::{
     response::IntoResponse,
 };
 use interlab_protocol::{
-    Digest, EvidenceState,
+    Digest,
     governance::{self, Comparability, ComparabilityQuery, DisputeView, GovernanceError},
     stats::ReportConfig,
 };
@@ -124,7 +124,7 @@ pub(crate) async fn comparability(
         evidence: snap.evidence.clone(),
         evidence_root: snap.evidence.root,
         report_digest,
-        comparability: c,
+        comparability: c.arc(),
     })
 }
 
@@ -164,7 +164,7 @@ pub(crate) async fn drift(
         suite: c.suite,
         round: c.round,
         labs,
-        flags: c.flags,
+        flags: c.flags.clone(),
     })
 }
 
@@ -190,6 +190,6 @@ pub(crate) async fn disputes(
     json_bytes(&DisputesAnswer {
         evidence: snap.evidence.clone(),
         evidence_root: snap.evidence.root,
-        disputes,
+        disputes: disputes.arc(),
     })
 }

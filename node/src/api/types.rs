@@ -292,7 +292,8 @@ pub struct ComparabilityAnswer {
     /// Digest of the report's canonical form: two nodes with the same root give the same.
     pub report_digest: Digest,
     /// The report.
-    pub comparability: Comparability,
+    #[schema(value_type = Comparability)]
+    pub comparability: std::sync::Arc<Comparability>,
 }
 
 /// One lab's drift on one measurand.
@@ -331,7 +332,8 @@ pub struct DisputesAnswer {
     /// The same root.
     pub evidence_root: Digest,
     /// The disputes.
-    pub disputes: Vec<DisputeView>,
+    #[schema(value_type = Vec<DisputeView>)]
+    pub disputes: std::sync::Arc<Vec<DisputeView>>,
 }
 
 /// Body of `POST /v1/admin/block`: the complete set of blocked peers (empty unblocks all).

@@ -362,6 +362,7 @@ pub(super) fn disputes(ctx: &Ctx<'_>) -> Section {
                         DisputeState::Open => "open",
                         DisputeState::Answered => "answered",
                         DisputeState::Resolved => "resolved",
+                        DisputeState::AwaitingTarget => "awaiting its target",
                     }
                     .to_owned(),
                     d.resolution.as_ref().map_or("pending".into(), |r| {

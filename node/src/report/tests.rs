@@ -107,6 +107,7 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
     let snap = Snapshot {
         evidence: log.evidence(),
         records: log.records().cloned().collect(),
+        forks: Vec::new(),
         equivocators: BTreeSet::new(),
         authority: log.authority().clone(),
     };

@@ -24,12 +24,13 @@ pub enum DisputeState {
 }
 
 impl DisputeState {
-    /// The wire name (`open`, `answered`, `resolved`), for messages.
+    /// The wire name (`open`, `answered`, `resolved`, `awaiting_target`), for messages.
     pub fn name(&self) -> &'static str {
         match self {
             DisputeState::Open => "open",
             DisputeState::Answered => "answered",
             DisputeState::Resolved => "resolved",
+            DisputeState::AwaitingTarget => "awaiting_target",
         }
     }
 }
