@@ -177,6 +177,18 @@ impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
 pub struct Reports {
     comparability: Mutex<Bounded<(Digest, String), Comparability>>,
     disputes: Mutex<Bounded<Digest, Vec<DisputeView>>>,
+    documents: Mutex<Bounded<(Digest, String), Document>>,
+}
+
+/// A rendered round report: its digest, its number and its bytes (HTML or PDF).
+#[derive(Debug)]
+pub struct Document {
+    /// Report digest.
+    pub digest: Digest,
+    /// Report number.
+    pub number: String,
+    /// The rendered bytes.
+    pub body: Vec<u8>,
 }
 
 impl Default for Reports {
@@ -184,6 +196,7 @@ impl Default for Reports {
         Reports {
             comparability: Mutex::new(Bounded::new(CACHED_REPORTS)),
             disputes: Mutex::new(Bounded::new(CACHED_REPORTS)),
+            documents: Mutex::new(Bounded::new(CACHED_REPORTS)),
         }
     }
 }
@@ -250,6 +263,30 @@ pub async fn answer(
         .await?
         .clone();
     Ok((snap, Shared(c)))
+}
+
+/// A rendered document of the snapshot `snap`, computed once per (root, `key`) under
+/// the same limit as every report.
+pub async fn document<F>(
+    s: &Arc<ApiState>,
+    snap: &Snapshot,
+    key: String,
+    render: F,
+) -> Result<Arc<Document>, ApiError>
+where
+    F: FnOnce() -> Result<Document, ApiError> + Send + 'static,
+{
+    let cell = s
+        .reports
+        .documents
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .cell(&(snap.evidence.root, key));
+    let d = cell
+        .get_or_try_init(|| limited(&s.limits, move || render().map(Arc::new)))
+        .await?
+        .clone();
+    Ok(d)
 }
 
 /// The disputes of the current snapshot, computed once per root.

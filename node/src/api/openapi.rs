@@ -59,6 +59,7 @@ impl Modify for BearerToken {
         reports::comparability,
         reports::drift,
         reports::disputes,
+        crate::report::http::report,
         records::publish,
         records::upload,
         records::submit,

@@ -20,7 +20,8 @@ pub const ROOT_HEADER: &str = "x-interlab-evidence-root";
 pub const DIGEST_HEADER: &str = "x-interlab-report-digest";
 
 /// Query of `GET /v1/report`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Suite id (required).
     pub suite: Option<String>,
@@ -87,23 +88,48 @@ impl From<ReportError> for ApiError {
 }
 
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/v1/report",
+    tag = "reports",
+    description = "The round report a proficiency-testing provider issues (ISO/IEC 17043 7.4), as HTML or PDF. Headers x-interlab-evidence-root and x-interlab-report-digest name the evidence and the report's content digest.",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The report (text/html, or application/pdf with format=pdf)", body = String, content_type = "text/html"),
+        (status = 400, description = "A parameter is malformed", body = crate::api::types::ErrorBody),
+        (status = 404, description = "Unknown suite or round", body = crate::api::types::ErrorBody),
+        (status = 503, description = "Too many report computations; retry after Retry-After seconds", body = crate::api::types::ErrorBody),
+        (status = 500, description = "Internal error (detail in the node's log)", body = crate::api::types::ErrorBody)
+    )
+)]
 pub async fn report(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ReportParams>,
 ) -> Result<Response, ApiError> {
     let (suite, round, format, mine) = parse(&p)?;
-    let snap = s.cache.snapshot(&s.store)?;
+    let snap = crate::api::compute::snapshot(&s).await?;
     let own = mine.then(|| s.publisher.public());
     let root = snap.evidence.root;
-    let work = tokio::task::spawn_blocking(move || -> Result<_, ReportError> {
-        let r = build(&snap, suite, round, own)?;
+    let key = format!(
+        "{suite}/{round}/{}/{}",
+        if format == Format::Pdf { "pdf" } else { "html" },
+        own.map_or_else(String::new, |k| k.to_hex())
+    );
+    let for_render = snap.clone();
+    let doc = crate::api::compute::document(&s, &snap, key, move || {
+        let r = build(&for_render, suite, round, own)?;
         let body = match format {
             Format::Html => r.html().into_bytes(),
             Format::Pdf => r.pdf()?,
         };
-        Ok((r.digest(), r.number().to_owned(), body))
-    });
-    let (digest, number, body) = work.await.map_err(ApiError::internal)??;
+        Ok(crate::api::compute::Document {
+            digest: r.digest(),
+            number: r.number().to_owned(),
+            body,
+        })
+    })
+    .await?;
+    let (digest, number, body) = (doc.digest, doc.number.clone(), doc.body.clone());
     let mut headers = vec![
         (
             header::CONTENT_TYPE,
