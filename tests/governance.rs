@@ -35,6 +35,8 @@ fn a_resolution_signed_by_anyone_but_the_owner_is_rejected() {
         action: Action::Exclude,
         statement: "a lab cannot decide this".into(),
     };
+    // A node signs a resolution only of a dispute it holds (404 otherwise).
+    wait_for(WAIT, || net.labs[1].client().record(&dispute).ok()).unwrap();
     match net.labs[1].client().publish(&resolution) {
         Err(ClientError::Api { status, code, .. }) => {
             assert_eq!(status, 422);

@@ -312,6 +312,12 @@ pub(crate) async fn publish(
     Json(req): Json<PublishRequest>,
 ) -> Result<Json<PublishAnswer>, ApiError> {
     let kind = req.body.kind();
+    // A node that is still catching up may lack the target for that reason alone: say
+    // it cannot sign yet (409) before judging the target unknown (404).
+    s.publisher
+        .ready()
+        .await
+        .map_err(|n| ApiError::not_ready(&n, Some(s.publisher.signing_status())))?;
     super::hygiene::check_target(&s.store, &req.body)?;
     let (id, envelope) = s
         .publisher
