@@ -30,7 +30,16 @@ async fn start(root: &std::path::Path) -> (RunningNode, String) {
         .save(&dir.config())
         .unwrap();
     (
-        runtime::start(&dir, Overrides::default()).await.unwrap(),
+        // A lone node that may sign, so that the dispute-target rule is what answers.
+        runtime::start(
+            &dir,
+            Overrides {
+                sign_without_peers: true,
+                ..Overrides::default()
+            },
+        )
+        .await
+        .unwrap(),
         token,
     )
 }
