@@ -5,6 +5,9 @@
 //! membership inference, inversion) are computed once; their repetition values are then
 //! identical by construction, and their uncertainty is the bootstrap over rows alone.
 
+mod evasion;
+
+use evasion::evasion_measurements;
 use interlab_protocol::Measurement;
 
 use crate::{
@@ -13,7 +16,6 @@ use crate::{
         fgsm::fgsm,
         pgd::{PgdConfig, pgd_restarts},
         square::{Layout, SquareConfig, square, suite_layout},
-        success_rate,
     },
     data::{DataError, DataFile},
     manifest::{RecipeSpec, TensorRef, TestParams, TestSpec},
@@ -27,7 +29,6 @@ use crate::{
     train::Recipe,
     uncertainty::{
         BOOTSTRAP_RESAMPLES, Rng, bootstrap_sd, bootstrap_sd_strata, derive_seed, measurement,
-        share,
     },
 };
 
@@ -547,60 +548,4 @@ fn poison_test(
         evidence: vec![("poisoned_model_test_correct".into(), flags)],
         warnings: Vec::new(),
     })
-}
-
-fn median_of(q: &[u32], rows: impl Iterator<Item = usize>) -> Option<f64> {
-    let mut v: Vec<u32> = rows.map(|i| q[i]).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    let m = v.len();
-    Some(if m % 2 == 1 {
-        f64::from(v[m / 2])
-    } else {
-        (f64::from(v[m / 2 - 1]) + f64::from(v[m / 2])) / 2.0
-    })
-}
-
-/// Robust accuracy, attack success rate, clean accuracy (and median queries for
-/// black-box attacks; the budget when no row was broken) with row bootstraps.
-fn evasion_measurements(
-    outs: &[EvasionOutcome],
-    boot: u64,
-    budget: Option<f64>,
-) -> Vec<Measurement> {
-    let f = &outs[0];
-    let n = f.n;
-    let sd = |stat: &dyn Fn(&[usize]) -> f64| bootstrap_sd(n, BOOTSTRAP_RESAMPLES, boot, stat);
-    let mut ms = vec![
-        measurement(
-            "robust_accuracy",
-            outs.iter().map(EvasionOutcome::robust_accuracy).collect(),
-            sd(&|idx| share(&f.adv_correct, idx)),
-        ),
-        measurement(
-            "attack_success_rate",
-            outs.iter()
-                .map(EvasionOutcome::attack_success_rate)
-                .collect(),
-            sd(&|idx| success_rate(&f.clean_correct, &f.adv_correct, Some(idx))),
-        ),
-    ];
-    if let (Some(budget), Some(q)) = (budget, f.adversarial.queries.as_ref()) {
-        let broken = |i: &usize| f.clean_correct[*i] && !f.adv_correct[*i];
-        ms.push(measurement(
-            "median_queries",
-            outs.iter()
-                .map(|o| o.median_queries().unwrap_or(budget))
-                .collect(),
-            sd(&|idx| median_of(q, idx.iter().copied().filter(broken)).unwrap_or(budget)),
-        ));
-    }
-    ms.push(measurement(
-        "clean_accuracy",
-        outs.iter().map(EvasionOutcome::clean_accuracy).collect(),
-        sd(&|idx| share(&f.clean_correct, idx)),
-    ));
-    ms
 }

@@ -172,20 +172,31 @@ impl DigitsItem {
 /// The suite files the items are built from.
 #[derive(Debug, Clone)]
 pub struct ItemInputs {
-    train: Split,
-    test: Split,
-    init: Mlp,
+    pub(crate) train: Split,
+    pub(crate) test: Split,
+    pub(crate) init: Mlp,
 }
 
 impl ItemInputs {
     /// Reads `data.safetensors` (`x_train`, `y_train`, `x_test`, `y_test`) and
     /// `mlp_init.safetensors`.
     pub fn from_bytes(data: &[u8], init: &[u8]) -> Result<Self, ItemError> {
+        Self::read(data, init, CLASSES, RANGE)
+    }
+
+    /// [`ItemInputs::from_bytes`] for a suite with `classes` classes and features in
+    /// `range` (the credit suite's items share it).
+    pub(crate) fn read(
+        data: &[u8],
+        init: &[u8],
+        classes: usize,
+        range: (f32, f32),
+    ) -> Result<Self, ItemError> {
         let file = DataFile::open(data)?;
-        let train = file.split("x_train", "y_train", CLASSES, RANGE)?;
-        let test = file.split("x_test", "y_test", CLASSES, RANGE)?;
+        let train = file.split("x_train", "y_train", classes, range)?;
+        let test = file.split("x_test", "y_test", classes, range)?;
         let init = Mlp::new(read_mlp_layers(init)?)?;
-        Model::from_mlp(init.clone())?.check_fits(train.x.len() / train.len(), CLASSES)?;
+        Model::from_mlp(init.clone())?.check_fits(train.x.len() / train.len().max(1), classes)?;
         Ok(ItemInputs { train, test, init })
     }
 
@@ -199,8 +210,8 @@ impl ItemInputs {
         &self.test
     }
 
-    fn features(&self) -> usize {
-        self.train.x.len() / self.train.len()
+    pub(crate) fn features(&self) -> usize {
+        self.train.x.len() / self.train.len().max(1)
     }
 }
 

@@ -22,9 +22,9 @@ use crate::{
         pgd::{PgdConfig, pgd},
         square::{Layout, SquareConfig, square},
     },
-    data::{DataFile, Split},
-    items::{ItemError, accuracy, draw, member_scores, rows_of},
-    model::{Layer, Mlp, Model, ModelError, read_mlp_layers},
+    data::Split,
+    items::{ItemError, ItemInputs, accuracy, draw, member_scores, rows_of},
+    model::{Layer, Mlp, Model, ModelError},
     poisoning::Trigger,
     privacy::mia,
     tensor::Precision,
@@ -105,37 +105,25 @@ impl CreditItem {
     }
 }
 
-/// The suite files the items are built from.
+/// The suite files the items are built from: the digits items' inputs, read with the
+/// credit data's classes and range.
 #[derive(Debug, Clone)]
-pub struct CreditInputs {
-    train: Split,
-    test: Split,
-    init: Mlp,
-}
+pub struct CreditInputs(ItemInputs);
 
 impl CreditInputs {
     /// Reads `data.safetensors` and `mlp_init.safetensors`.
     pub fn from_bytes(data: &[u8], init: &[u8]) -> Result<Self, ItemError> {
-        let file = DataFile::open(data)?;
-        let train = file.split("x_train", "y_train", CLASSES, RANGE)?;
-        let test = file.split("x_test", "y_test", CLASSES, RANGE)?;
-        let init = Mlp::new(read_mlp_layers(init)?)?;
-        Model::from_mlp(init.clone())?.check_fits(train.x.len() / train.len(), CLASSES)?;
-        Ok(CreditInputs { train, test, init })
+        ItemInputs::read(data, init, CLASSES, RANGE).map(CreditInputs)
     }
 
     /// The training split.
     pub fn train(&self) -> &Split {
-        &self.train
+        self.0.train()
     }
 
     /// The test split.
     pub fn test(&self) -> &Split {
-        &self.test
-    }
-
-    fn features(&self) -> usize {
-        self.train.x.len() / self.train.len().max(1)
+        self.0.test()
     }
 }
 
@@ -161,8 +149,8 @@ fn zero_logreg(d: usize) -> Result<Mlp, ModelError> {
 
 /// Builds one item by its recipe.
 pub fn build(item: CreditItem, inputs: &CreditInputs) -> Result<BuiltCredit, ItemError> {
-    let n = inputs.train.len();
-    let d = inputs.features();
+    let n = inputs.0.train.len();
+    let d = inputs.0.features();
     let all: Vec<usize> = (0..n).collect();
     let mut rng = Rng::new(item.seed("batches"));
     let (model, members) = match item {
@@ -170,8 +158,8 @@ pub fn build(item: CreditItem, inputs: &CreditInputs) -> Result<BuiltCredit, Ite
             let init = zero_logreg(d)?;
             let m = train(
                 &init,
-                &inputs.train.x,
-                &inputs.train.y,
+                &inputs.0.train.x,
+                &inputs.0.train.y,
                 &LOGREG_RECIPE,
                 &mut rng,
             )?;
@@ -186,8 +174,8 @@ pub fn build(item: CreditItem, inputs: &CreditInputs) -> Result<BuiltCredit, Ite
                 });
             }
             let members = draw(&all, OVERFIT_ROWS, item.seed("members"));
-            let sub = rows_of(&inputs.train, &members, d);
-            let m = train(&inputs.init, &sub.x, &sub.y, &OVERFIT_RECIPE, &mut rng)?;
+            let sub = rows_of(&inputs.0.train, &members, d);
+            let m = train(&inputs.0.init, &sub.x, &sub.y, &OVERFIT_RECIPE, &mut rng)?;
             (m, members)
         }
     };
@@ -211,10 +199,10 @@ fn i64_view(rows: &[usize]) -> (Vec<usize>, Vec<u8>) {
 /// `flip rows`) and `y_train_flipped` (all training labels, those rows inverted), i64.
 /// Seeds derive from the suite seed with the name `poisoning_inputs`.
 pub fn poisoning_file(inputs: &CreditInputs) -> Result<Vec<u8>, ItemError> {
-    let n = inputs.train.len();
+    let n = inputs.0.train.len();
     let seed = |purpose: &str| derive_seed(CREDIT_SUITE_SEED, "poisoning_inputs", 0, purpose);
     let target = backdoor_trigger().target;
-    let candidates: Vec<usize> = (0..n).filter(|&r| inputs.train.y[r] != target).collect();
+    let candidates: Vec<usize> = (0..n).filter(|&r| inputs.0.train.y[r] != target).collect();
     if candidates.len() < BACKDOOR_ROWS || n < FLIP_ROWS {
         return Err(ItemError::TooFewRows {
             item: "poisoning_inputs",
@@ -225,7 +213,7 @@ pub fn poisoning_file(inputs: &CreditInputs) -> Result<Vec<u8>, ItemError> {
     let backdoor = draw(&candidates, BACKDOOR_ROWS, seed("backdoor rows"));
     let all: Vec<usize> = (0..n).collect();
     let flip = draw(&all, FLIP_ROWS, seed("flip rows"));
-    let mut flipped: Vec<usize> = inputs.train.y.iter().map(|&v| v as usize).collect();
+    let mut flipped: Vec<usize> = inputs.0.train.y.iter().map(|&v| v as usize).collect();
     for &r in &flip {
         flipped[r] = 1 - flipped[r].min(1);
     }
@@ -268,7 +256,7 @@ pub fn measure(
     inputs: &CreditInputs,
     members: &[usize],
 ) -> Result<CreditFigures, ItemError> {
-    let (train, test) = (&inputs.train, &inputs.test);
+    let (train, test) = (&inputs.0.train, &inputs.0.test);
     let n = train.len();
     if members.is_empty() {
         return Err(ItemError::NoMembers);
@@ -299,7 +287,7 @@ pub fn measure(
         shape: Layout::Flat,
     };
     let sq = square(model, &test.x, &test.y, sq_cfg, RANGE, &mut Rng::new(0))?;
-    let member_rows = rows_of(train, members, inputs.features());
+    let member_rows = rows_of(train, members, inputs.0.features());
     let sm = member_scores(model, &member_rows)?;
     let st = member_scores(model, test)?;
     Ok(CreditFigures {
