@@ -477,3 +477,66 @@ fn changes_authority(cache: &Cache, overlay: &Overlay, body: &Body, author: &Pub
     let authority = overlay.authority.as_ref().unwrap_or(&cache.authority);
     authority.owner() == Some(*author)
 }
+
+#[cfg(test)]
+mod incoming_tests {
+    use interlab_protocol::{Envelope, EnvelopeError, Rejection, SignatureError};
+
+    use super::Incoming;
+    use crate::store::{Store, synth::Workload, tests::temp_store};
+
+    #[test]
+    fn envelopes_decoded_at_the_edge_are_stored_like_raw_bytes() {
+        let (_d1, raw) = temp_store();
+        let (_d2, edge) = temp_store();
+        let mut work = Workload::new(3, 2);
+        let batch = work.take(40);
+        let now = work.now_ms();
+        let from_raw = raw.ingest(&batch, now).unwrap();
+        let decoded: Vec<Incoming> = batch
+            .iter()
+            .map(|b| Incoming::decode(b.clone()).unwrap())
+            .collect();
+        let from_edge = edge
+            .ingest_prepared(Store::prepare_incoming(decoded), now)
+            .unwrap();
+        assert!(from_edge.iter().all(Result::is_ok));
+        assert_eq!(from_edge, from_raw);
+        assert_eq!(edge.evidence(), raw.evidence());
+    }
+
+    #[test]
+    fn a_decoded_envelope_with_a_forged_signature_is_still_refused() {
+        let (_d, store) = temp_store();
+        let mut work = Workload::new(5, 1);
+        let batch = work.take(1);
+        let mut env = Envelope::decode(&batch[0]).unwrap();
+        env.sig.0[0] ^= 1;
+        let forged = Incoming::decode(env.to_bytes()).unwrap();
+        let results = store
+            .ingest_prepared(Store::prepare_incoming(vec![forged]), work.now_ms())
+            .unwrap();
+        assert!(
+            matches!(
+                &results[..],
+                [Err(Rejection::Envelope(EnvelopeError::Signature(
+                    SignatureError::Invalid
+                )))]
+            ),
+            "{results:?}"
+        );
+        assert_eq!(store.evidence().records, 0);
+    }
+
+    #[test]
+    fn non_canonical_bytes_are_not_decoded_at_the_edge() {
+        let mut work = Workload::new(9, 1);
+        let mut bytes = work.take(1).remove(0);
+        // A trailing byte: the envelope is no longer exactly one canonical value.
+        bytes.push(0);
+        assert!(matches!(
+            Incoming::decode(bytes),
+            Err(EnvelopeError::Envelope(_))
+        ));
+    }
+}
