@@ -32,8 +32,10 @@ enum Command {
     /// Scheme-owner commands (create a scheme).
     Scheme(cmd::scheme::Args),
     /// Throughput benchmarks (ingest against bare signature verification, store open).
+    #[cfg(feature = "test-utils")]
     Bench(cmd::bench::Args),
     /// Tools for tests that need a real process.
+    #[cfg(feature = "test-utils")]
     #[command(hide = true)]
     Debug(cmd::debug::Args),
     /// Run this lab's node: store, peer network and HTTP API.
@@ -64,10 +66,12 @@ enum Command {
     /// The node's evidence store, offline: check every record (`store check --full`).
     Store(cmd::store::Args),
     /// Network benchmarks on loopback (propagation, catch-up).
+    #[cfg(feature = "test-utils")]
     #[command(hide = true)]
     BenchNet(cmd::bench_net::Args),
     /// HTTP clients on one node's read API while it relays gossip (p50/p99 per route,
     /// gossip p99 with and without the load).
+    #[cfg(feature = "test-utils")]
     #[command(hide = true)]
     BenchApi(cmd::bench_api::Args),
 }
@@ -90,7 +94,9 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(args, cli.json),
         Command::Init(args) => cmd::init::run(args, cli.json),
         Command::Scheme(args) => cmd::scheme::run(args, cli.json),
+        #[cfg(feature = "test-utils")]
         Command::Bench(args) => cmd::bench::run(args, cli.json),
+        #[cfg(feature = "test-utils")]
         Command::Debug(args) => cmd::debug::run(args, cli.json),
         Command::Node(args) => cmd::node::run(args, cli.json),
         Command::Lab(args) => cmd::lab::run(args, cli.json),
@@ -104,7 +110,9 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args, cli.json),
         Command::Suite(args) => cmd::suite::run(args, cli.json),
         Command::Attack(args) => cmd::attack::run(args, cli.json),
+        #[cfg(feature = "test-utils")]
         Command::BenchNet(args) => cmd::bench_net::run(args, cli.json),
+        #[cfg(feature = "test-utils")]
         Command::BenchApi(args) => cmd::bench_api::run(args, cli.json),
         Command::Store(args) => cmd::store::run(args, cli.json),
     };

@@ -34,12 +34,24 @@ pub fn binary() -> &'static Path {
         // target/<profile>/deps/tests-… → target/<profile>/interlab
         let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
         let candidate = profile_dir.join("interlab");
-        if !candidate.exists() {
+        // Always (re)built with the harness commands (`debug`, benches), which the default
+        // build leaves out; cargo makes this a no-op when it is up to date.
+        {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "interlab-cli", "--bin", "interlab"])
-                .status()
-                .expect("run cargo build");
+            let mut cmd = Command::new(cargo);
+            cmd.args([
+                "build",
+                "-p",
+                "interlab-cli",
+                "--features",
+                "test-utils",
+                "--bin",
+                "interlab",
+            ]);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("run cargo build");
             assert!(status.success(), "building the interlab binary failed");
         }
         candidate

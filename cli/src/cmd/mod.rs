@@ -2,10 +2,15 @@
 
 pub(crate) mod api_args;
 pub(crate) mod attack;
+#[cfg(feature = "test-utils")]
 pub(crate) mod bench;
+#[cfg(feature = "test-utils")]
 pub(crate) mod bench_api;
+#[cfg(feature = "test-utils")]
 pub(crate) mod bench_attack;
+#[cfg(feature = "test-utils")]
 pub(crate) mod bench_net;
+#[cfg(feature = "test-utils")]
 pub(crate) mod debug;
 pub(crate) mod demo;
 pub(crate) mod dispute;

@@ -3,6 +3,7 @@
 //! evidence root it was computed from.
 
 mod admin;
+#[cfg(feature = "test-utils")]
 pub mod bench;
 pub mod compute;
 pub mod dashboard;

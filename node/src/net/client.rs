@@ -97,7 +97,7 @@ impl NetClient {
     }
 
     /// Publishes raw bytes on the scheme topic, unchecked: what a hostile peer does
-    /// ([`byzantine`](super::byzantine)). A node never calls it for its own records.
+    /// (the `byzantine` harness, feature `test-utils`). A node never calls it for its own records.
     pub async fn publish_raw(&self, data: Vec<u8>) -> Result<(), NetError> {
         self.ask(|r| Command::PublishRaw(data, r)).await?
     }

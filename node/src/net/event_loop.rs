@@ -29,7 +29,7 @@ use super::{
     sync::{Action, Event, LocalView, Sync, Verdict},
     wire::{Gossip, MAX_GOSSIP_BYTES, SyncRequest, topic},
 };
-use crate::store::Store;
+use crate::store::{Incoming, Store};
 
 mod ingests;
 mod peers;
@@ -484,6 +484,14 @@ impl EventLoop {
         }
     }
 
+    /// Refuses a gossip message outright (it is not relayed, and its sender is penalised).
+    fn reject_gossip(&mut self, msg: &MessageId, from: &PeerId) {
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(msg, from, MessageAcceptance::Reject);
+    }
+
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
@@ -494,21 +502,20 @@ impl EventLoop {
                 let envelope = match Gossip::decode(&message.data) {
                     // Bytes that are not a canonical envelope within the size bound are
                     // refused here, before they take a place in the ingest queue.
-                    Ok(Gossip::Record(envelope)) if Envelope::decode(&envelope).is_ok() => envelope,
+                    // The decoded form goes on to the store, which does not decode it again.
+                    Ok(Gossip::Record(bytes)) => match Incoming::decode(bytes) {
+                        Ok(envelope) => envelope,
+                        Err(e) => {
+                            tracing::debug!(peer = %propagation_source, error = %e, "gossip is not a canonical envelope");
+                            return self.reject_gossip(&message_id, &propagation_source);
+                        }
+                    },
                     Ok(Gossip::Fork(bytes)) => {
                         return self.on_fork_gossip(propagation_source, message_id, &bytes);
                     }
-                    _ => {
-                        tracing::debug!(peer = %propagation_source, "gossip is not a canonical envelope");
-                        self.swarm
-                            .behaviour_mut()
-                            .gossip
-                            .report_message_validation_result(
-                                &message_id,
-                                &propagation_source,
-                                MessageAcceptance::Reject,
-                            );
-                        return;
+                    Err(_) => {
+                        tracing::debug!(peer = %propagation_source, "gossip is not a gossip message");
+                        return self.reject_gossip(&message_id, &propagation_source);
                     }
                 };
                 self.feed(Event::Gossip {

@@ -32,7 +32,9 @@
 
 mod ban;
 mod behaviour;
+#[cfg(feature = "test-utils")]
 pub mod bench;
+#[cfg(feature = "test-utils")]
 pub mod byzantine;
 mod client;
 mod config;

@@ -14,6 +14,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_bytes::ByteBuf;
 
+use crate::store::Incoming;
+
 use super::{
     sync::{Action, Event, LocalView, Sync, SyncConfig, Verdict},
     wire::{SyncRequest, SyncResponse},
@@ -56,7 +58,7 @@ struct Peer {
     validating: std::collections::HashMap<Id, Vec<u8>>,
     /// Batches handed to the store and not yet written, oldest first: they are written
     /// when their `Msg::Stored` is delivered, so other events happen meanwhile.
-    ingesting: VecDeque<Vec<Vec<u8>>>,
+    ingesting: VecDeque<Vec<Incoming>>,
 }
 
 fn view(log: &MemoryLog) -> LocalView {
@@ -183,7 +185,8 @@ impl Sim {
                 let results = if dropped {
                     Vec::new()
                 } else {
-                    write(&mut peer.log, &batch)
+                    let bytes: Vec<Vec<u8>> = batch.into_iter().map(Incoming::into_bytes).collect();
+                    write(&mut peer.log, &bytes)
                 };
                 let view = view(&peer.log);
                 self.feed(to, Event::Ingested { results, view });
@@ -198,7 +201,10 @@ impl Sim {
                     Event::Gossip {
                         from,
                         msg: id,
-                        envelope: env,
+                        envelope: match Incoming::decode(env) {
+                            Ok(i) => i,
+                            Err(e) => panic!("the simulation gossips only envelopes: {e}"),
+                        },
                     },
                 );
             }

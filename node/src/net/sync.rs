@@ -12,7 +12,8 @@ use interlab_protocol::{
     Disposition, ForkProof, FrontierEntry, PublicKey, RecordId, Rejection, SchemeId,
 };
 
-use super::wire::{SyncRequest, SyncResponse, peek};
+use super::wire::{SyncRequest, SyncResponse, position};
+use crate::store::Incoming;
 
 mod requests;
 
@@ -111,8 +112,8 @@ pub enum Event<P, M> {
         from: P,
         /// Gossipsub's id for it.
         msg: M,
-        /// Envelope bytes.
-        envelope: Vec<u8>,
+        /// The envelope, decoded once at the edge.
+        envelope: Incoming,
     },
     /// A sync response arrived.
     Response {
@@ -157,7 +158,7 @@ pub enum Action<P, M> {
     /// Ingest these envelopes in one store transaction, then feed [`Event::Ingested`].
     /// Up to [`SyncConfig::ingest_depth`] may be in flight: store them in the order they
     /// were asked for and feed their results in that order.
-    Ingest(Vec<Vec<u8>>),
+    Ingest(Vec<Incoming>),
     /// Report a gossip validation result.
     Report {
         /// The message.
@@ -187,7 +188,7 @@ enum Source<P, M> {
 
 #[derive(Debug, Clone)]
 struct Work<P, M> {
-    bytes: Vec<u8>,
+    item: Incoming,
     pos: Option<(PublicKey, u64)>,
     source: Source<P, M>,
 }
@@ -313,9 +314,9 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                         verdict: Verdict::Ignore,
                     });
                 } else {
-                    let pos = peek(&envelope).map(|(a, s, _)| (a, s));
+                    let pos = envelope.envelope().and_then(position);
                     self.queue.push_back(Work {
-                        bytes: envelope,
+                        item: envelope,
                         pos,
                         source: Source::Gossip {
                             from,
@@ -362,7 +363,7 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
             let n = self.queue.len().min(self.cfg.max_batch);
             let batch: Vec<Work<P, M>> = self.queue.drain(..n).collect();
             out.push(Action::Ingest(
-                batch.iter().map(|w| w.bytes.clone()).collect(),
+                batch.iter().map(|w| w.item.clone()).collect(),
             ));
             self.ingesting.push_back(batch);
         }

@@ -157,8 +157,15 @@ impl SyncRequest {
 /// order and index work; the store checks everything).
 pub fn peek(bytes: &[u8]) -> Option<(PublicKey, u64, RecordId)> {
     let env = Envelope::decode(bytes).ok()?;
+    let (author, seq) = position(&env)?;
+    Some((author, seq, env.id()))
+}
+
+/// Author and seq of an envelope decoded already (its body only is read; the signature
+/// is not checked).
+pub fn position(env: &Envelope) -> Option<(PublicKey, u64)> {
     let rec = Record::from_canonical(&env.body).ok()?;
-    Some((rec.author, rec.seq, env.id()))
+    Some((rec.author, rec.seq))
 }
 
 /// The ciborium codec of `/interlab/sync/1`: one canonical CBOR value per stream

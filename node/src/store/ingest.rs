@@ -199,6 +199,70 @@ impl<'t> Tables<'t> {
     }
 }
 
+/// Envelope bytes on their way to the store, decoded at most once. The network decodes
+/// a gossiped envelope at the edge (to refuse non-canonical bytes before they take a
+/// place in the queue) and carries the decoded form here, so that [`Store::prepare`]
+/// does not decode it again; bytes nobody decoded yet are decoded in `prepare`.
+///
+/// The decoded envelope, when present, is always the one decoded from exactly these
+/// bytes (the fields are private), so canonical form is checked the same either way.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    bytes: Vec<u8>,
+    decoded: Option<Envelope>,
+}
+
+impl Incoming {
+    /// Bytes not decoded yet: `prepare` decodes and checks them.
+    pub fn raw(bytes: Vec<u8>) -> Incoming {
+        Incoming {
+            bytes,
+            decoded: None,
+        }
+    }
+
+    /// Decodes `bytes` as a canonical envelope within the size bound, once.
+    pub fn decode(bytes: Vec<u8>) -> Result<Incoming, EnvelopeError> {
+        let env = Envelope::decode(&bytes)?;
+        Ok(Incoming {
+            bytes,
+            decoded: Some(env),
+        })
+    }
+
+    /// The envelope bytes as received.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The envelope, when it was decoded at the edge.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.decoded.as_ref()
+    }
+
+    /// The envelope bytes, giving up the decoded form.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    fn into_decoded(self) -> (Vec<u8>, Result<Envelope, EnvelopeError>) {
+        let env = match self.decoded {
+            Some(env) => Ok(env),
+            None => Envelope::decode(&self.bytes),
+        };
+        (self.bytes, env)
+    }
+}
+
+/// Two items are equal when their bytes are (the decoded form follows from them).
+impl PartialEq for Incoming {
+    fn eq(&self, other: &Incoming) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Incoming {}
+
 /// A batch whose envelopes have been decoded, checked for canonical form and
 /// signature-verified: the part of ingest that needs no log and no lock. Produced by
 /// [`Store::prepare`], consumed by [`Store::ingest_prepared`].
@@ -256,14 +320,16 @@ impl Store {
     /// Large batches (catch-up) are checked on every available core; order is kept, so
     /// the outcome is the same as checking them one by one.
     pub fn prepare(batch: Vec<Vec<u8>>) -> Prepared {
+        Store::prepare_incoming(batch.into_iter().map(Incoming::raw).collect())
+    }
+
+    /// [`Store::prepare`] of envelopes some of which were decoded already ([`Incoming`]):
+    /// those are not decoded again; the others are decoded here. Signatures are verified
+    /// for all of them.
+    pub fn prepare_incoming(batch: Vec<Incoming>) -> Prepared {
         use rayon::prelude::*;
-        let decoded: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)> = batch
-            .into_iter()
-            .map(|b| {
-                let env = Envelope::decode(&b);
-                (b, env)
-            })
-            .collect();
+        let decoded: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)> =
+            batch.into_iter().map(Incoming::into_decoded).collect();
         // Each author's key is parsed once per batch.
         let keys = KeyCache::parse(
             decoded
@@ -410,4 +476,67 @@ fn changes_authority(cache: &Cache, overlay: &Overlay, body: &Body, author: &Pub
     }
     let authority = overlay.authority.as_ref().unwrap_or(&cache.authority);
     authority.owner() == Some(*author)
+}
+
+#[cfg(test)]
+mod incoming_tests {
+    use interlab_protocol::{Envelope, EnvelopeError, Rejection, SignatureError};
+
+    use super::Incoming;
+    use crate::store::{Store, synth::Workload, tests::temp_store};
+
+    #[test]
+    fn envelopes_decoded_at_the_edge_are_stored_like_raw_bytes() {
+        let (_d1, raw) = temp_store();
+        let (_d2, edge) = temp_store();
+        let mut work = Workload::new(3, 2);
+        let batch = work.take(40);
+        let now = work.now_ms();
+        let from_raw = raw.ingest(&batch, now).unwrap();
+        let decoded: Vec<Incoming> = batch
+            .iter()
+            .map(|b| Incoming::decode(b.clone()).unwrap())
+            .collect();
+        let from_edge = edge
+            .ingest_prepared(Store::prepare_incoming(decoded), now)
+            .unwrap();
+        assert!(from_edge.iter().all(Result::is_ok));
+        assert_eq!(from_edge, from_raw);
+        assert_eq!(edge.evidence(), raw.evidence());
+    }
+
+    #[test]
+    fn a_decoded_envelope_with_a_forged_signature_is_still_refused() {
+        let (_d, store) = temp_store();
+        let mut work = Workload::new(5, 1);
+        let batch = work.take(1);
+        let mut env = Envelope::decode(&batch[0]).unwrap();
+        env.sig.0[0] ^= 1;
+        let forged = Incoming::decode(env.to_bytes()).unwrap();
+        let results = store
+            .ingest_prepared(Store::prepare_incoming(vec![forged]), work.now_ms())
+            .unwrap();
+        assert!(
+            matches!(
+                &results[..],
+                [Err(Rejection::Envelope(EnvelopeError::Signature(
+                    SignatureError::Invalid
+                )))]
+            ),
+            "{results:?}"
+        );
+        assert_eq!(store.evidence().records, 0);
+    }
+
+    #[test]
+    fn non_canonical_bytes_are_not_decoded_at_the_edge() {
+        let mut work = Workload::new(9, 1);
+        let mut bytes = work.take(1).remove(0);
+        // A trailing byte: the envelope is no longer exactly one canonical value.
+        bytes.push(0);
+        assert!(matches!(
+            Incoming::decode(bytes),
+            Err(EnvelopeError::Envelope(_))
+        ));
+    }
 }

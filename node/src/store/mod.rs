@@ -53,6 +53,7 @@ mod scan;
 mod scrub;
 mod skim;
 mod snapshot;
+#[cfg(feature = "test-utils")]
 pub mod synth;
 mod tables;
 #[cfg(test)]
@@ -60,7 +61,7 @@ mod tests;
 
 pub use check::CheckReport;
 pub use damage::{Damage, DamagedRecord};
-pub use ingest::Prepared;
+pub use ingest::{Incoming, Prepared};
 pub use query::RecordFilter;
 pub use scan::Level as CheckLevel;
 pub use scrub::{ScrubConfig, ScrubStep};

@@ -16,7 +16,7 @@ use super::local_view;
 use crate::{
     net::sync::LocalView,
     publisher::now_ms,
-    store::{Store, StoreError},
+    store::{Incoming, Store, StoreError},
 };
 
 /// What one ingest gives back: the per-envelope results and the log right after it.
@@ -35,14 +35,15 @@ pub(super) struct Ingests {
 
 impl Ingests {
     /// Starts ingesting `batch` after every batch started before it.
-    pub(super) fn start(&mut self, store: &Store, batch: Vec<Vec<u8>>) {
+    pub(super) fn start(&mut self, store: &Store, batch: Vec<Incoming>) {
         let store = store.clone();
         let before = self.last_written.take();
         let (written, last_written) = oneshot::channel();
         self.last_written = Some(last_written);
         self.running.push_back(tokio::task::spawn_blocking(move || {
-            let prepared =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Store::prepare(batch)));
+            let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Store::prepare_incoming(batch)
+            }));
             // Whatever happened, this batch's turn comes after the one before it: a task
             // that fails in `prepare` still waits, so that the batch after it cannot
             // overtake an earlier one still writing.
@@ -97,8 +98,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.redb")).unwrap();
         let mut work = Workload::new(7, 1);
-        let large = work.take(3000);
-        let next = work.take(1);
+        let decoded = |batch: Vec<Vec<u8>>| -> Vec<Incoming> {
+            batch
+                .into_iter()
+                .map(|b| Incoming::decode(b).unwrap())
+                .collect()
+        };
+        let large = decoded(work.take(3000));
+        let next = decoded(work.take(1));
         let mut ingests = Ingests::default();
         ingests.start(&store, large);
         ingests.start(&store, next);

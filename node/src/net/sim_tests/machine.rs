@@ -8,6 +8,7 @@ use crate::net::{
     sync::{Action, Event, LocalView, Sync, SyncConfig, Verdict},
     wire::{SyncRequest, SyncResponse},
 };
+use crate::store::Incoming;
 
 /// A log holding the scheme's setup records.
 fn log_of(scheme: &TestScheme) -> MemoryLog {
@@ -35,7 +36,7 @@ fn gossip(
     envelope: &[u8],
     now: u64,
 ) -> Vec<Action<usize, Id>> {
-    let envelope = envelope.to_vec();
+    let envelope = Incoming::decode(envelope.to_vec()).unwrap();
     sync.handle(
         Event::Gossip {
             from,
@@ -66,7 +67,7 @@ fn stored(
 /// The one batch `acts` hands to the store.
 fn only_ingest(acts: &[Action<usize, Id>]) -> Vec<Vec<u8>> {
     match acts {
-        [Action::Ingest(batch)] => batch.clone(),
+        [Action::Ingest(batch)] => batch.iter().map(|i| i.bytes().to_vec()).collect(),
         _ => panic!("expected one ingest: {acts:?}"),
     }
 }
@@ -101,7 +102,9 @@ fn ingests_overlap_up_to_the_depth_and_settle_in_order() {
     assert!(acts.contains(&accept(0, 1)), "{acts:?}");
     // The freed place takes the waiting record.
     assert!(
-        acts.contains(&Action::Ingest(records[2..].to_vec())),
+        acts.contains(&Action::Ingest(
+            records[2..].iter().cloned().map(Incoming::raw).collect()
+        )),
         "{acts:?}"
     );
     let acts = stored(&mut sync, &mut log, &second, 1);
@@ -131,7 +134,7 @@ fn a_gap_is_held_and_released_when_the_predecessor_arrives() {
     let [.., Action::Ingest(batch)] = &acts[..] else {
         panic!("{acts:?}")
     };
-    assert_eq!(batch, &vec![second]);
+    assert_eq!(batch, &vec![Incoming::raw(second)]);
     assert_eq!(sync.held(), 0);
 }
 

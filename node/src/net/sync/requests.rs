@@ -3,10 +3,13 @@
 //! `sync.rs` to keep the per-peer request bookkeeping apart from ingest and the pending
 //! buffer.
 
-use interlab_protocol::{Envelope, PublicKey};
+use interlab_protocol::PublicKey;
 
 use super::{Action, Source, Sync, Work};
-use crate::net::wire::{SyncRequest, SyncResponse};
+use crate::{
+    net::wire::{SyncRequest, SyncResponse},
+    store::Incoming,
+};
 
 impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
     pub(super) fn ask_frontier(&mut self, p: P, now_ms: u64, out: &mut Vec<Action<P, M>>) {
@@ -87,7 +90,8 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                 // that is not what it should be fails validation in the store.
                 for r in records.into_iter().take(limit as usize) {
                     self.queue.push_back(Work {
-                        bytes: r.into_vec(),
+                        // Decoded in the store's `prepare`, off the event loop.
+                        item: Incoming::raw(r.into_vec()),
                         pos: Some((author, expect)),
                         source: Source::Range,
                     });
@@ -111,11 +115,15 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
             (SyncRequest::Range { author, .. }, _) => self.range_done(&author, from),
             (SyncRequest::Genesis { scheme }, SyncResponse::Genesis(Some(bytes))) => {
                 self.genesis_inflight = None;
-                let ok = Envelope::decode(&bytes).is_ok_and(|e| e.id() == scheme);
-                if ok && self.view.scheme.is_none() {
+                let item = Incoming::decode(bytes.into_vec())
+                    .ok()
+                    .filter(|i| i.envelope().is_some_and(|e| e.id() == scheme));
+                if let Some(item) = item
+                    && self.view.scheme.is_none()
+                {
                     self.queue.push_back(Work {
                         pos: None,
-                        bytes: bytes.into_vec(),
+                        item,
                         source: Source::Genesis,
                     });
                 }
