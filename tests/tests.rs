@@ -5,6 +5,7 @@
 mod api_contract;
 mod dashboard;
 mod demo;
+mod durability;
 mod export;
 mod families;
 mod faults;

@@ -5,11 +5,8 @@
 
 use std::{path::Path, process::Command};
 
-use interlab_node::{
-    config::NodeDir,
-    store::{Store, synth::Workload},
-};
-use interlab_protocol::{Body, Envelope, PublicKey};
+use interlab_node::{config::NodeDir, store::Store};
+use interlab_protocol::{Body, Envelope, PublicKey, testkit::Workload};
 use redb::{Database, ReadableTable, TableDefinition};
 
 /// The records table of store layout 2: `author ‖ seq` → 70-byte summary ‖ envelope.

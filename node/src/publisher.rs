@@ -373,7 +373,7 @@ mod tests {
     use interlab_protocol::Digest;
 
     use super::*;
-    use crate::store::synth::Workload;
+    use interlab_protocol::testkit::Workload;
 
     fn own(peers_heard: usize, proven_seq: Option<u64>, checking: usize) -> OwnChain {
         OwnChain {
@@ -446,7 +446,7 @@ mod tests {
         assert_eq!(e.code(), "catching_up");
     }
 
-    /// The owner key of `Workload::new(seed, _)` (as `synth::Writer::derived(seed, 0)`).
+    /// The owner key of `Workload::new(seed, _)` (as `testkit::Author::derived(seed, 0)`).
     fn workload_owner(seed: u64) -> SecretKey {
         let mut material = [0u8; 16];
         material[..8].copy_from_slice(&seed.to_be_bytes());

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use interlab_node::{
     net::{Multiaddr, NetClient, NetConfig, spawn},
-    store::{Damage, ScrubConfig, Store, synth::Workload},
+    store::{Damage, ScrubConfig, Store},
 };
-use interlab_protocol::{Body, Envelope, EvidenceState, PublicKey, RecordId};
+use interlab_protocol::{Body, Envelope, EvidenceState, PublicKey, RecordId, testkit::Workload};
 use redb::{Database, ReadableTable, TableDefinition};
 use tempfile::TempDir;
 

@@ -189,6 +189,84 @@ impl InclusionProof {
     }
 }
 
+/// The Merkle tree over a set of record ids, kept whole so that the root and any
+/// inclusion proof are read from it instead of rehashing every id. Built bottom-up: a
+/// node without a right sibling moves up unchanged, which gives exactly the RFC 6962
+/// tree of [`evidence_root`] and [`InclusionProof::build`].
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceTree {
+    /// The ids, sorted and unique (the leaves, in order).
+    ids: Vec<[u8; 32]>,
+    /// Level 0 holds the leaf hashes, the last level the root (empty tree: no levels).
+    levels: Vec<Vec<[u8; 32]>>,
+}
+
+impl EvidenceTree {
+    /// The tree over `ids` (any order; duplicates removed).
+    pub fn new(ids: &[RecordId]) -> EvidenceTree {
+        let ids = sorted_unique(ids);
+        let mut levels = Vec::new();
+        let mut level: Vec<[u8; 32]> = ids.iter().map(|d| Blake3Tree::leaf(d)).collect();
+        while level.len() > 1 {
+            let up = level
+                .chunks(2)
+                .map(|pair| match pair {
+                    [l, r] => Blake3Tree::node(l, r),
+                    [lone] => *lone,
+                    _ => unreachable!("chunks(2) yields one or two"),
+                })
+                .collect();
+            levels.push(std::mem::replace(&mut level, up));
+        }
+        if !level.is_empty() {
+            levels.push(level);
+        }
+        EvidenceTree { ids, levels }
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the tree holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The evidence root (equal to [`evidence_root`] of the same ids).
+    pub fn root(&self) -> Digest {
+        Digest(
+            self.levels
+                .last()
+                .and_then(|l| l.first())
+                .copied()
+                .unwrap_or_else(Blake3Tree::empty),
+        )
+    }
+
+    /// The inclusion proof of `id`, or `None` when it is not in the set (equal to
+    /// [`InclusionProof::build`] over the same ids).
+    pub fn proof(&self, id: &RecordId) -> Option<InclusionProof> {
+        let index = self.ids.binary_search(&id.0).ok()?;
+        let mut path = Vec::new();
+        let mut m = index;
+        for level in &self.levels[..self.levels.len().saturating_sub(1)] {
+            if let Some(sibling) = level.get(m ^ 1) {
+                path.push(Digest(*sibling));
+            }
+            m >>= 1;
+        }
+        Some(InclusionProof {
+            id: *id,
+            index: index as u64,
+            size: self.ids.len() as u64,
+            path,
+            root: self.root(),
+        })
+    }
+}
+
 /// One author's chain head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -218,6 +296,25 @@ pub struct EvidenceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_tree_gives_the_rfc_6962_root_and_proofs_for_every_size_and_index() {
+        for n in 0..70u16 {
+            let ids: Vec<RecordId> = (0..n)
+                .map(|i| Digest::of(crate::digest::domain::RECORD_ID, &i.to_be_bytes()))
+                .collect();
+            let tree = EvidenceTree::new(&ids);
+            assert_eq!(tree.root(), evidence_root(&ids), "root of {n} ids");
+            assert_eq!(tree.len(), n as usize);
+            for id in &ids {
+                let p = tree.proof(id).unwrap();
+                assert_eq!(Some(&p), InclusionProof::build(&ids, id).as_ref(), "n={n}");
+                assert!(p.verify());
+            }
+            let absent = Digest::of(crate::digest::domain::RECORD_ID, b"absent");
+            assert!(tree.proof(&absent).is_none());
+        }
+    }
 
     #[test]
     fn split_is_largest_power_of_two_below() {

@@ -66,8 +66,8 @@ pub use envelope::{
     Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, open_all, split_sequence,
 };
 pub use evidence::{
-    Blake3Tree, EvidenceState, FrontierEntry, InclusionProof, TreeHash, audit_path, evidence_root,
-    merkle_root, verify_path,
+    Blake3Tree, EvidenceState, EvidenceTree, FrontierEntry, InclusionProof, TreeHash, audit_path,
+    evidence_root, merkle_root, verify_path,
 };
 pub use keys::{KeyCache, ParseKeyError, PublicKey, SecretKey, Signature, SignatureError};
 pub use measurement::{

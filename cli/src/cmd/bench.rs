@@ -4,10 +4,8 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use interlab_node::store::{
-    CheckLevel, IngestResult, OpenProgress, Prepared, Store, synth::Workload,
-};
-use interlab_protocol::{Envelope, KeyCache, Record};
+use interlab_node::store::{CheckLevel, IngestResult, OpenProgress, Prepared, Store};
+use interlab_protocol::{Envelope, KeyCache, Record, testkit::Workload};
 
 /// Arguments of `interlab bench`.
 #[derive(Debug, clap::Args)]

@@ -4,11 +4,11 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::Subcommand;
-use interlab_node::store::{
-    Store,
-    synth::{Workload, batch_plan},
+use interlab_node::store::Store;
+use interlab_protocol::{
+    Rejection,
+    testkit::{Workload, batch_plan},
 };
-use interlab_protocol::Rejection;
 
 /// Arguments of `interlab debug`.
 #[derive(Debug, clap::Args)]

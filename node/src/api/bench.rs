@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_protocol::{RecordId, SecretKey};
+use interlab_protocol::{RecordId, SecretKey, testkit::Workload};
 use libp2p::Multiaddr;
 use serde::Serialize;
 
@@ -26,7 +26,7 @@ use crate::{
     keyfile,
     net::{self, NetClient, NetConfig},
     runtime::{self, Overrides},
-    store::{Store, synth::Workload},
+    store::Store,
 };
 
 /// What to run.

@@ -5,18 +5,25 @@
 //!   it is read, other requests answer from the previous snapshot, named by its root.
 //! - Reports are kept in a small bounded map ([`Reports`]) keyed by the snapshot's root
 //!   and the normalised query; identical requests that arrive together share one
-//!   computation (a `OnceCell` per key).
+//!   computation (a `OnceCell` per key). A comparability answer is serialised once, with
+//!   its report digest, and served as bytes.
+//! - While the report of a newer root is computed, requests for the same query get the
+//!   newest finished one, named by its own root (stale while revalidating): under
+//!   ingest the root moves many times a second, and readers should neither wait for nor
+//!   pile up computations.
 //! - At most [`Limits::computations`] computations run at once; one more is refused with
 //!   503 and `Retry-After` rather than queued, so that a flood of distinct queries
 //!   cannot starve the node.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, PoisonError},
 };
 
+use axum::body::Bytes;
+
 use interlab_protocol::{
-    Digest,
+    Digest, EvidenceState,
     governance::{Comparability, ComparabilityQuery, DisputeView},
 };
 use tokio::sync::{OnceCell, Semaphore};
@@ -24,6 +31,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use super::{
     ApiError, ApiState,
     reports::{self, ComparabilityParams},
+    types::ComparabilityAnswer,
 };
 use crate::store::{Snapshot, Store};
 
@@ -172,10 +180,66 @@ impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
     }
 }
 
+/// A comparability report with its `/v1/comparability` answer, serialised once.
+#[derive(Debug)]
+pub struct Computed {
+    /// The evidence it was computed from.
+    pub evidence: EvidenceState,
+    /// The report.
+    pub value: Arc<Comparability>,
+    /// The JSON of [`ComparabilityAnswer`] for it.
+    pub json: Bytes,
+}
+
+/// The newest finished comparability per normalised query, and the queries whose
+/// report for a newer root is being computed.
+#[derive(Debug, Default)]
+struct Newest {
+    done: HashMap<String, Arc<Computed>>,
+    order: VecDeque<String>,
+    computing: HashSet<String>,
+}
+
+impl Newest {
+    fn remember(&mut self, query: &str, c: Arc<Computed>) {
+        match self.done.get_mut(query) {
+            // Computations may finish out of order: keep the one over more records.
+            Some(old) if old.evidence.records > c.evidence.records => {}
+            Some(old) => *old = c,
+            None => {
+                while self.order.len() >= CACHED_REPORTS {
+                    if let Some(q) = self.order.pop_front() {
+                        self.done.remove(&q);
+                    }
+                }
+                self.done.insert(query.to_owned(), c);
+                self.order.push_back(query.to_owned());
+            }
+        }
+    }
+}
+
+/// Marks a query as being computed until dropped (also when the request is cancelled).
+struct Computing<'a> {
+    newest: &'a Mutex<Newest>,
+    query: String,
+}
+
+impl Drop for Computing<'_> {
+    fn drop(&mut self) {
+        self.newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .computing
+            .remove(&self.query);
+    }
+}
+
 /// Computed reports by (evidence root, normalised query).
 #[derive(Debug)]
 pub struct Reports {
-    comparability: Mutex<Bounded<(Digest, String), Comparability>>,
+    comparability: Mutex<Bounded<(Digest, String), Computed>>,
+    newest: Mutex<Newest>,
     disputes: Mutex<Bounded<Digest, Vec<DisputeView>>>,
     documents: Mutex<Bounded<(Digest, String), Document>>,
 }
@@ -195,6 +259,7 @@ impl Default for Reports {
     fn default() -> Reports {
         Reports {
             comparability: Mutex::new(Bounded::new(CACHED_REPORTS)),
+            newest: Mutex::default(),
             disputes: Mutex::new(Bounded::new(CACHED_REPORTS)),
             documents: Mutex::new(Bounded::new(CACHED_REPORTS)),
         }
@@ -240,29 +305,74 @@ pub async fn snapshot(s: &Arc<ApiState>) -> Result<Arc<Snapshot>, ApiError> {
     limited(&s.limits, move || state.cache.snapshot(&state.store)).await
 }
 
-/// The snapshot and the comparability a query asks for, computed once per root.
-pub async fn answer(
-    s: &Arc<ApiState>,
-    p: &ComparabilityParams,
-) -> Result<(Arc<Snapshot>, Shared<Comparability>), ApiError> {
+/// The comparability a query asks for, with the evidence it was computed from: for the
+/// current root when it is computed (or nobody computes it yet), else the newest
+/// finished one while another request computes the current one.
+pub async fn answer(s: &Arc<ApiState>, p: &ComparabilityParams) -> Result<Arc<Computed>, ApiError> {
     let snap = snapshot(s).await?;
     let q = reports::parse_query(p, &snap)?;
     super::hygiene::check_round(&snap, &q)?;
-    let key = (snap.evidence.root, normalised(&q));
+    let query = normalised(&q);
+    let key = (snap.evidence.root, query.clone());
     let cell = s
         .reports
         .comparability
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .cell(&key);
+    if let Some(c) = cell.get() {
+        return Ok(c.clone());
+    }
+    let _computing = {
+        let mut newest = s
+            .reports
+            .newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if newest.computing.insert(query.clone()) {
+            Some(Computing {
+                newest: &s.reports.newest,
+                query: query.clone(),
+            })
+        } else {
+            if let Some(newest) = newest.done.get(&query) {
+                return Ok(newest.clone());
+            }
+            // Nothing finished yet for this query: wait for (or share) a computation.
+            None
+        }
+    };
     let c = cell
         .get_or_try_init(|| {
             let snap = snap.clone();
-            limited(&s.limits, move || reports::compute(&snap, &q).map(Arc::new))
+            limited(&s.limits, move || compute_answer(&snap, &q).map(Arc::new))
         })
         .await?
         .clone();
-    Ok((snap, Shared(c)))
+    s.reports
+        .newest
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remember(&query, c.clone());
+    Ok(c)
+}
+
+/// The report of `q` over `snap`, its digest, and its answer serialised.
+fn compute_answer(snap: &Snapshot, q: &ComparabilityQuery) -> Result<Computed, ApiError> {
+    let value = Arc::new(reports::compute(snap, q)?);
+    let report_digest = interlab_protocol::report_digest(&value).map_err(ApiError::internal)?;
+    let json = serde_json::to_vec(&ComparabilityAnswer {
+        evidence: snap.evidence.clone(),
+        evidence_root: snap.evidence.root,
+        report_digest,
+        comparability: value.clone(),
+    })
+    .map_err(ApiError::internal)?;
+    Ok(Computed {
+        evidence: snap.evidence.clone(),
+        value,
+        json: Bytes::from(json),
+    })
 }
 
 /// A rendered document of the snapshot `snap`, computed once per (root, `key`) under

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use interlab_protocol::Digest;
+use interlab_protocol::{Digest, testkit::Workload};
 use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -15,7 +15,6 @@ use crate::{
     config::{Config, NodeDir},
     keyfile,
     runtime::{self, Overrides, RunningNode},
-    store::synth::Workload,
 };
 
 async fn start(root: &std::path::Path) -> (RunningNode, String) {

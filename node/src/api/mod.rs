@@ -6,6 +6,8 @@ mod admin;
 #[cfg(feature = "test-utils")]
 pub mod bench;
 pub mod compute;
+#[cfg(test)]
+mod compute_tests;
 pub mod dashboard;
 mod error;
 pub mod hygiene;

@@ -62,18 +62,13 @@ where
 )]
 pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<StatusAnswer>, ApiError> {
     let ev = s.store.evidence();
-    let peers = s
+    let view = s
         .net
-        .peers()
-        .await
-        .map_err(|e| ApiError::upstream(e.to_string()))?;
-    let banned = s
-        .net
-        .banned()
+        .peer_view()
         .await
         .map_err(|e| ApiError::upstream(e.to_string()))?;
     let scheme = s.store.scheme();
-    let forks = s.store.forks()?.len();
+    let forks = s.store.fork_count()?;
     Ok(Json(StatusAnswer {
         name: s.name.clone(),
         node: s.publisher.public(),
@@ -83,10 +78,10 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Status
         evidence_root: ev.root,
         records: ev.records,
         frontier: ev.frontier,
-        peers: peers.len() as u64,
-        peer_list: peers,
-        banned,
-        forks: forks as u64,
+        peers: view.peers.len() as u64,
+        peer_list: view.peers.clone(),
+        banned: view.banned.clone(),
+        forks,
         signing: s.publisher.signing_status(),
     }))
 }

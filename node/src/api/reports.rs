@@ -118,14 +118,8 @@ pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (snap, c) = compute::answer(&s, &p).await?;
-    let report_digest = interlab_protocol::report_digest(&c).map_err(ApiError::internal)?;
-    json_bytes(&ComparabilityAnswer {
-        evidence: snap.evidence.clone(),
-        evidence_root: snap.evidence.root,
-        report_digest,
-        comparability: c.arc(),
-    })
+    let c = compute::answer(&s, &p).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], c.json.clone()))
 }
 
 #[utoipa::path(
@@ -145,7 +139,8 @@ pub(crate) async fn drift(
     State(s): State<Arc<ApiState>>,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (snap, c) = compute::answer(&s, &p).await?;
+    let computed = compute::answer(&s, &p).await?;
+    let c = &computed.value;
     let mut labs = Vec::new();
     for m in c.report.iter().flat_map(|r| &r.measurands) {
         for l in &m.labs {
@@ -159,8 +154,8 @@ pub(crate) async fn drift(
         }
     }
     json_bytes(&DriftAnswer {
-        evidence: snap.evidence.clone(),
-        evidence_root: snap.evidence.root,
+        evidence: computed.evidence.clone(),
+        evidence_root: computed.evidence.root,
         suite: c.suite,
         round: c.round,
         labs,

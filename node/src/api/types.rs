@@ -55,7 +55,7 @@ pub struct StatusAnswer {
     pub frontier: Vec<FrontierEntry>,
     /// Number of connected peers.
     pub peers: u64,
-    /// The connected peers.
+    /// The connected peers (as the network saw them at most half a second ago).
     pub peer_list: Vec<PeerInfo>,
     /// Peers refused for a low score.
     pub banned: Vec<BannedPeer>,

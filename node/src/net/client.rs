@@ -1,5 +1,10 @@
 //! The handle through which the rest of the node talks to the network task.
 
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
 use interlab_protocol::{Digest, RecordId};
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
@@ -30,6 +35,23 @@ pub struct BannedPeer {
     pub remaining_s: u64,
 }
 
+/// Connected and banned peers, as the network task saw them at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerView {
+    /// Connected peers, by peer id.
+    pub peers: Vec<PeerInfo>,
+    /// Banned peers.
+    pub banned: Vec<BannedPeer>,
+}
+
+/// How long [`NetClient::peer_view`] answers from its last look. `/v1/status` asks on
+/// every request; without this, a few hundred readers a second would each queue a
+/// command behind the gossip the network task is relaying.
+pub const PEER_VIEW_TTL: Duration = Duration::from_millis(500);
+
+/// The last peer view and when it was taken.
+type PeerViewSlot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<PeerView>)>>>;
+
 /// Requests to the network task, each with its reply channel.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -41,6 +63,7 @@ pub(crate) enum Command {
     PublishRaw(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Banned(oneshot::Sender<Vec<BannedPeer>>),
+    PeerView(oneshot::Sender<PeerView>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     FetchArtefact(Digest, oneshot::Sender<Result<Vec<u8>, NetError>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
@@ -57,6 +80,7 @@ pub struct NetClient {
     pub(crate) accepted: broadcast::Sender<RecordId>,
     pub(crate) peer_id: PeerId,
     pub(crate) own_chain: watch::Receiver<OwnChain>,
+    pub(crate) peer_view: PeerViewSlot,
 }
 
 impl NetClient {
@@ -105,6 +129,20 @@ impl NetClient {
     /// Connected peers with their addresses and gossipsub scores.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
         self.ask(Command::Peers).await
+    }
+
+    /// Connected and banned peers, at most [`PEER_VIEW_TTL`] old: one request to the
+    /// network task serves every caller in that time.
+    pub async fn peer_view(&self) -> Result<Arc<PeerView>, NetError> {
+        let mut slot = self.peer_view.lock().await;
+        if let Some((at, view)) = slot.as_ref()
+            && at.elapsed() < PEER_VIEW_TTL
+        {
+            return Ok(view.clone());
+        }
+        let view = Arc::new(self.ask(Command::PeerView).await?);
+        *slot = Some((Instant::now(), view.clone()));
+        Ok(view)
     }
 
     /// Peers banned for a score below the graylist threshold.

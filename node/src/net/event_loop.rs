@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use super::{
-    BannedPeer, NetClient, NetConfig, NetError, PeerInfo,
+    BannedPeer, NetClient, NetConfig, NetError, PeerInfo, PeerView,
     ban::Bans,
     behaviour::{Behaviour, BehaviourEvent, build_swarm, keypair, topic_score_params},
     client::Command,
@@ -183,12 +183,43 @@ pub(super) async fn spawn(
             accepted,
             peer_id,
             own_chain,
+            peer_view: Default::default(),
         },
         handle,
     ))
 }
 
 impl EventLoop {
+    /// Connected peers with their scores, by peer id.
+    fn peer_list(&self) -> Vec<PeerInfo> {
+        let g = &self.swarm.behaviour().gossip;
+        let mut peers: Vec<PeerInfo> = self
+            .connected
+            .iter()
+            .map(|(p, addrs)| PeerInfo {
+                peer_id: p.to_string(),
+                addrs: addrs.iter().map(|a| a.to_string()).collect(),
+                score: g.peer_score(p),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        peers
+    }
+
+    /// Banned peers with their scores and the time left.
+    fn banned_list(&self) -> Vec<BannedPeer> {
+        let g = &self.swarm.behaviour().gossip;
+        self.bans
+            .list(Instant::now())
+            .into_iter()
+            .map(|(p, left)| BannedPeer {
+                peer_id: p.to_string(),
+                score: g.peer_score(&p),
+                remaining_s: left.as_secs(),
+            })
+            .collect()
+    }
+
     fn now(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
@@ -374,32 +405,16 @@ impl EventLoop {
                 let _ = reply.send(r);
             }
             Command::Peers(reply) => {
-                let g = &self.swarm.behaviour().gossip;
-                let mut peers: Vec<PeerInfo> = self
-                    .connected
-                    .iter()
-                    .map(|(p, addrs)| PeerInfo {
-                        peer_id: p.to_string(),
-                        addrs: addrs.iter().map(|a| a.to_string()).collect(),
-                        score: g.peer_score(p),
-                    })
-                    .collect();
-                peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-                let _ = reply.send(peers);
+                let _ = reply.send(self.peer_list());
             }
             Command::Banned(reply) => {
-                let g = &self.swarm.behaviour().gossip;
-                let banned = self
-                    .bans
-                    .list(Instant::now())
-                    .into_iter()
-                    .map(|(p, left)| BannedPeer {
-                        peer_id: p.to_string(),
-                        score: g.peer_score(&p),
-                        remaining_s: left.as_secs(),
-                    })
-                    .collect();
-                let _ = reply.send(banned);
+                let _ = reply.send(self.banned_list());
+            }
+            Command::PeerView(reply) => {
+                let _ = reply.send(PeerView {
+                    peers: self.peer_list(),
+                    banned: self.banned_list(),
+                });
             }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());

@@ -52,7 +52,7 @@ pub use behaviour::{
     GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT,
     PUBLISH_THRESHOLD, peer_id_of,
 };
-pub use client::{BannedPeer, NetClient, PeerInfo};
+pub use client::{BannedPeer, NetClient, PEER_VIEW_TTL, PeerInfo, PeerView};
 pub use config::NetConfig;
 pub use libp2p::{Multiaddr, PeerId};
 pub use own_chain::OwnChain;

@@ -15,8 +15,8 @@ use std::{cell::RefCell, collections::BTreeMap};
 use foldhash::HashMap;
 
 use interlab_protocol::{
-    Authority, Digest, Envelope, EvidenceState, FrontierEntry, Head, LogView, PublicKey, RecordId,
-    SchemeId, Standing, evidence_root,
+    Authority, Digest, Envelope, EvidenceState, EvidenceTree, FrontierEntry, Head, LogView,
+    PublicKey, RecordId, SchemeId, Standing,
 };
 use redb::{ReadableTable, Table};
 
@@ -106,14 +106,16 @@ impl Cache {
         ids
     }
 
-    /// Computes the evidence state (the caller caches it by generation).
-    pub(crate) fn evidence(&self) -> EvidenceState {
-        let ids = self.sorted_ids();
-        EvidenceState {
-            root: evidence_root(&ids),
-            records: ids.len() as u64,
+    /// Computes the evidence state and the Merkle tree it names (the caller caches both
+    /// by generation).
+    pub(crate) fn evidence(&self) -> (EvidenceState, EvidenceTree) {
+        let tree = EvidenceTree::new(&self.sorted_ids());
+        let ev = EvidenceState {
+            root: tree.root(),
+            records: tree.len() as u64,
             frontier: self.frontier(),
-        }
+        };
+        (ev, tree)
     }
 
     /// Chain heads sorted by author.

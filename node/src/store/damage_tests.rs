@@ -5,7 +5,8 @@
 use interlab_protocol::{Body, Envelope, MemoryLog, PublicKey};
 use redb::{Database, ReadableTable};
 
-use super::{Damage, RecordFilter, Store, StoreError, synth::Workload, tables, tests::temp_store};
+use super::{Damage, RecordFilter, Store, StoreError, tables, tests::temp_store};
+use interlab_protocol::testkit::Workload;
 
 /// A valid log of 400 records by the owner and three labs, stored, and the clock.
 fn filled() -> (tempfile::TempDir, Store, Vec<Vec<u8>>, u64) {
@@ -293,7 +294,7 @@ fn the_node_cannot_sign_over_a_damaged_position_of_its_own_chain() {
         .unwrap();
     let top = store.head(&author).unwrap();
     assert_eq!(top.seq, seq + after);
-    let mut rec = key.record(w.scheme(), now, Body::RunResult(w.sample_result()));
+    let mut rec = key.record_at(w.scheme(), now, Body::RunResult(w.sample_result()));
     rec.seq = top.seq + 1;
     rec.prev = Some(top.id);
     let env = key.sign(&rec);

@@ -483,7 +483,8 @@ mod incoming_tests {
     use interlab_protocol::{Envelope, EnvelopeError, Rejection, SignatureError};
 
     use super::Incoming;
-    use crate::store::{Store, synth::Workload, tests::temp_store};
+    use crate::store::{Store, tests::temp_store};
+    use interlab_protocol::testkit::Workload;
 
     #[test]
     fn envelopes_decoded_at_the_edge_are_stored_like_raw_bytes() {

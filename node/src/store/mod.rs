@@ -8,7 +8,8 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use interlab_node::store::{Store, synth::Workload};
+//! use interlab_node::store::Store;
+//! use interlab_protocol::testkit::Workload;
 //!
 //! let dir = std::env::temp_dir().join(format!("interlab-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
@@ -34,10 +35,10 @@ use std::{
 };
 
 use interlab_protocol::{
-    Authority, Digest, Envelope, EvidenceState, ForkProof, ForkProofError, FrontierEntry, Head,
-    InclusionProof, PublicKey, Record, RecordId, Rejection, SchemeId, domain,
+    Authority, Digest, Envelope, EvidenceState, EvidenceTree, ForkProof, ForkProofError,
+    FrontierEntry, Head, InclusionProof, PublicKey, Record, RecordId, Rejection, SchemeId, domain,
 };
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 mod cache;
 mod check;
@@ -53,8 +54,6 @@ mod scan;
 mod scrub;
 mod skim;
 mod snapshot;
-#[cfg(feature = "test-utils")]
-pub mod synth;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -143,14 +142,22 @@ struct Inner {
     /// Serialises writers (redb has one writer; this also guards the overlay protocol).
     writer: Mutex<()>,
     cache: RwLock<Cache>,
-    /// Evidence state of cache generation `.0`.
-    evidence: Mutex<Option<(u64, EvidenceState)>>,
+    /// Evidence state and tree of one cache generation.
+    evidence: Mutex<Option<EvidenceSlot>>,
     /// Records quarantined while the store was open (the network re-reads the frontier
     /// when this moves).
     quarantines: AtomicU64,
     /// Odd while a change readers must not see half-done is under way (see
     /// [`snapshot`]).
     publish_seq: AtomicU64,
+}
+
+/// The evidence state of one cache generation and the Merkle tree it names.
+#[derive(Clone)]
+struct EvidenceSlot {
+    generation: u64,
+    state: EvidenceState,
+    tree: Arc<EvidenceTree>,
 }
 
 /// How [`Store::open_with_progress`] reports the open-time check.
@@ -326,20 +333,30 @@ impl Store {
     /// Evidence root over the accepted ids, their count and the frontier. The root is
     /// cached until the next change.
     pub fn evidence(&self) -> EvidenceState {
+        self.evidence_slot().state
+    }
+
+    /// The evidence state and its Merkle tree, computed once per change.
+    fn evidence_slot(&self) -> EvidenceSlot {
         let cache = self.cache();
         let mut slot = self
             .inner
             .evidence
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((generation, ev)) = slot.as_ref()
-            && *generation == cache.generation
+        if let Some(s) = slot.as_ref()
+            && s.generation == cache.generation
         {
-            return ev.clone();
+            return s.clone();
         }
-        let ev = cache.evidence();
-        *slot = Some((cache.generation, ev.clone()));
-        ev
+        let (state, tree) = cache.evidence();
+        let s = EvidenceSlot {
+            generation: cache.generation,
+            state,
+            tree: Arc::new(tree),
+        };
+        *slot = Some(s.clone());
+        s
     }
 
     /// Chain heads, sorted by author.
@@ -394,9 +411,9 @@ impl Store {
     }
 
     /// Inclusion proof of an accepted record against the current evidence root.
+    /// Read from the tree kept for the current root: no id is hashed again.
     pub fn proof(&self, id: &RecordId) -> Option<InclusionProof> {
-        let ids = self.cache().sorted_ids();
-        InclusionProof::build(&ids, id)
+        self.evidence_slot().tree.proof(id)
     }
 
     /// Stores a verified fork proof; `true` when it was new.
@@ -430,6 +447,12 @@ impl Store {
             out.push(proof);
         }
         Ok(out)
+    }
+
+    /// How many fork proofs are stored (without reading them; for `/v1/status`).
+    pub fn fork_count(&self) -> Result<u64, StoreError> {
+        let txn = self.inner.db.begin_read()?;
+        Ok(txn.open_table(tables::FORKS)?.len()?)
     }
 
     /// Stores an artefact under its BLAKE3 digest (artefact domain); returns the digest.

@@ -182,7 +182,8 @@ mod tests {
     use interlab_protocol::{FrontierEntry, RecordId, evidence_root};
 
     use super::Snapshot;
-    use crate::store::{synth::Workload, tests::temp_store};
+    use crate::store::tests::temp_store;
+    use interlab_protocol::testkit::Workload;
 
     /// Root and frontier recomputed from the records a snapshot holds.
     fn recomputed(snap: &Snapshot) -> (interlab_protocol::Digest, Vec<FrontierEntry>) {

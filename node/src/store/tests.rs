@@ -5,7 +5,8 @@ use interlab_protocol::{Body, Digest, Envelope, ForkProofError, MemoryLog, Rejec
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
-use super::{MAX_ARTEFACT_BYTES, RecordFilter, Store, StoreError, synth::Workload};
+use super::{MAX_ARTEFACT_BYTES, RecordFilter, Store, StoreError};
+use interlab_protocol::testkit::Workload;
 
 pub(super) fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -27,7 +28,7 @@ pub(super) fn rich_log(seed: u64) -> (Vec<Vec<u8>>, u64) {
     // Lab 0 equivocates at its next seq.
     let t = w.tick();
     let lab0 = w.lab_writer(0);
-    let rival = lab0.sign(&lab0.record(
+    let rival = lab0.sign(&lab0.record_at(
         scheme,
         t,
         Body::Retraction {
@@ -242,7 +243,7 @@ fn chain_rules_reject_gaps_wrong_prev_duplicates_and_time_going_back() {
     let key = lab.public();
     let head = store.head(&key);
     // Gap: seq one past the next.
-    let mut rec = lab.record(
+    let mut rec = lab.record_at(
         scheme,
         now,
         Body::Retraction {
@@ -253,7 +254,7 @@ fn chain_rules_reject_gaps_wrong_prev_duplicates_and_time_going_back() {
     rec.seq += 1;
     let gap = lab.sign(&rec).to_bytes();
     // Wrong prev.
-    let mut rec = lab.record(
+    let mut rec = lab.record_at(
         scheme,
         now,
         Body::Retraction {
@@ -264,7 +265,7 @@ fn chain_rules_reject_gaps_wrong_prev_duplicates_and_time_going_back() {
     rec.prev = Some(Digest::of(domain::RECORD_ID, b"elsewhere"));
     let wrong_prev = lab.sign(&rec).to_bytes();
     // Time before the head's.
-    let rec = lab.record(
+    let rec = lab.record_at(
         scheme,
         head.map_or(0, |h| h.time_ms.saturating_sub(1)),
         Body::Retraction {
@@ -325,7 +326,7 @@ fn an_equivocation_stores_a_fork_proof_that_survives_reopening() {
     let scheme = w.scheme();
     let t = w.tick();
     let lab = w.lab_writer(1);
-    let a = lab.sign(&lab.record(
+    let a = lab.sign(&lab.record_at(
         scheme,
         t,
         Body::Retraction {
@@ -333,7 +334,7 @@ fn an_equivocation_stores_a_fork_proof_that_survives_reopening() {
             reason: "a".into(),
         },
     ));
-    let b = lab.sign(&lab.record(
+    let b = lab.sign(&lab.record_at(
         scheme,
         t,
         Body::Retraction {
@@ -354,8 +355,8 @@ fn an_equivocation_stores_a_fork_proof_that_survives_reopening() {
     let mut other = result.clone();
     other.seed ^= 1;
     let lab = w.lab_writer(1);
-    let a = lab.sign(&lab.record(scheme, t, Body::RunResult(result)));
-    let b = lab.sign(&lab.record(scheme, t, Body::RunResult(other)));
+    let a = lab.sign(&lab.record_at(scheme, t, Body::RunResult(result)));
+    let b = lab.sign(&lab.record_at(scheme, t, Body::RunResult(other)));
     let r = store
         .ingest(&[a.to_bytes(), b.to_bytes(), b.to_bytes()], now)
         .unwrap();

@@ -91,7 +91,7 @@ impl SuiteView {
     /// Reads the view from a manifest's canonical CBOR.
     pub fn from_manifest(manifest: &[u8]) -> Result<SuiteView, String> {
         let m: RawManifest = ciborium::de::from_reader_with_recursion_limit(manifest, 64)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::cbor::describe(&e))?;
         Ok(SuiteView {
             tests: m
                 .tests

@@ -13,19 +13,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use interlab_protocol::{Body, Digest, Grounds, RecordId, SecretKey};
+use interlab_protocol::{
+    Body, Digest, Grounds, RecordId, SecretKey,
+    testkit::{Author, Workload},
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{Multiaddr, NetClient, NetConfig, NetError, spawn};
-use crate::{
-    publisher::now_ms,
-    store::{
-        Store,
-        synth::{Workload, Writer},
-    },
-};
+use crate::{publisher::now_ms, store::Store};
 
 /// Settings of the propagation benchmark.
 #[derive(Debug, Clone)]
@@ -130,7 +127,7 @@ struct Testnet {
     addrs: Vec<Multiaddr>,
     scheme: RecordId,
     /// Publishing labs' chains; lab `i` runs on node `i + 1`.
-    labs: Vec<Writer>,
+    labs: Vec<Author>,
     dir: PathBuf,
 }
 
@@ -172,7 +169,7 @@ async fn testnet(
     rng: &mut ChaCha8Rng,
     dir: PathBuf,
 ) -> Result<Testnet, NetError> {
-    let mut owner = Writer::new(keys[0].clone());
+    let mut owner = Author::from_key(keys[0].clone());
     let t0 = now_ms() - 60_000;
     let genesis = owner.append(
         None,
@@ -213,7 +210,7 @@ async fn testnet(
     }
     let labs = keys[1..=publishers]
         .iter()
-        .map(|k| Writer::new(k.clone()))
+        .map(|k| Author::from_key(k.clone()))
         .collect();
     Ok(Testnet {
         nodes,

@@ -88,7 +88,7 @@ impl Ingests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::synth::Workload;
+    use interlab_protocol::testkit::Workload;
 
     /// A one-record batch whose record follows the last of a large batch handed over just
     /// before it: it is prepared long before the large one, and written first it would

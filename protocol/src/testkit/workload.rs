@@ -1,17 +1,16 @@
-//! A deterministic generator of valid signed logs, for the ingest benchmark, the crash
-//! test's child process and store tests. Same seed, same bytes: keys are derived from the
-//! seed, signatures are deterministic Ed25519, and record times advance 1 ms per record
-//! from a fixed epoch.
+//! An endless valid signed log, for the ingest benchmark, the crash test's child process
+//! and store tests. Same seed, same bytes: keys are derived from the seed, signatures are
+//! deterministic Ed25519, and record times advance 1 ms per record from [`T0_MS`].
 
-use interlab_protocol::{
-    Body, Criterion, Digest, Direction, Envelope, Environment, EvidenceRef, Measurement, PublicKey,
-    RECORD_VERSION, Record, RecordId, RunResult, SchemeId, SecretKey, Software, TestResult, domain,
+use super::{Author, T0_MS};
+use crate::{
+    Body, Criterion, Digest, Direction, Envelope, Environment, EvidenceRef, Measurement, Method,
+    PublicKey, RunResult, SchemeId, Software, TestResult, domain,
+    governance::{AssignedDecl, MetricAssessment},
+    stats::{ConsensusMethod, SigmaPt},
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// Time of the first generated record (2026-01-01T00:00:00Z).
-pub const T0_MS: u64 = 1_767_225_600_000;
 
 /// Run results per round before the owner opens the next one.
 const RESULTS_PER_ROUND: u64 = 1000;
@@ -24,73 +23,54 @@ pub fn batch_plan(seed: u64, max_batch: usize) -> impl Iterator<Item = usize> {
     std::iter::repeat_with(move || rng.random_range(1..=max))
 }
 
-/// One author's chain position.
-#[derive(Debug, Clone)]
-pub struct Writer {
-    key: SecretKey,
-    seq: u64,
-    prev: Option<RecordId>,
+/// The tests of the synthetic suite.
+const TESTS: [&str; 3] = ["fgsm", "pgd_linf", "membership_loss"];
+
+/// Every synthetic test's acceptance criterion.
+fn criterion() -> Criterion {
+    Criterion {
+        metric: "robust_accuracy".into(),
+        threshold: 0.4,
+        direction: Direction::AtLeast,
+    }
 }
 
-impl Writer {
-    /// A writer whose key is derived from `seed` and `index`.
-    pub fn derived(seed: u64, index: u64) -> Writer {
-        let mut material = [0u8; 16];
-        material[..8].copy_from_slice(&seed.to_be_bytes());
-        material[8..].copy_from_slice(&index.to_be_bytes());
-        let key = SecretKey::from_bytes(&Digest::of("interlab synth key v1", &material).0);
-        Writer::new(key)
+/// The synthetic suite's manifest (canonical CBOR): the tests with their criteria and a
+/// declared consensus x_pt and prescribed σ_pt, so that a report over the log computes
+/// scores as a real suite's would.
+fn manifest(seed: u64) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Manifest {
+        name: &'static str,
+        version: &'static str,
+        seed: u64,
+        tests: Vec<Test>,
     }
-
-    /// A writer at the start of its chain.
-    pub fn new(key: SecretKey) -> Writer {
-        Writer {
-            key,
-            seq: 0,
-            prev: None,
-        }
+    #[derive(serde::Serialize)]
+    struct Test {
+        id: &'static str,
+        criterion: Criterion,
+        assessment: Vec<MetricAssessment>,
     }
-
-    /// The public key.
-    pub fn public(&self) -> PublicKey {
-        self.key.public()
-    }
-
-    /// The seq of the next record.
-    pub fn next_seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// The id of the last record appended.
-    pub fn last_id(&self) -> Option<RecordId> {
-        self.prev
-    }
-
-    /// The record this writer would sign next.
-    pub fn record(&self, scheme: Option<SchemeId>, time_ms: u64, body: Body) -> Record {
-        Record {
-            v: RECORD_VERSION,
-            author: self.key.public(),
-            scheme,
-            seq: self.seq,
-            prev: self.prev,
-            time_ms,
-            body,
-        }
-    }
-
-    /// Signs `record` without advancing the chain (for forks and malformed variants).
-    pub fn sign(&self, record: &Record) -> Envelope {
-        Envelope::seal(&self.key, record)
-    }
-
-    /// Signs the next record and advances the chain.
-    pub fn append(&mut self, scheme: Option<SchemeId>, time_ms: u64, body: Body) -> Envelope {
-        let env = self.sign(&self.record(scheme, time_ms, body));
-        self.seq += 1;
-        self.prev = Some(env.id());
-        env
-    }
+    crate::to_canonical_vec(&Manifest {
+        name: "synthetic",
+        version: "1",
+        seed,
+        tests: TESTS
+            .iter()
+            .map(|id| Test {
+                id,
+                criterion: criterion(),
+                assessment: vec![MetricAssessment {
+                    metric: "robust_accuracy".into(),
+                    assigned: AssignedDecl::Consensus {
+                        method: ConsensusMethod::AlgorithmA,
+                    },
+                    sigma_pt: SigmaPt::Prescribed { value: 0.05 },
+                }],
+            })
+            .collect(),
+    })
 }
 
 /// An endless valid log: genesis, a suite, `labs` accreditations, then run results by
@@ -98,8 +78,8 @@ impl Writer {
 #[derive(Debug, Clone)]
 pub struct Workload {
     rng: ChaCha8Rng,
-    owner: Writer,
-    labs: Vec<Writer>,
+    owner: Author,
+    labs: Vec<Author>,
     scheme: Option<SchemeId>,
     suite: Digest,
     round: u32,
@@ -113,9 +93,9 @@ impl Workload {
     pub fn new(seed: u64, labs: usize) -> Workload {
         Workload {
             rng: ChaCha8Rng::seed_from_u64(seed),
-            owner: Writer::derived(seed, 0),
+            owner: Author::derived(seed, 0),
             labs: (0..labs.max(1) as u64)
-                .map(|i| Writer::derived(seed, i + 1))
+                .map(|i| Author::derived(seed, i + 1))
                 .collect(),
             scheme: None,
             suite: Digest::default(),
@@ -153,12 +133,12 @@ impl Workload {
     }
 
     /// The owner's chain, for hand-made owner records.
-    pub fn owner_writer(&mut self) -> &mut Writer {
+    pub fn owner_writer(&mut self) -> &mut Author {
         &mut self.owner
     }
 
     /// Lab `i`'s chain (`i` modulo the number of labs), for hand-made records.
-    pub fn lab_writer(&mut self, i: usize) -> &mut Writer {
+    pub fn lab_writer(&mut self, i: usize) -> &mut Author {
         let n = self.labs.len();
         &mut self.labs[i % n]
     }
@@ -202,11 +182,8 @@ impl Workload {
         };
         let s = Some(scheme);
         if self.suite == Digest::default() {
-            let manifest = format!(
-                "name = \"synthetic\"\nversion = \"1\"\nseed = {}\n",
-                self.rng.random::<u64>()
-            );
-            self.suite = Digest::of(domain::SUITE, manifest.as_bytes());
+            let manifest = manifest(self.rng.random());
+            self.suite = Digest::of(domain::SUITE, &manifest);
             return self.owner.append(
                 s,
                 t,
@@ -214,7 +191,7 @@ impl Workload {
                     suite: self.suite,
                     name: "synthetic".into(),
                     version: "1".into(),
-                    manifest: manifest.into_bytes(),
+                    manifest,
                     artefacts: vec![],
                     supersedes: None,
                 },
@@ -246,12 +223,8 @@ impl Workload {
 
     /// A plausible run result: three tests, five repetitions each, two evidence digests.
     fn run_result(&mut self) -> RunResult {
-        let criterion = Criterion {
-            metric: "robust_accuracy".into(),
-            threshold: 0.4,
-            direction: Direction::AtLeast,
-        };
-        let tests = ["fgsm", "pgd_linf", "membership_loss"]
+        let criterion = criterion();
+        let tests = TESTS
             .iter()
             .map(|name| {
                 let values: Vec<f64> = (0..5).map(|_| self.rng.random_range(0.2..0.8)).collect();
@@ -300,7 +273,7 @@ impl Workload {
                 threads: 1,
                 executor: "synthetic".into(),
             },
-            method: interlab_protocol::Method::Reference,
+            method: Method::Reference,
             tests,
             rerun_of: None,
         }

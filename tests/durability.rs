@@ -11,11 +11,11 @@ use std::{
     time::Duration,
 };
 
-use interlab_node::store::{
-    Store,
-    synth::{Workload, batch_plan},
+use interlab_node::store::Store;
+use interlab_protocol::{
+    Envelope, MemoryLog, RecordId,
+    testkit::{Workload, batch_plan},
 };
-use interlab_protocol::{Envelope, MemoryLog, RecordId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -28,7 +28,7 @@ const COUNT: u64 = 1_000_000;
 /// Runs the child until it has acknowledged `kill_after` new records (plus a seeded
 /// pause), kills it, and returns every id it acknowledged.
 fn run_and_kill(dir: &Path, kill_after: usize, pause_us: u64) -> Vec<RecordId> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_interlab"))
+    let mut child = Command::new(interlab_tests::binary())
         .args(["debug", "ingest-stream", "--dir"])
         .arg(dir)
         .args(["--count", &COUNT.to_string(), "--seed", &SEED.to_string()])

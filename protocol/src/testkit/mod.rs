@@ -1,6 +1,11 @@
 //! Builders for valid signed logs, shared by tests, simulations and benchmarks across
 //! the workspace (feature `test-utils`). Keys come from fixed seeds, never from an RNG,
-//! so every log they build is reproducible byte for byte.
+//! so every log they build is reproducible byte for byte. [`Workload`] is an endless
+//! valid log for benchmarks, store tests and the crash test's child process.
+
+mod workload;
+
+pub use workload::{Workload, batch_plan};
 
 use crate::{
     digest::{Digest, RecordId, SchemeId, domain},
@@ -39,6 +44,27 @@ impl Author {
         }
     }
 
+    /// An author whose key is derived from `seed` and `index` (the keys of a [`Workload`]).
+    pub fn derived(seed: u64, index: u64) -> Author {
+        let mut material = [0u8; 16];
+        material[..8].copy_from_slice(&seed.to_be_bytes());
+        material[8..].copy_from_slice(&index.to_be_bytes());
+        Author::from_key(SecretKey::from_bytes(
+            &Digest::of("interlab synth key v1", &material).0,
+        ))
+    }
+
+    /// An author with the given key, at the start of its chain.
+    pub fn from_key(key: SecretKey) -> Author {
+        Author {
+            key,
+            seq: 0,
+            prev: None,
+            time_ms: T0_MS,
+            scheme: None,
+        }
+    }
+
     /// The author's public key.
     pub fn public(&self) -> PublicKey {
         self.key.public()
@@ -57,6 +83,33 @@ impl Author {
     /// The seq the next record will take.
     pub fn next_seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The id of the last record of the chain.
+    pub fn last_id(&self) -> Option<RecordId> {
+        self.prev
+    }
+
+    /// The next record with an explicit scheme and time (without signing or advancing).
+    pub fn record_at(&self, scheme: Option<SchemeId>, time_ms: u64, body: Body) -> Record {
+        Record {
+            v: RECORD_VERSION,
+            author: self.key.public(),
+            scheme,
+            seq: self.seq,
+            prev: self.prev,
+            time_ms,
+            body,
+        }
+    }
+
+    /// Signs the next record with an explicit scheme and time and advances the chain (the
+    /// author's own clock and scheme are left alone).
+    pub fn append(&mut self, scheme: Option<SchemeId>, time_ms: u64, body: Body) -> Envelope {
+        let env = self.sign(&self.record_at(scheme, time_ms, body));
+        self.seq += 1;
+        self.prev = Some(env.id());
+        env
     }
 
     /// Builds the next record (without signing or advancing).
