@@ -1,5 +1,5 @@
 //! `interlab bench-api`: HTTP clients on one node's read API while it relays a round's
-//! gossip; p50/p99 per route, 5xx by code, and the node's gossip p99 with and without
+//! gossip; p50/p99 per route, errors by code, and the node's gossip p99 with and without
 //! the load, as a ratio measured in the same run.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -53,10 +53,11 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         let errors: Vec<String> = s
             .errors_5xx
             .iter()
+            .chain(&s.errors_4xx)
             .map(|(code, n)| format!("{n}×{code}"))
             .collect();
         println!(
-            "  {route:<20} {:>7} requests  p50 {:>8.2} ms  p99 {:>8.2} ms  5xx: {}  no answer: {}",
+            "  {route:<20} {:>7} requests  p50 {:>8.2} ms  p99 {:>8.2} ms  errors: {}  no answer: {}",
             s.requests,
             s.p50_ms,
             s.p99_ms,

@@ -57,6 +57,8 @@ pub struct RouteStats {
     pub p99_ms: f64,
     /// Answers by 5xx status.
     pub errors_5xx: BTreeMap<u16, usize>,
+    /// Answers by 4xx status (none expected: every request is well formed).
+    pub errors_4xx: BTreeMap<u16, usize>,
     /// Requests that got no HTTP answer.
     pub failed: usize,
 }
@@ -315,6 +317,7 @@ fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
     for (r, name) in ROUTES.iter().enumerate() {
         let mut ms: Vec<f64> = Vec::new();
         let mut errors_5xx = BTreeMap::new();
+        let mut errors_4xx = BTreeMap::new();
         let mut failed = 0;
         for (_, t, status) in samples.iter().filter(|s| s.0 == r) {
             match status {
@@ -322,6 +325,8 @@ fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
                     ms.push(*t);
                     if *code >= 500 {
                         *errors_5xx.entry(*code).or_insert(0) += 1;
+                    } else if *code >= 400 {
+                        *errors_4xx.entry(*code).or_insert(0) += 1;
                     }
                 }
                 None => failed += 1,
@@ -335,6 +340,7 @@ fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
                 p50_ms: percentile(&ms, 0.5),
                 p99_ms: percentile(&ms, 0.99),
                 errors_5xx,
+                errors_4xx,
                 failed,
             },
         );

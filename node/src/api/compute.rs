@@ -17,7 +17,10 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use axum::body::Bytes;
@@ -76,6 +79,8 @@ pub struct LogCache {
     /// Held while a snapshot is read, so that concurrent readers wait for it instead of
     /// reading the log again.
     reading: Mutex<()>,
+    /// Set while a request refreshes the snapshot; the others answer from the last one.
+    refreshing: AtomicBool,
 }
 
 impl LogCache {
@@ -94,12 +99,8 @@ impl LogCache {
         Ok(snap)
     }
 
-    /// The last snapshot read, while a newer one is being read (else `None`): an answer
-    /// from it names its own, slightly older root.
-    fn while_reading(&self) -> Option<Arc<Snapshot>> {
-        if self.reading.try_lock().is_ok() {
-            return None;
-        }
+    /// The last snapshot read: an answer from it names its own, maybe older, root.
+    fn latest(&self) -> Option<Arc<Snapshot>> {
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -297,12 +298,35 @@ pub async fn snapshot(s: &Arc<ApiState>) -> Result<Arc<Snapshot>, ApiError> {
     if let Some(snap) = s.cache.fresh(&s.store) {
         return Ok(snap);
     }
-    // While ingest moves the root, one reader reads the log and the others answer from
-    // the snapshot before (each answer names the root it was computed from).
-    if let Some(snap) = s.cache.while_reading() {
-        return Ok(snap);
+    let Some(previous) = s.cache.latest() else {
+        // Nothing read yet: wait for the first read.
+        return limited(&s.limits, move || state.cache.snapshot(&state.store)).await;
+    };
+    // While ingest moves the root, one request reads the log and the others answer from
+    // the snapshot before (each answer names the root it was computed from); so does a
+    // request that finds no computation permit free.
+    let Some(_refreshing) = Refreshing::claim(&s.cache) else {
+        return Ok(previous);
+    };
+    match limited(&s.limits, move || state.cache.snapshot(&state.store)).await {
+        Err(e) if e.is_busy() => Ok(previous),
+        other => other,
     }
-    limited(&s.limits, move || state.cache.snapshot(&state.store)).await
+}
+
+/// Marks the snapshot as being refreshed until dropped.
+struct Refreshing<'a>(&'a LogCache);
+
+impl<'a> Refreshing<'a> {
+    fn claim(cache: &'a LogCache) -> Option<Refreshing<'a>> {
+        (!cache.refreshing.swap(true, Ordering::SeqCst)).then_some(Refreshing(cache))
+    }
+}
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::SeqCst);
+    }
 }
 
 /// The comparability a query asks for, with the evidence it was computed from: for the
@@ -342,13 +366,28 @@ pub async fn answer(s: &Arc<ApiState>, p: &ComparabilityParams) -> Result<Arc<Co
             None
         }
     };
-    let c = cell
+    let computed = cell
         .get_or_try_init(|| {
             let snap = snap.clone();
             limited(&s.limits, move || compute_answer(&snap, &q).map(Arc::new))
         })
-        .await?
-        .clone();
+        .await;
+    let c = match computed {
+        Ok(c) => c.clone(),
+        // Every permit is taken: the newest finished answer, if there is one.
+        Err(e) if e.is_busy() => {
+            let newest = s
+                .reports
+                .newest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .done
+                .get(&query)
+                .cloned();
+            return newest.ok_or(e);
+        }
+        Err(e) => return Err(e),
+    };
     s.reports
         .newest
         .lock()

@@ -78,6 +78,11 @@ impl ApiError {
             signing: None,
         }
     }
+
+    /// Whether this is the limit's 503 (`busy`).
+    pub fn is_busy(&self) -> bool {
+        self.code == "busy"
+    }
     /// 413: the request body is over the limit.
     pub fn too_large(message: impl Into<String>) -> ApiError {
         ApiError {

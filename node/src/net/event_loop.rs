@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use super::{
-    BannedPeer, NetClient, NetConfig, NetError, PeerInfo, PeerView,
+    NetClient, NetConfig, NetError, PeerView,
     ban::Bans,
     behaviour::{Behaviour, BehaviourEvent, build_swarm, keypair, topic_score_params},
     client::Command,
@@ -190,36 +190,6 @@ pub(super) async fn spawn(
 }
 
 impl EventLoop {
-    /// Connected peers with their scores, by peer id.
-    fn peer_list(&self) -> Vec<PeerInfo> {
-        let g = &self.swarm.behaviour().gossip;
-        let mut peers: Vec<PeerInfo> = self
-            .connected
-            .iter()
-            .map(|(p, addrs)| PeerInfo {
-                peer_id: p.to_string(),
-                addrs: addrs.iter().map(|a| a.to_string()).collect(),
-                score: g.peer_score(p),
-            })
-            .collect();
-        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-        peers
-    }
-
-    /// Banned peers with their scores and the time left.
-    fn banned_list(&self) -> Vec<BannedPeer> {
-        let g = &self.swarm.behaviour().gossip;
-        self.bans
-            .list(Instant::now())
-            .into_iter()
-            .map(|(p, left)| BannedPeer {
-                peer_id: p.to_string(),
-                score: g.peer_score(&p),
-                remaining_s: left.as_secs(),
-            })
-            .collect()
-    }
-
     fn now(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }

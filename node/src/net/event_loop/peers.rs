@@ -1,14 +1,45 @@
 //! Keeping the peer set healthy: banning peers whose score fell below the graylist
-//! threshold and re-dialling bootstrap and remembered peers. Split from `event_loop.rs`.
+//! threshold and re-dialling bootstrap and remembered peers; and the peer lists the API
+//! shows. Split from `event_loop.rs`.
 
 use std::time::Instant;
 
 use libp2p::{Multiaddr, PeerId, swarm::dial_opts::DialOpts};
 
 use super::EventLoop;
-use crate::net::ban::BAN_DURATION;
+use crate::net::{BannedPeer, PeerInfo, ban::BAN_DURATION};
 
 impl EventLoop {
+    /// Connected peers with their scores, by peer id.
+    pub(super) fn peer_list(&self) -> Vec<PeerInfo> {
+        let g = &self.swarm.behaviour().gossip;
+        let mut peers: Vec<PeerInfo> = self
+            .connected
+            .iter()
+            .map(|(p, addrs)| PeerInfo {
+                peer_id: p.to_string(),
+                addrs: addrs.iter().map(|a| a.to_string()).collect(),
+                score: g.peer_score(p),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        peers
+    }
+
+    /// Banned peers with their scores and the time left.
+    pub(super) fn banned_list(&self) -> Vec<BannedPeer> {
+        let g = &self.swarm.behaviour().gossip;
+        self.bans
+            .list(Instant::now())
+            .into_iter()
+            .map(|(p, left)| BannedPeer {
+                peer_id: p.to_string(),
+                score: g.peer_score(&p),
+                remaining_s: left.as_secs(),
+            })
+            .collect()
+    }
+
     /// Bans connected peers whose score fell below the graylist threshold (the ban list
     /// closes their connections) and lifts bans that ended.
     pub(super) fn enforce_bans(&mut self) {
