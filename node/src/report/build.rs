@@ -25,7 +25,9 @@ pub(super) struct Ctx<'a> {
 
 /// The whole report content.
 pub(super) fn content(snap: &Snapshot, c: &Comparability, own: Option<PublicKey>) -> Content {
-    let own = own.and_then(|k| snap.authority.lab(&k).map(|l| l.name.clone()));
+    let own = own
+        .and_then(|k| crate::api::dashboard::yours::own(&snap.authority, &k))
+        .map(|o| o.name);
     let ctx = Ctx { snap, c, own };
     let (status, why) = status(&ctx);
     let issued = time(issue_ms(&ctx));
