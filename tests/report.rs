@@ -211,7 +211,7 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     for lab in ["lab0", "lab1", "lab2"] {
         assert!(text.contains(lab), "the PDF lacks {lab}'s results");
     }
-    for word in ["σ_pt", "ζ", "u(x_pt)", "Page 1 of", "Confidentiality"] {
+    for word in ["σ_pt", "ζ", "u(x_pt)", "page 1 of", "Confidentiality"] {
         assert!(
             text.to_lowercase().contains(&word.to_lowercase()),
             "the PDF text lacks {word:?}"
@@ -287,7 +287,8 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     );
 
     // Printed by Chromium (its own header and footer off), every page carries the
-    // report's "Page i of n" from the CSS @page margin box, as the krilla PDF does.
+    // report's footer "… · page i of n" from the CSS @page margin box, as the krilla
+    // PDF does.
     let printed = tmp.path().join("printed.pdf");
     chromium(
         &tmp.path().join("profile-print"),
@@ -307,7 +308,7 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     let pages = printed_text.split('\u{c}').filter(|p| !p.trim().is_empty()).count();
     assert!(pages > 1, "Chromium printed {pages} page(s)");
     for i in 1..=pages {
-        let footer = format!("Page {i} of {pages}");
+        let footer = format!("page {i} of {pages}");
         assert!(
             printed_text.contains(&footer),
             "Chromium's print lacks {footer:?}"

@@ -113,15 +113,22 @@ impl Layout {
             .collect();
         let total: f32 = natural.iter().sum();
         let widths: Vec<f32> = if total > TEXT_W {
-            // Shrink wide columns first: give each at least its share or its width.
-            let fair = TEXT_W / cols as f32;
-            let narrow: f32 = natural.iter().filter(|w| **w <= fair).sum();
-            let wide_n: f32 = natural.iter().filter(|w| **w > fair).sum();
-            let room = (TEXT_W - narrow).max(1.0);
-            natural
-                .iter()
-                .map(|w| if *w <= fair { *w } else { w * room / wide_n })
-                .collect()
+            // Cap the widest columns at one width `cap` chosen so the table fits: columns
+            // narrower than the cap keep their natural width (dates and short codes do
+            // not wrap), and the long text columns share what is left.
+            let mut sorted = natural.clone();
+            sorted.sort_by(f32::total_cmp);
+            let mut used = 0.0;
+            let mut cap = TEXT_W / cols as f32;
+            for (i, w) in sorted.iter().enumerate() {
+                let rest = (cols - i) as f32;
+                if used + w * rest > TEXT_W {
+                    cap = (TEXT_W - used) / rest;
+                    break;
+                }
+                used += w;
+            }
+            natural.iter().map(|w| w.min(cap)).collect()
         } else {
             natural
         };
