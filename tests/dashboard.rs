@@ -93,6 +93,18 @@ pub(crate) fn assert_marks_only(page: &str, lab: Option<&str>, node: &str) {
         Some(lab) => {
             let others: Vec<_> = marks.iter().filter(|(_, l)| l != lab).collect();
             assert!(others.is_empty(), "{node} marks another lab: {others:?}");
+            // A marked bar's tooltip names the lab it belongs to.
+            let needle = format!(" yours\" data-yours=\"{lab}\"");
+            for (i, _) in page.match_indices(&needle) {
+                let tip = page[i..].find("<title>").map(|t| &page[i + t + 7..]);
+                if page[..i].rfind('<').is_some_and(|t| page[t..].starts_with("<rect")) {
+                    assert!(
+                        tip.is_some_and(|t| t.starts_with(lab)),
+                        "{node} marks a bar of another lab as {lab}'s: {}",
+                        &page[i..(i + 200).min(page.len())]
+                    );
+                }
+            }
             for tag in ["tr", "rect"] {
                 assert!(
                     marks.iter().any(|(t, _)| t == tag),
