@@ -97,7 +97,10 @@ pub(crate) fn assert_marks_only(page: &str, lab: Option<&str>, node: &str) {
             let needle = format!(" yours\" data-yours=\"{lab}\"");
             for (i, _) in page.match_indices(&needle) {
                 let tip = page[i..].find("<title>").map(|t| &page[i + t + 7..]);
-                if page[..i].rfind('<').is_some_and(|t| page[t..].starts_with("<rect")) {
+                if page[..i]
+                    .rfind('<')
+                    .is_some_and(|t| page[t..].starts_with("<rect"))
+                {
                     assert!(
                         tip.is_some_and(|t| t.starts_with(lab)),
                         "{node} marks a bar of another lab as {lab}'s: {}",
@@ -244,7 +247,11 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
         "the z-score chart does not mark lab0's bar"
     );
     let owner_url = format!("{}/?suite={suite}&round=2", net.owner.client().base());
-    let owner = browse(&tmp.path().join("profile-owner"), &["--dump-dom"], &owner_url);
+    let owner = browse(
+        &tmp.path().join("profile-owner"),
+        &["--dump-dom"],
+        &owner_url,
+    );
     assert!(owner.contains(&root), "the owner's page shows another root");
     assert_marks_only(&owner, None, "the owner's node");
 }

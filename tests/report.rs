@@ -278,7 +278,10 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
         charts.matches("<figure><svg").count() >= 4 && charts.matches("<rect").count() >= 12,
         "the charts section draws too few charts"
     );
-    assert!(dom.contains(&root), "the DOM does not name the evidence root");
+    assert!(
+        dom.contains(&root),
+        "the DOM does not name the evidence root"
+    );
     assert!(
         section("verification").contains(&format!(
             "<p id=\"report-digest\">Report digest: <span class=\"digest\">{digest}</span></p>"
@@ -303,9 +306,15 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
         .arg("-")
         .output()
         .unwrap();
-    assert!(printed_text.status.success(), "pdftotext failed on Chromium's PDF");
+    assert!(
+        printed_text.status.success(),
+        "pdftotext failed on Chromium's PDF"
+    );
     let printed_text = String::from_utf8_lossy(&printed_text.stdout);
-    let pages = printed_text.split('\u{c}').filter(|p| !p.trim().is_empty()).count();
+    let pages = printed_text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .count();
     assert!(pages > 1, "Chromium printed {pages} page(s)");
     for i in 1..=pages {
         let footer = format!("page {i} of {pages}");

@@ -227,19 +227,17 @@ fn items(ctx: &Ctx<'_>) -> Section {
         ctx.c
             .items
             .iter()
-            .map(|i| {
-                match (i.known_answer, i.revealed_by) {
-                    (None, _) => vec![
-                        i.id.clone(),
-                        "none: not a known-answer item".into(),
-                        "not applicable".into(),
-                    ],
-                    (Some(d), r) => vec![
-                        i.id.clone(),
-                        d.to_hex(),
-                        r.map_or("not yet".into(), |r| format!("yes, record {}", r.short())),
-                    ],
-                }
+            .map(|i| match (i.known_answer, i.revealed_by) {
+                (None, _) => vec![
+                    i.id.clone(),
+                    "none: not a known-answer item".into(),
+                    "not applicable".into(),
+                ],
+                (Some(d), r) => vec![
+                    i.id.clone(),
+                    d.to_hex(),
+                    r.map_or("not yet".into(), |r| format!("yes, record {}", r.short())),
+                ],
             })
             .collect(),
     );

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use interlab_protocol::{
     governance::{Comparability, DisputeState},
-    stats::{
-        MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, scores::Band,
-    },
+    stats::{MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, scores::Band},
 };
 
 use super::{
@@ -170,7 +168,14 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
              in section 4.",
         );
         s.table(
-            &["Measurand", "Labs", "x_pt", "How x_pt was determined", "Lab means", "Why not scored"],
+            &[
+                "Measurand",
+                "Labs",
+                "x_pt",
+                "How x_pt was determined",
+                "Lab means",
+                "Why not scored",
+            ],
             info.iter()
                 .map(|m| {
                     vec![

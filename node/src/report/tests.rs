@@ -216,7 +216,9 @@ fn measurands_without_sigma_pt_are_listed_for_information_and_not_scored() {
         assigned[info..].contains("<td>fgsm/clean_accuracy</td><td>5</td><td>0.95</td>"),
         "{assigned}"
     );
-    assert!(assigned[info..].contains("<td>all 0.95</td><td>no σ_pt: none is declared and most labs report the same value</td>"));
+    assert!(assigned[info..].contains(
+        "<td>all 0.95</td><td>no σ_pt: none is declared and most labs report the same value</td>"
+    ));
     // No scoring block, chart or comment for it; the scored measurands keep theirs.
     assert!(!assigned.contains("<h3>fgsm/clean_accuracy</h3>"));
     assert!(assigned.contains("<h3>fgsm/robust_accuracy</h3>"));

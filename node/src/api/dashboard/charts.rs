@@ -346,7 +346,14 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport, own: Option<&str>
     }
     let mut taken = Vec::new();
     for (lab, x, y, i) in &pts {
-        f.point(&mut s, (*x, *y), lab, *i, own == Some(lab.as_str()), &mut taken);
+        f.point(
+            &mut s,
+            (*x, *y),
+            lab,
+            *i,
+            own == Some(lab.as_str()),
+            &mut taken,
+        );
     }
     s.push_str("</svg></figure>");
     let names: Vec<(String, usize)> = pts.iter().map(|p| (p.0.clone(), p.3)).collect();

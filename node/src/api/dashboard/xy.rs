@@ -165,9 +165,7 @@ impl Frame {
         dashed: bool,
         yours: Option<&str>,
     ) {
-        let mark = yours.map_or_else(String::new, |n| {
-            format!(" yours\" data-yours=\"{}", esc(n))
-        });
+        let mark = yours.map_or_else(String::new, |n| format!(" yours\" data-yours=\"{}", esc(n)));
         let class = format!(
             "series s{}{}{mark}",
             color % PALETTE,
