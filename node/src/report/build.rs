@@ -466,9 +466,8 @@ fn results(ctx: &Ctx<'_>) -> Section {
     for m in scores::round_measurands(c) {
         s.heading(format!("Results for {}", m.measurand));
         let mut mark = Vec::new();
-        let rows = m
-            .labs
-            .iter()
+        let rows = scores::by_name(m)
+            .into_iter()
             .enumerate()
             .map(|(i, l)| {
                 if ctx.own.as_deref() == Some(l.lab.as_str()) {

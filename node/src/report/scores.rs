@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use interlab_protocol::{
     governance::{Comparability, DisputeState},
-    stats::{MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, scores::Band},
+    stats::{
+        MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, report::LabLine,
+        scores::Band,
+    },
 };
 
 use super::{
@@ -54,6 +57,13 @@ fn range(m: &MeasurandReport) -> String {
         _ if lo == hi => format!("all {}", num(Some(lo))),
         _ => format!("{} to {}", num(Some(lo)), num(Some(hi))),
     }
+}
+
+/// A measurand's lab lines in name order, so every table lists the labs alike.
+pub(super) fn by_name(m: &MeasurandReport) -> Vec<&LabLine> {
+    let mut v: Vec<&LabLine> = m.labs.iter().collect();
+    v.sort_by(|a, b| a.lab.cmp(&b.lab));
+    v
 }
 
 fn band(b: Option<Band>) -> &'static str {
@@ -122,9 +132,8 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
             ),
         ]));
         let mut mark = Vec::new();
-        let rows = m
-            .labs
-            .iter()
+        let rows = by_name(m)
+            .into_iter()
             .enumerate()
             .map(|(i, l)| {
                 if ctx.own.as_deref() == Some(l.lab.as_str()) {
@@ -216,9 +225,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
         if m.labs.iter().any(|l| l.score.is_some()) {
             s.blocks.push(Block::Figure(figure::bars(Bars {
                 caption: format!("{kind}-scores of {} with the ±2 and ±3 bands", m.measurand),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| {
                         (
                             label(&l.lab),
@@ -240,9 +248,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
         if m.labs.iter().any(|l| l.zeta.is_some()) {
             s.blocks.push(Block::Figure(figure::bars(Bars {
                 caption: format!("ζ-scores of {}", m.measurand),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.zeta, band_color(l.zeta_band)))
                     .collect(),
                 bands: &SCORE_BANDS,
@@ -262,9 +269,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
                     "Mandel h of {}: dashed 5 %, solid 1 % critical values (ISO 5725-2)",
                     m.measurand
                 ),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.h, super::doc::INK))
                     .collect(),
                 bands: &[],
@@ -285,9 +291,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
                     "Mandel k of {}: dashed 5 %, solid 1 % critical values",
                     m.measurand
                 ),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.k, super::doc::INK))
                     .collect(),
                 bands: &[],
