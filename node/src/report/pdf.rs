@@ -121,7 +121,7 @@ impl Layout {
                     .flat_map(|s| s.split(' '))
                     .map(|w| width(w, CELL) + 2.0 * pad + 2.0)
                     .fold(20.0_f32, f32::max)
-                    .min(120.0)
+                    .min(160.0)
             })
             .collect();
         let widths = if total > TEXT_W {
