@@ -327,6 +327,39 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
         assert!(printed_text.contains(s), "Chromium's print lacks {s:?}");
     }
 
+    // The commands the report prints to verify it work as printed.
+    let verification = section("verification");
+    for (what, args) in [
+        ("Export the evidence", None),
+        ("Check it offline", None),
+        (
+            "Re-render the report",
+            Some(["--dir", net.owner.dir.to_str().unwrap()]),
+        ),
+    ] {
+        let dt = format!("<dt>{what}</dt><dd>");
+        let at = verification
+            .find(&dt)
+            .unwrap_or_else(|| panic!("no {what:?}"))
+            + dt.len();
+        let line = &verification[at..at + verification[at..].find("</dd>").unwrap()];
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"interlab"), "{what}: {line}");
+        let mut cmd = Command::new(binary());
+        cmd.args(&words[1..]).current_dir(tmp.path());
+        match args {
+            Some(extra) => cmd.args(extra),
+            // `export` reads the node from INTERLAB_DIR, as an operator's shell would.
+            None => cmd.env("INTERLAB_DIR", &net.owner.dir),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what} as printed (`{line}`) fails: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     // An unknown round is a 404 naming it.
     let out = Command::new(binary())
         .args(["report", "--suite", &suite, "--round", "9", "--out"])

@@ -550,7 +550,7 @@ pub(super) fn verification(ctx: &Ctx<'_>) -> Section {
         (
             "Export the evidence".into(),
             format!(
-                "interlab export --suite {} --round {} --out round.bundle",
+                "interlab export --suite {} --round {} round.bundle",
                 c.suite.to_hex(),
                 c.round
             ),
@@ -562,7 +562,7 @@ pub(super) fn verification(ctx: &Ctx<'_>) -> Section {
         (
             "Re-render the report".into(),
             format!(
-                "interlab report --suite {} --round {} --format pdf",
+                "interlab report --suite {} --round {} --format pdf --out report.pdf",
                 c.suite.to_hex(),
                 c.round
             ),
