@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: a scheme owner and three labs run two tests of the
 //! digits suite over two rounds, then headless Chromium loads `GET /` of a lab node,
-//! takes a screenshot and dumps the rendered DOM, which must hold every chart non-empty.
+//! takes a screenshot and dumps the rendered DOM, which must hold every chart non-empty
+//! and mark that lab's own results (and the owner's page none).
 //!
 //! Needs `/usr/bin/chromium` (Debian `chromium`); `.ci/run` installs it. Set
 //! `INTERLAB_DASHBOARD_SCREENSHOT=/path.png` to keep the screenshot.
@@ -68,6 +69,57 @@ fn chart_counts(dom: &str, class: &str, attr: &str) -> Vec<usize> {
             rest[..rest.find('"')?].parse().ok()
         })
         .collect()
+}
+
+/// Every `data-yours` value on a page (what it marks as the reading lab's results),
+/// with the tag that carries it.
+pub(crate) fn marked(page: &str) -> Vec<(String, String)> {
+    page.match_indices(" data-yours=\"")
+        .filter_map(|(i, m)| {
+            let tag = page[..i].rfind('<').map(|t| &page[t + 1..i])?;
+            let tag = tag.split([' ', '>']).next()?.to_owned();
+            let rest = &page[i + m.len()..];
+            Some((tag, rest[..rest.find('"')?].to_owned()))
+        })
+        .collect()
+}
+
+/// Checks that `page` marks `lab`'s results (table rows and chart bars) and nothing
+/// else; with `None`, that it marks nothing.
+pub(crate) fn assert_marks_only(page: &str, lab: Option<&str>, node: &str) {
+    let marks = marked(page);
+    match lab {
+        None => assert!(marks.is_empty(), "{node} marks {marks:?} as its own"),
+        Some(lab) => {
+            let others: Vec<_> = marks.iter().filter(|(_, l)| l != lab).collect();
+            assert!(others.is_empty(), "{node} marks another lab: {others:?}");
+            // A marked bar's tooltip names the lab it belongs to.
+            let needle = format!(" yours\" data-yours=\"{lab}\"");
+            for (i, _) in page.match_indices(&needle) {
+                let tip = page[i..].find("<title>").map(|t| &page[i + t + 7..]);
+                if page[..i]
+                    .rfind('<')
+                    .is_some_and(|t| page[t..].starts_with("<rect"))
+                {
+                    assert!(
+                        tip.is_some_and(|t| t.starts_with(lab)),
+                        "{node} marks a bar of another lab as {lab}'s: {}",
+                        &page[i..(i + 200).min(page.len())]
+                    );
+                }
+            }
+            for tag in ["tr", "rect"] {
+                assert!(
+                    marks.iter().any(|(t, _)| t == tag),
+                    "{node} marks no <{tag}> of {lab}: {marks:?}"
+                );
+            }
+            assert!(
+                page.contains("id=\"your-results\""),
+                "{node} does not say how its results are marked"
+            );
+        }
+    }
 }
 
 fn run(lab: &Node, suite: &str, round: u32, extra: &[&str]) {
@@ -184,4 +236,22 @@ fn the_dashboard_renders_every_chart_non_empty_in_headless_chromium() {
         dom.contains("class=\"round current\""),
         "the selected round is not marked"
     );
+
+    // "Your results": lab0's node marks lab0's rows and bars (in the z-score chart
+    // too), and the owner's node marks nothing.
+    assert_marks_only(&dom, Some("lab0"), "lab0's node");
+    let z_at = dom.find("class=\"chart z-scores").expect("a z-score chart");
+    let z_end = z_at + dom[z_at..].find("</svg>").unwrap();
+    assert!(
+        dom[z_at..z_end].contains(" yours\" data-yours=\"lab0\""),
+        "the z-score chart does not mark lab0's bar"
+    );
+    let owner_url = format!("{}/?suite={suite}&round=2", net.owner.client().base());
+    let owner = browse(
+        &tmp.path().join("profile-owner"),
+        &["--dump-dom"],
+        &owner_url,
+    );
+    assert!(owner.contains(&root), "the owner's page shows another root");
+    assert_marks_only(&owner, None, "the owner's node");
 }

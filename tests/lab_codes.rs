@@ -165,6 +165,13 @@ fn in_a_coded_scheme_no_lab_name_appears_in_any_answer_report_export_or_page() {
         ]);
         assert_no_name("the PDF text", &pdf_text(&pdf));
     }
+    // Each lab's dashboard marks its own code and no other; the owner's marks none.
+    let page = format!("/?suite={suite}&round=1");
+    crate::dashboard::assert_marks_only(&get(&net.owner, &page), None, "the owner's node");
+    for (i, lab) in net.labs.iter().enumerate() {
+        let code = format!("L{:02}", i + 1);
+        crate::dashboard::assert_marks_only(&get(lab, &page), Some(&code), &lab.name);
+    }
     // A lab's own copy marks its rows.
     let own = get(
         &net.labs[1],

@@ -1,7 +1,8 @@
 //! The round report from real nodes: a scheme owner and three labs run two tests of the
 //! digits suite over two rounds; the report of round 2 is fetched as PDF from two nodes
 //! (byte-identical), read back with `pdftotext`, rendered with `pdftoppm` (several
-//! non-blank pages), and its HTML is loaded in headless Chromium.
+//! non-blank pages), and its HTML is loaded in headless Chromium (every section in the
+//! rendered DOM) and printed by it to PDF with "Page i of n" on every page.
 //!
 //! Needs `pdftotext`/`pdftoppm` (Debian `poppler-utils`) and `/usr/bin/chromium`; `.ci/run`
 //! installs both.
@@ -25,6 +26,45 @@ const SECTIONS: [&str; 10] = [
     "9. Interpreting the scores; comments on performance",
     "10. How to verify this report",
 ];
+
+/// The `id` of each section of the HTML report, in the order of `SECTIONS`.
+const SECTION_IDS: [&str; 10] = [
+    "scheme",
+    "items",
+    "design",
+    "results",
+    "assigned",
+    "charts",
+    "verdicts",
+    "disputes",
+    "interpretation",
+    "verification",
+];
+
+/// Headless Chromium with `extra` arguments on `url`; returns stdout.
+fn chromium(profile: &Path, extra: &[&str], url: &str) -> String {
+    let out = Command::new(tool("chromium"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium {extra:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 fn tool(name: &str) -> &'static str {
     let path: &'static str = match name {
@@ -171,7 +211,7 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     for lab in ["lab0", "lab1", "lab2"] {
         assert!(text.contains(lab), "the PDF lacks {lab}'s results");
     }
-    for word in ["σ_pt", "ζ", "u(x_pt)", "Page 1 of", "Confidentiality"] {
+    for word in ["σ_pt", "ζ", "u(x_pt)", "page 1 of", "Confidentiality"] {
         assert!(
             text.to_lowercase().contains(&word.to_lowercase()),
             "the PDF text lacks {word:?}"
@@ -205,48 +245,120 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     let (html, _) = report(&net.labs[0], &suite, "html", &tmp.path().join("r.html"));
     let html_path = tmp.path().join("r.html");
     assert!(String::from_utf8_lossy(&html).contains(&digest));
-    let dom = Command::new(tool("chromium"))
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            tmp.path().join("profile").display()
-        ))
-        .arg(format!("file://{}", html_path.display()))
-        .output()
-        .unwrap();
-    assert!(dom.status.success(), "chromium failed");
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    for id in [
-        "scheme",
-        "items",
-        "design",
-        "results",
-        "assigned",
-        "charts",
-        "verdicts",
-        "disputes",
-        "interpretation",
-        "verification",
-    ] {
+    let url = format!("file://{}", html_path.display());
+    let dom = chromium(&tmp.path().join("profile"), &["--dump-dom"], &url);
+    // Every section, in order, with its heading and some content.
+    let mut at = 0;
+    for (id, title) in SECTION_IDS.iter().zip(SECTIONS) {
+        let open = format!("<section id=\"{id}\"><h2>{title}</h2>");
+        let start = dom[at..]
+            .find(&open)
+            .map(|i| at + i)
+            .unwrap_or_else(|| panic!("the DOM lacks section {id} ({title:?}) after byte {at}"));
+        let end = start + dom[start..].find("</section>").expect("section closed");
         assert!(
-            dom.contains(&format!("<section id=\"{id}\">")),
-            "DOM lacks {id}"
+            end - start > open.len() + 40,
+            "section {id} is empty: {}",
+            &dom[start..end]
+        );
+        at = end;
+    }
+    let section = |id: &str| {
+        let start = dom.find(&format!("<section id=\"{id}\">")).unwrap();
+        &dom[start..start + dom[start..].find("</section>").unwrap()]
+    };
+    for lab in ["lab0", "lab1", "lab2"] {
+        assert!(
+            section("results").contains(&format!("<td>{lab}</td>")),
+            "the rendered results table lacks {lab}"
         );
     }
+    let charts = section("charts");
     assert!(
-        dom.matches("<svg").count() >= 4,
-        "the HTML draws too few charts"
+        charts.matches("<figure><svg").count() >= 4 && charts.matches("<rect").count() >= 12,
+        "the charts section draws too few charts"
     );
-    assert!(dom.contains(&root));
+    assert!(
+        dom.contains(&root),
+        "the DOM does not name the evidence root"
+    );
+    assert!(
+        section("verification").contains(&format!(
+            "<p id=\"report-digest\">Report digest: <span class=\"digest\">{digest}</span></p>"
+        )),
+        "the DOM does not print the report digest"
+    );
+
+    // Printed by Chromium (its own header and footer off), every page carries the
+    // report's footer "… · page i of n" from the CSS @page margin box, as the krilla
+    // PDF does.
+    let printed = tmp.path().join("printed.pdf");
+    chromium(
+        &tmp.path().join("profile-print"),
+        &[
+            "--no-pdf-header-footer",
+            &format!("--print-to-pdf={}", printed.display()),
+        ],
+        &url,
+    );
+    let printed_text = Command::new(tool("pdftotext"))
+        .arg(&printed)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        printed_text.status.success(),
+        "pdftotext failed on Chromium's PDF"
+    );
+    let printed_text = String::from_utf8_lossy(&printed_text.stdout);
+    let pages = printed_text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .count();
+    assert!(pages > 1, "Chromium printed {pages} page(s)");
+    for i in 1..=pages {
+        let footer = format!("page {i} of {pages}");
+        assert!(
+            printed_text.contains(&footer),
+            "Chromium's print lacks {footer:?}"
+        );
+    }
+    for s in SECTIONS {
+        assert!(printed_text.contains(s), "Chromium's print lacks {s:?}");
+    }
+
+    // The commands the report prints to verify it work as printed.
+    let verification = section("verification");
+    for (what, args) in [
+        ("Export the evidence", None),
+        ("Check it offline", None),
+        (
+            "Re-render the report",
+            Some(["--dir", net.owner.dir.to_str().unwrap()]),
+        ),
+    ] {
+        let dt = format!("<dt>{what}</dt><dd>");
+        let at = verification
+            .find(&dt)
+            .unwrap_or_else(|| panic!("no {what:?}"))
+            + dt.len();
+        let line = &verification[at..at + verification[at..].find("</dd>").unwrap()];
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"interlab"), "{what}: {line}");
+        let mut cmd = Command::new(binary());
+        cmd.args(&words[1..]).current_dir(tmp.path());
+        match args {
+            Some(extra) => cmd.args(extra),
+            // `export` reads the node from INTERLAB_DIR, as an operator's shell would.
+            None => cmd.env("INTERLAB_DIR", &net.owner.dir),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what} as printed (`{line}`) fails: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // An unknown round is a 404 naming it.
     let out = Command::new(binary())

@@ -25,7 +25,9 @@ pub(super) struct Ctx<'a> {
 
 /// The whole report content.
 pub(super) fn content(snap: &Snapshot, c: &Comparability, own: Option<PublicKey>) -> Content {
-    let own = own.and_then(|k| snap.authority.lab(&k).map(|l| l.name.clone()));
+    let own = own
+        .and_then(|k| crate::api::dashboard::yours::own(&snap.authority, &k))
+        .map(|o| o.name);
     let ctx = Ctx { snap, c, own };
     let (status, why) = status(&ctx);
     let issued = time(issue_ms(&ctx));
@@ -197,6 +199,10 @@ fn sd(values: &[f64]) -> Option<f64> {
     if values.len() < 2 {
         return None;
     }
+    // Identical repetitions are exactly 0, not rounding noise of the mean.
+    if values.windows(2).all(|w| w[0] == w[1]) {
+        return Some(0.0);
+    }
     let n = values.len() as f64;
     let m = values.iter().sum::<f64>() / n;
     Some((values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt())
@@ -221,13 +227,17 @@ fn items(ctx: &Ctx<'_>) -> Section {
         ctx.c
             .items
             .iter()
-            .map(|i| {
-                vec![
+            .map(|i| match (i.known_answer, i.revealed_by) {
+                (None, _) => vec![
                     i.id.clone(),
-                    i.known_answer.map_or("—".into(), |d| d.to_hex()),
-                    i.revealed_by
-                        .map_or("no".into(), |r| format!("yes ({})", r.short())),
-                ]
+                    "none: not a known-answer item".into(),
+                    "not applicable".into(),
+                ],
+                (Some(d), r) => vec![
+                    i.id.clone(),
+                    d.to_hex(),
+                    r.map_or("not yet".into(), |r| format!("yes, record {}", r.short())),
+                ],
             })
             .collect(),
     );
@@ -255,9 +265,11 @@ fn items(ctx: &Ctx<'_>) -> Section {
     {
         Some((id, r)) => {
             s.para(format!(
-                "Reference run {} ({} threads, seed {}): repetition spread per measurand below.",
+                "Reference run {} ({}, seed {}): repetition spread per measurand below. \
+                 A test with one repetition has no SD (—): its attack is deterministic for a \
+                 given seed and thread count.",
                 id.to_hex(),
-                r.environment.threads,
+                threads(r.environment.threads),
                 r.seed
             ));
             let rows = r
@@ -287,29 +299,73 @@ fn items(ctx: &Ctx<'_>) -> Section {
     }
     let threads: BTreeSet<u32> = results.values().map(|r| r.environment.threads).collect();
     s.para(format!(
-        "Thread counts declared by the labs in this round: {}. The evidence holds each lab's \
-         repetitions at its own thread count; bit-identity of one lab's results across thread \
-         counts is not measured in a round (the engine's tests check it, see docs/suites.md), \
-         so between-lab differences at different thread counts appear in s_L and s_R below.",
+        "Thread counts declared in this round: {}.",
         threads
             .iter()
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // Counted results and the reference run: what the statistics rest on.
+    let counted: Vec<&RunResult> = ctx
+        .c
+        .results
+        .iter()
+        .filter(|r| r.counted && r.round == ctx.c.round)
+        .map(|r| r.id)
+        .chain(ctx.c.reference_run)
+        .filter_map(|id| results.get(&id).copied())
+        .collect();
+    let rows = super::stability::thread_determinism(&counted);
+    if rows.is_empty() {
+        s.para(
+            "No two results of this round used the same executor, model and seed at \
+             different thread counts, so this round's evidence does not show determinism \
+             across thread counts (the engine's own tests check it, see docs/suites.md). \
+             Differences between labs at different thread counts are part of s_L and s_R.",
+        );
+    } else {
+        s.para(
+            "Determinism across thread counts, from this round's evidence: results with the \
+             same executor, model and seed at different thread counts, compared measurand by \
+             measurand (repetition values bit for bit).",
+        );
+        s.table(
+            &[
+                "Executor",
+                "Seed",
+                "Thread counts",
+                "Measurands identical",
+                "Largest difference of means",
+            ],
+            rows,
+        );
+    }
     s
+}
+
+/// "1 thread", "4 threads".
+fn threads(n: u32) -> String {
+    format!("{n} thread{}", if n == 1 { "" } else { "s" })
 }
 
 fn design(ctx: &Ctx<'_>) -> Section {
     let c = ctx.c;
     let mut s = Section::new("design", "3. Design of the round");
     s.para(format!(
-        "Round {} of suite {} {}. Results deadline: {}. Results signed after the deadline are \
-         kept and marked late.",
+        "Round {} of suite {} {}. {}",
         c.round,
         c.suite_name,
         c.suite_version,
-        c.deadline_ms.map_or_else(|| "none set".to_owned(), time)
+        c.deadline_ms.map_or_else(
+            || "The scheme owner set no results deadline for this round: no result is late, \
+                and the report stays interim."
+                .to_owned(),
+            |d| format!(
+                "Results deadline: {}. Results signed after it are kept and marked late.",
+                time(d)
+            )
+        )
     ));
     let (view, _) = suite_view(ctx);
     let rows = view
@@ -362,10 +418,11 @@ fn results(ctx: &Ctx<'_>) -> Section {
     let c = ctx.c;
     let mut s = Section::new("results", "4. Participants' results");
     let mut mark = Vec::new();
-    let rows: Vec<Vec<String>> = c
-        .results
-        .iter()
-        .filter(|r| r.round == c.round)
+    let mut lines: Vec<&interlab_protocol::governance::ResultLine> =
+        c.results.iter().filter(|r| r.round == c.round).collect();
+    lines.sort_by(|a, b| (&a.lab_name, a.time_ms).cmp(&(&b.lab_name, b.time_ms)));
+    let rows: Vec<Vec<String>> = lines
+        .into_iter()
         .enumerate()
         .map(|(i, r)| {
             if ctx.own.as_deref() == Some(r.lab_name.as_str()) {
@@ -376,7 +433,7 @@ fn results(ctx: &Ctx<'_>) -> Section {
                 r.id.short(),
                 time(r.time_ms),
                 r.method.to_string(),
-                format!("{} threads, {}", r.threads, r.executor),
+                format!("{}, {}", threads(r.threads), r.executor),
                 if r.conforming { "yes" } else { "deviates" }.to_owned(),
                 match (&r.counted, &r.reason, r.late) {
                     (true, _, false) => "counted".to_owned(),
@@ -409,9 +466,8 @@ fn results(ctx: &Ctx<'_>) -> Section {
     for m in scores::round_measurands(c) {
         s.heading(format!("Results for {}", m.measurand));
         let mut mark = Vec::new();
-        let rows = m
-            .labs
-            .iter()
+        let rows = scores::by_name(m)
+            .into_iter()
             .enumerate()
             .map(|(i, l)| {
                 if ctx.own.as_deref() == Some(l.lab.as_str()) {

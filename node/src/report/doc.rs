@@ -184,9 +184,14 @@ pub(crate) fn num(v: Option<f64>) -> String {
 }
 
 /// A record time as RFC 3339 UTC seconds.
+/// A record time as `2026-11-29 23:26:26 UTC` (a space, so a narrow column breaks it
+/// between date and time).
 pub(crate) fn time(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-        .to_string()
+    let t = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+    )
+    .to_string();
+    format!("{} UTC", t.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 #[cfg(test)]

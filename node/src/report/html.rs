@@ -18,8 +18,25 @@ dl.facts{display:grid;grid-template-columns:14em 1fr;gap:2px 1em;margin:.4em 0}
 dl.facts dt{color:#555}dl.facts dd{margin:0;word-break:break-all}
 figure{margin:.6em 0}figcaption{font-size:8.5pt;color:#444}
 .digest{font-family:monospace;word-break:break-all}
-@page{size:A4;margin:18mm 16mm;@bottom-right{content:"Page " counter(page) " of " counter(pages)}}
 "#;
+
+/// The print footer: the same words as the PDF's ("Report N · status · page i of n"),
+/// in a CSS margin box that browsers fill in when printing.
+fn page_rule(c: &Content) -> String {
+    // Report numbers and status words are ASCII letters, digits and dashes; anything
+    // else is dropped so the CSS string cannot be closed early.
+    let safe = |t: &str| -> String {
+        t.chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '-')
+            .collect()
+    };
+    format!(
+        "@page{{size:A4;margin:18mm 16mm;@bottom-right{{font-size:8pt;color:#555;\
+         content:\"Report {} · {} · page \" counter(page) \" of \" counter(pages)}}}}",
+        safe(&c.number),
+        safe(c.status)
+    )
+}
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -109,9 +126,10 @@ pub(super) fn render(c: &Content, digest: &Digest) -> String {
     let _ = write!(
         s,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <style>{CSS}</style></head><body><header><h1>{}</h1>\
+         <style>{CSS}{}</style></head><body><header><h1>{}</h1>\
          <p>Report {} · {} · issued {} · evidence root <span class=\"digest\">{}</span></p></header>",
         esc(&c.title),
+        page_rule(c),
         esc(&c.title),
         esc(&c.number),
         c.status,

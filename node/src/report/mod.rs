@@ -14,6 +14,7 @@ mod html;
 pub mod http;
 mod pdf;
 mod scores;
+mod stability;
 mod typeset;
 
 use interlab_protocol::{

@@ -112,16 +112,20 @@ impl Layout {
             })
             .collect();
         let total: f32 = natural.iter().sum();
-        let widths: Vec<f32> = if total > TEXT_W {
-            // Shrink wide columns first: give each at least its share or its width.
-            let fair = TEXT_W / cols as f32;
-            let narrow: f32 = natural.iter().filter(|w| **w <= fair).sum();
-            let wide_n: f32 = natural.iter().filter(|w| **w > fair).sum();
-            let room = (TEXT_W - narrow).max(1.0);
-            natural
-                .iter()
-                .map(|w| if *w <= fair { *w } else { w * room / wide_n })
-                .collect()
+        // The longest word of a column (capped: a 64-hex digest may break anywhere).
+        let words: Vec<f32> = (0..cols)
+            .map(|j| {
+                std::iter::once(head.get(j))
+                    .chain(rows.iter().map(|r| r.get(j)))
+                    .flatten()
+                    .flat_map(|s| s.split(' '))
+                    .map(|w| width(w, CELL) + 2.0 * pad + 2.0)
+                    .fold(20.0_f32, f32::max)
+                    .min(160.0)
+            })
+            .collect();
+        let widths = if total > TEXT_W {
+            column_widths(&natural, &words, TEXT_W)
         } else {
             natural
         };
@@ -274,6 +278,37 @@ fn lay_out(c: &Content, digest: &Digest) -> Layout {
     l
 }
 
+/// Widths of table columns that must fit `room`: every column gets its natural width up
+/// to one common cap, but never less than its longest word, so dates, codes and tool
+/// names do not break inside a word; the long text columns share what is left. When even
+/// the longest words do not fit, they are scaled down alike.
+fn column_widths(natural: &[f32], words: &[f32], room: f32) -> Vec<f32> {
+    let at = |cap: f32| -> Vec<f32> {
+        natural
+            .iter()
+            .zip(words)
+            .map(|(n, w)| n.min(cap).max(w.min(*n)))
+            .collect()
+    };
+    let sum = |v: &[f32]| v.iter().sum::<f32>();
+    let floor = at(0.0);
+    if sum(&floor) >= room {
+        let k = room / sum(&floor).max(1.0);
+        return floor.iter().map(|w| w * k).collect();
+    }
+    // The widest cap that fits, by bisection (the total grows with the cap).
+    let (mut lo, mut hi) = (0.0_f32, natural.iter().copied().fold(0.0, f32::max));
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        if sum(&at(mid)) <= room {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    at(lo)
+}
+
 fn color(c: Rgb) -> krilla::paint::Paint {
     rgb::Color::new(c.0, c.1, c.2).into()
 }
@@ -422,4 +457,21 @@ fn circle(pb: &mut PathBuilder, (cx, cy): (f32, f32), r: f32) {
     pb.cubic_to(cx - r, cy - k, cx - k, cy - r, cx, cy - r);
     pb.cubic_to(cx + k, cy - r, cx + r, cy - k, cx + r, cy);
     pb.close();
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::column_widths;
+
+    #[test]
+    fn narrow_columns_keep_their_width_and_long_words_stay_whole() {
+        // A date, a tool name and a long sentence in 300 points.
+        let w = column_widths(&[90.0, 140.0, 400.0], &[50.0, 120.0, 60.0], 300.0);
+        assert!((w.iter().sum::<f32>() - 300.0).abs() < 0.1, "{w:?}");
+        assert_eq!(w[0], 90.0);
+        assert!(w[1] >= 120.0 && w[2] >= 60.0, "{w:?}");
+        // Words wider than the room are scaled down alike.
+        let w = column_widths(&[200.0, 200.0], &[200.0, 200.0], 100.0);
+        assert_eq!(w, vec![50.0, 50.0]);
+    }
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use interlab_protocol::{
     governance::{Comparability, DisputeState},
-    stats::{MeasurandReport, criteria::ImpliedThreshold, scores::Band},
+    stats::{
+        MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, report::LabLine,
+        scores::Band,
+    },
 };
 
 use super::{
@@ -21,6 +24,46 @@ pub(super) fn round_measurands(c: &Comparability) -> Vec<&MeasurandReport> {
         .flat_map(|r| &r.measurands)
         .filter(|m| m.round == u64::from(c.round))
         .collect()
+}
+
+/// Whether the round scores `m`: a σ_pt is available, or its declared assigned value is
+/// still pending (the scores then follow). Other measurands (secondary metrics without a
+/// σ_pt) are reported for information only, as on the dashboard.
+pub(super) fn scored(m: &MeasurandReport) -> bool {
+    m.assessment.sigma_pt.is_some() || matches!(m.assessment.x_pt_basis, XptBasis::Pending { .. })
+}
+
+/// The round's measurands split into scored and for-information ones.
+fn split(c: &Comparability) -> (Vec<&MeasurandReport>, Vec<&MeasurandReport>) {
+    round_measurands(c).into_iter().partition(|m| scored(m))
+}
+
+/// Why an unscored measurand has no scores, in words.
+fn why_unscored(m: &MeasurandReport) -> &'static str {
+    match (m.assessment.x_pt, m.assessment.no_scale) {
+        (None, _) => "no assigned value could be determined",
+        (Some(_), true) => "no σ_pt: none is declared and most labs report the same value",
+        (Some(_), false) => "no σ_pt is declared or estimable",
+    }
+}
+
+/// One line per lab-mean range: "0.28 to 0.31", or one value when all agree.
+fn range(m: &MeasurandReport) -> String {
+    let means: Vec<f64> = m.labs.iter().filter_map(|l| l.mean).collect();
+    let lo = means.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    match means.len() {
+        0 => "no values".to_owned(),
+        _ if lo == hi => format!("all {}", num(Some(lo))),
+        _ => format!("{} to {}", num(Some(lo)), num(Some(hi))),
+    }
+}
+
+/// A measurand's lab lines in name order, so every table lists the labs alike.
+pub(super) fn by_name(m: &MeasurandReport) -> Vec<&LabLine> {
+    let mut v: Vec<&LabLine> = m.labs.iter().collect();
+    v.sort_by(|a, b| a.lab.cmp(&b.lab));
+    v
 }
 
 fn band(b: Option<Band>) -> &'static str {
@@ -51,14 +94,16 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
          negligible, ζ = (x − x_pt)/√(u² + u(x_pt)²), En with expanded uncertainties; \
          precision by ISO 5725-2 (s_r, s_L, s_R, Mandel h and k, Cochran, Grubbs).",
     );
-    let ms = round_measurands(ctx.c);
-    if ms.is_empty() {
+    let (ms, info) = split(ctx.c);
+    if ms.is_empty() && info.is_empty() {
         s.para(
             ctx.c
                 .report_note
                 .clone()
                 .unwrap_or_else(|| "No measurand has counted results in this round.".to_owned()),
         );
+    } else if ms.is_empty() {
+        s.para("No measurand of this round has a σ_pt, so no lab is scored in this round.");
     }
     for m in ms {
         let a = &m.assessment;
@@ -87,9 +132,8 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
             ),
         ]));
         let mut mark = Vec::new();
-        let rows = m
-            .labs
-            .iter()
+        let rows = by_name(m)
+            .into_iter()
             .enumerate()
             .map(|(i, l)| {
                 if ctx.own.as_deref() == Some(l.lab.as_str()) {
@@ -103,7 +147,7 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
                     num(l.zeta),
                     band(l.zeta_band).to_owned(),
                     num(l.en),
-                    if l.outlier { "outlier" } else { "" }.to_owned(),
+                    if l.outlier { "outlier" } else { "—" }.to_owned(),
                 ]
             })
             .collect();
@@ -125,12 +169,50 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
             s.para(format!("Note: {n}"));
         }
     }
+    if !info.is_empty() {
+        s.heading("Measurands reported for information (not scored)");
+        s.para(
+            "The suite declares σ_pt for the metrics its criteria judge. The measurands below \
+             have no σ_pt, so no lab is scored on them; each lab's values and uncertainties are \
+             in section 4.",
+        );
+        s.table(
+            &[
+                "Measurand",
+                "Labs",
+                "x_pt",
+                "How x_pt was determined",
+                "Lab means",
+                "Why not scored",
+            ],
+            info.iter()
+                .map(|m| {
+                    vec![
+                        m.measurand.clone(),
+                        m.p.to_string(),
+                        num(m.assessment.x_pt),
+                        m.assessment.x_pt_basis.to_string(),
+                        range(m),
+                        why_unscored(m).to_owned(),
+                    ]
+                })
+                .collect(),
+        );
+    }
     s
 }
 
 pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
     let mut s = Section::new("charts", "6. Charts");
-    let ms = round_measurands(ctx.c);
+    let (ms, info) = split(ctx.c);
+    if !info.is_empty() {
+        s.para(format!(
+            "Charts are drawn for the {} scored measurand(s); the {} measurand(s) reported for \
+             information (section 5) have no scores to chart.",
+            ms.len(),
+            info.len()
+        ));
+    }
     for m in &ms {
         let kind = m.assessment.score.map_or("z".to_owned(), |k| k.to_string());
         let label = |l: &str| {
@@ -143,9 +225,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
         if m.labs.iter().any(|l| l.score.is_some()) {
             s.blocks.push(Block::Figure(figure::bars(Bars {
                 caption: format!("{kind}-scores of {} with the ±2 and ±3 bands", m.measurand),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| {
                         (
                             label(&l.lab),
@@ -167,9 +248,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
         if m.labs.iter().any(|l| l.zeta.is_some()) {
             s.blocks.push(Block::Figure(figure::bars(Bars {
                 caption: format!("ζ-scores of {}", m.measurand),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.zeta, band_color(l.zeta_band)))
                     .collect(),
                 bands: &SCORE_BANDS,
@@ -189,9 +269,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
                     "Mandel h of {}: dashed 5 %, solid 1 % critical values (ISO 5725-2)",
                     m.measurand
                 ),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.h, super::doc::INK))
                     .collect(),
                 bands: &[],
@@ -212,9 +291,8 @@ pub(super) fn charts(ctx: &Ctx<'_>) -> Section {
                     "Mandel k of {}: dashed 5 %, solid 1 % critical values",
                     m.measurand
                 ),
-                items: m
-                    .labs
-                    .iter()
+                items: by_name(m)
+                    .into_iter()
                     .map(|l| (label(&l.lab), l.k, super::doc::INK))
                     .collect(),
                 bands: &[],
@@ -413,7 +491,7 @@ pub(super) fn interpretation(ctx: &Ctx<'_>) -> Section {
          One questionable score is expected by chance in about 1 of 20 results; repeated \
          warnings across rounds (control chart) matter more than one.",
     );
-    let ms = round_measurands(ctx.c);
+    let (ms, info) = split(ctx.c);
     for m in &ms {
         let action: Vec<&str> = m
             .labs
@@ -428,8 +506,10 @@ pub(super) fn interpretation(ctx: &Ctx<'_>) -> Section {
             .map(|l| l.lab.as_str())
             .collect();
         let mut line = format!("{}: ", m.measurand);
+        // A scored measurand has a σ_pt that does not come from the labs' spread, so
+        // identical results still score (z = 0 at the assigned value).
         if m.assessment.no_scale {
-            line.push_str("most labs report the same value, so the data have no scale and z is not informative; ");
+            line.push_str("most labs report the same value; ");
         }
         if m.labs.iter().all(|l| l.score.is_none()) {
             line.push_str("no scores (no assigned value or σ_pt).");
@@ -448,6 +528,13 @@ pub(super) fn interpretation(ctx: &Ctx<'_>) -> Section {
         }
         s.para(line);
     }
+    if !info.is_empty() {
+        s.para(format!(
+            "{} measurand(s) are reported for information only and carry no performance \
+             judgement (section 5).",
+            info.len()
+        ));
+    }
     for f in &ctx.c.flags {
         s.para(format!("{} is flagged: {}.", f.lab, f.reasons.join("; ")));
     }
@@ -463,7 +550,7 @@ pub(super) fn verification(ctx: &Ctx<'_>) -> Section {
         (
             "Export the evidence".into(),
             format!(
-                "interlab export --suite {} --round {} --out round.bundle",
+                "interlab export --suite {} --round {} round.bundle",
                 c.suite.to_hex(),
                 c.round
             ),
@@ -475,7 +562,7 @@ pub(super) fn verification(ctx: &Ctx<'_>) -> Section {
         (
             "Re-render the report".into(),
             format!(
-                "interlab report --suite {} --round {} --format pdf",
+                "interlab report --suite {} --round {} --format pdf --out report.pdf",
                 c.suite.to_hex(),
                 c.round
             ),

@@ -88,6 +88,12 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
             fgsm.test = "fgsm".into();
             fgsm.measurements[0].values = vec![v - 0.1, v - 0.1 + 0.002];
             fgsm.measurements[0].mean = v - 0.099;
+            // A secondary metric every lab measures alike: no σ_pt, not scored.
+            let mut clean = fgsm.measurements[0].clone();
+            clean.metric = "clean_accuracy".into();
+            clean.values = vec![0.95, 0.95];
+            clean.mean = 0.95;
+            fgsm.measurements.push(clean);
             r.tests.push(fgsm);
             all.push(lab.next(Body::RunResult(r)).to_bytes());
         }
@@ -192,4 +198,44 @@ fn a_labs_own_node_marks_its_rows_as_your_results() {
     assert!(html.contains("are your results"));
     let plain = build(&snap, suite, 2, None).unwrap();
     assert!(!plain.html().contains("class=\"yours\""));
+}
+
+#[test]
+fn measurands_without_sigma_pt_are_listed_for_information_and_not_scored() {
+    let (snap, suite, _) = log(false);
+    let html = build(&snap, suite, 2, None).unwrap().html();
+    let section = |id: &str| {
+        let at = html.find(&format!("<section id=\"{id}\">")).unwrap();
+        &html[at..at + html[at..].find("</section>").unwrap()]
+    };
+    let assigned = section("assigned");
+    let info = assigned
+        .find("Measurands reported for information (not scored)")
+        .expect("no table of measurands for information");
+    assert!(
+        assigned[info..].contains("<td>fgsm/clean_accuracy</td><td>5</td><td>0.95</td>"),
+        "{assigned}"
+    );
+    assert!(assigned[info..].contains(
+        "<td>all 0.95</td><td>no σ_pt: none is declared and most labs report the same value</td>"
+    ));
+    // No scoring block, chart or comment for it; the scored measurands keep theirs.
+    assert!(!assigned.contains("<h3>fgsm/clean_accuracy</h3>"));
+    assert!(assigned.contains("<h3>fgsm/robust_accuracy</h3>"));
+    assert!(!section("charts").contains("clean_accuracy"));
+    assert!(!section("interpretation").contains("clean_accuracy"));
+    // Its lab values stay in the participants' results.
+    assert!(section("results").contains("Results for fgsm/clean_accuracy"));
+}
+
+#[test]
+fn the_html_prints_the_pdf_footer_with_page_numbers() {
+    let (snap, suite, _) = log(false);
+    let r = build(&snap, suite, 2, None).unwrap();
+    let footer = format!(
+        "@bottom-right{{font-size:8pt;color:#555;content:\"Report {} · interim · page \" \
+         counter(page) \" of \" counter(pages)}}",
+        r.number()
+    );
+    assert!(r.html().contains(&footer), "{}", r.html());
 }

@@ -30,7 +30,7 @@ fn z_class(b: Option<ZBand>) -> &'static str {
 
 /// The score per lab (z or z′, as the measurand's assessment chose) with the ±2
 /// (questionable) and ±3 (unsatisfactory) bands.
-pub(crate) fn z_scores(m: &MeasurandReport) -> String {
+pub(crate) fn z_scores(m: &MeasurandReport, own: Option<&str>) -> String {
     let kind = m
         .assessment
         .score
@@ -54,6 +54,7 @@ pub(crate) fn z_scores(m: &MeasurandReport) -> String {
             label: l.lab.clone(),
             value: l.score.map(|s| s.value),
             class: z_class(l.score.map(|s| s.band)),
+            yours: yours(own, &l.lab),
         })
         .collect();
     let bands = [
@@ -100,7 +101,7 @@ pub(crate) fn z_scores(m: &MeasurandReport) -> String {
 }
 
 /// Mandel's h per lab with the 5 % and 1 % critical lines (two-sided).
-pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
+pub(crate) fn mandel_h(m: &MeasurandReport, own: Option<&str>) -> String {
     let title = format!("Mandel h — {}", m.measurand);
     if m.labs.iter().all(|l| l.h.is_none()) {
         return svg::empty(
@@ -115,6 +116,7 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
             label: l.lab.clone(),
             value: l.h,
             class: exceed(l.h.map(f64::abs), crit.h_5, crit.h_1),
+            yours: yours(own, &l.lab),
         })
         .collect();
     let rules = h_rules(crit.h_5, crit.h_1);
@@ -134,7 +136,11 @@ pub(crate) fn mandel_h(m: &MeasurandReport) -> String {
 /// every item shows a bias rather than noise. `ms` are the item measurands
 /// (`item/test/metric`) of one test and metric; the lines are the largest critical
 /// values among them.
-pub(crate) fn mandel_h_across_items(test_metric: &str, ms: &[&MeasurandReport]) -> String {
+pub(crate) fn mandel_h_across_items(
+    test_metric: &str,
+    ms: &[&MeasurandReport],
+    own: Option<&str>,
+) -> String {
     let title = format!("Mandel h across items — {test_metric}");
     let mut labs: Vec<&str> = ms
         .iter()
@@ -160,6 +166,7 @@ pub(crate) fn mandel_h_across_items(test_metric: &str, ms: &[&MeasurandReport]) 
                     label: format!("{lab} · {}", item(m)),
                     value: h,
                     class: exceed(h.map(f64::abs), h5, h1),
+                    yours: yours(own, lab),
                 }
             })
         })
@@ -201,7 +208,7 @@ fn h_rules(h5: Option<f64>, h1: Option<f64>) -> Vec<Rule> {
 }
 
 /// Mandel's k per lab with the 5 % and 1 % critical lines (upper).
-pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
+pub(crate) fn mandel_k(m: &MeasurandReport, own: Option<&str>) -> String {
     let title = format!("Mandel k — {}", m.measurand);
     if m.labs.iter().all(|l| l.k.is_none()) {
         let why = if m.labs.iter().all(|l| l.n < 2) {
@@ -218,6 +225,7 @@ pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
             label: l.lab.clone(),
             value: l.k,
             class: exceed(l.k, crit.k_5, crit.k_1),
+            yours: yours(own, &l.lab),
         })
         .collect();
     let rules: Vec<Rule> = [(crit.k_5, "5 %", "crit5"), (crit.k_1, "1 %", "crit1")]
@@ -239,6 +247,11 @@ pub(crate) fn mandel_k(m: &MeasurandReport) -> String {
         (0.0, 1.0),
         CRIT_NOTE,
     )
+}
+
+/// The bar mark of the reading lab: its name when `lab` is it.
+fn yours(own: Option<&str>, lab: &str) -> Option<String> {
+    own.filter(|o| *o == lab).map(str::to_owned)
 }
 
 /// Lab lines in name order, so every chart lists the labs alike.
@@ -286,7 +299,7 @@ pub(crate) fn youden_pair(ms: &[&MeasurandReport]) -> Option<(usize, usize)> {
 /// Youden plot: each lab's mean of measurand `a` against its mean of `b`, with the
 /// assigned values as lines. Points off the diagonal through (x*_a, x*_b) show a lab's
 /// systematic error.
-pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
+pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport, own: Option<&str>) -> String {
     let title = format!("Youden plot — {} vs {}", a.measurand, b.measurand);
     let pts: Vec<(String, f64, f64, usize)> = by_name(a)
         .enumerate()
@@ -333,7 +346,14 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
     }
     let mut taken = Vec::new();
     for (lab, x, y, i) in &pts {
-        f.point(&mut s, (*x, *y), lab, *i, &mut taken);
+        f.point(
+            &mut s,
+            (*x, *y),
+            lab,
+            *i,
+            own == Some(lab.as_str()),
+            &mut taken,
+        );
     }
     s.push_str("</svg></figure>");
     let names: Vec<(String, usize)> = pts.iter().map(|p| (p.0.clone(), p.3)).collect();
@@ -343,7 +363,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
          its mean of {} (up). Dashed lines: the assigned values x_pt. Points spread along the \
          diagonal through (x_pt, x_pt) suggest a lab-specific systematic effect common to both \
          tests; points off it suggest a random or test-specific error.</p></div>",
-        xy::legend(&names),
+        xy::legend(&names, own),
         esc(&a.measurand),
         esc(&b.measurand)
     );
@@ -352,7 +372,7 @@ pub(crate) fn youden(a: &MeasurandReport, b: &MeasurandReport) -> String {
 
 /// CUSUM (C⁺ up, −C⁻ down) and EWMA of each lab's z-scores over rounds, with the
 /// decision interval ±h and the EWMA control limits.
-pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
+pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig, own: Option<&str>) -> String {
     let series: Vec<(usize, &str, &Drift)> = by_name(m)
         .enumerate()
         .filter_map(|(i, l)| l.drift.as_ref().map(|d| (i, l.lab.as_str(), d)))
@@ -408,7 +428,8 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
             },
         );
     }
-    for (i, _, d) in &series {
+    for (i, lab, d) in &series {
+        let mine = own.filter(|o| o == lab);
         let hi: Vec<(f64, f64)> = d
             .rounds
             .iter()
@@ -421,8 +442,8 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
             .map(|r| *r as f64)
             .zip(d.cusum_low.iter().map(|v| -v))
             .collect();
-        f.series(&mut s, &hi, *i, false);
-        f.series(&mut s, &lo, *i, true);
+        f.series(&mut s, &hi, *i, false, mine);
+        f.series(&mut s, &lo, *i, true, mine);
     }
     s.push_str("</svg></figure>");
     out.push_str(&s);
@@ -457,14 +478,15 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
     let neg: Vec<(f64, f64)> = limits.iter().map(|(x, y)| (*x, -y)).collect();
     f.limit_path(&mut s, &limits, "crit1");
     f.limit_path(&mut s, &neg, "crit1");
-    for (i, _, d) in &series {
+    for (i, lab, d) in &series {
+        let mine = own.filter(|o| o == lab);
         let pts: Vec<(f64, f64)> = d
             .rounds
             .iter()
             .map(|r| *r as f64)
             .zip(d.ewma.iter().copied())
             .collect();
-        f.series(&mut s, &pts, *i, false);
+        f.series(&mut s, &pts, *i, false, mine);
     }
     let _ = write!(
         s,
@@ -477,7 +499,7 @@ pub(crate) fn control(m: &MeasurandReport, cfg: &DriftConfig) -> String {
         .iter()
         .map(|(i, n, _)| ((*n).to_owned(), *i))
         .collect();
-    out.push_str(&xy::legend(&names));
+    out.push_str(&xy::legend(&names, own));
     let alarms: Vec<String> = series
         .iter()
         .flat_map(|(_, lab, d)| {

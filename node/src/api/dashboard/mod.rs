@@ -9,6 +9,7 @@ mod sections;
 mod style;
 mod svg;
 mod xy;
+pub(crate) mod yours;
 
 use std::{collections::BTreeSet, fmt::Write, sync::Arc};
 
@@ -75,6 +76,9 @@ pub(crate) struct PageData {
     pub(crate) names: Names,
     /// Drift chart settings the report used.
     pub(crate) drift: DriftConfig,
+    /// The node's own lab, whose results the page marks; `None` on a node whose key is
+    /// not a lab (the scheme owner's, a regulator's).
+    pub(crate) own: Option<yours::Own>,
 }
 
 /// `GET /[?suite=ID&round=R&include_disputed=true]`.
@@ -107,6 +111,7 @@ pub async fn page(
         forks,
         names: names(&snap),
         drift: ReportConfig::default().drift,
+        own: yours::own(&snap.authority, &s.publisher.public()),
     };
     Ok((status, Html(render(&data))))
 }
@@ -241,6 +246,8 @@ pub(crate) fn render(d: &PageData) -> String {
         current.as_ref().map(|(a, b)| (a.as_str(), *b)),
         include,
     ));
+    let own = d.own.as_ref();
+    s.push_str(&yours::banner(own));
     s.push_str(&sections::evidence(&d.node, &d.evidence, &d.names));
     if let Some((suite, round)) = &current {
         let _ = write!(
@@ -264,11 +271,11 @@ pub(crate) fn render(d: &PageData) -> String {
                 esc(why)
             );
         }
-        View::Report(c) => report(&mut s, c, &d.drift),
+        View::Report(c) => report(&mut s, c, &d.drift, own),
     }
     s.push_str(&sections::disputes(&d.disputes, &d.names));
     s.push_str("<div class=\"grid2\">");
-    s.push_str(&sections::labs(&d.labs));
+    s.push_str(&sections::labs(&d.labs, own));
     s.push_str(&sections::forks(&d.forks, &d.names));
     s.push_str("</div>");
     let _ = write!(
@@ -308,9 +315,10 @@ fn summary(s: &mut String, c: &Comparability) {
     );
 }
 
-fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
+fn report(s: &mut String, c: &Comparability, drift: &DriftConfig, own: Option<&yours::Own>) {
+    let name = own.map(|o| o.name.as_str());
     summary(s, c);
-    s.push_str(&sections::flags(c));
+    s.push_str(&sections::flags(c, own));
     let ms: Vec<&MeasurandReport> = c
         .report
         .iter()
@@ -350,9 +358,9 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
                 s,
                 "<div class=\"measurand\"><h3>{}</h3><div class=\"grid2\">{}{}{}</div></div>",
                 esc(&m.measurand),
-                charts::z_scores(m),
-                charts::mandel_h(m),
-                charts::mandel_k(m)
+                charts::z_scores(m, name),
+                charts::mandel_h(m, name),
+                charts::mandel_k(m, name)
             );
         }
         s.push_str("</section>");
@@ -376,7 +384,7 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
                 let _ = write!(
                     s,
                     "<div class=\"measurand\">{}</div>",
-                    charts::mandel_h_across_items(k, v)
+                    charts::mandel_h_across_items(k, v, name)
                 );
             }
             s.push_str("</section>");
@@ -387,7 +395,7 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
                 let _ = write!(
                     s,
                     "<div class=\"grid2 youden-box\">{}</div>",
-                    charts::youden(ms[i], ms[j])
+                    charts::youden(ms[i], ms[j], name)
                 );
             }
             None => s.push_str(&svg::empty(
@@ -401,13 +409,13 @@ fn report(s: &mut String, c: &Comparability, drift: &DriftConfig) {
             let _ = write!(
                 s,
                 "<div class=\"measurand\">{}</div>",
-                charts::control(m, drift)
+                charts::control(m, drift, name)
             );
         }
         s.push_str("</section>");
     }
-    s.push_str(&sections::agreement(c));
-    s.push_str(&sections::results(c));
+    s.push_str(&sections::agreement(c, own));
+    s.push_str(&sections::results(c, own));
 }
 
 #[cfg(test)]

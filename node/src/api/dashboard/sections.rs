@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::{
     SuiteEntry,
     svg::{esc, num, opt},
+    yours::{self, Own},
 };
 
 /// A serde enum's wire word (`criterion-misapplied`), for display.
@@ -207,7 +208,7 @@ fn notes(notes: &[String]) -> String {
 }
 
 /// The harmonized criteria, verdict agreement per lab and test, implied thresholds and κ.
-pub(crate) fn agreement(c: &Comparability) -> String {
+pub(crate) fn agreement(c: &Comparability, own: Option<&Own>) -> String {
     let mut s =
         String::from("<section id=\"agreement\" class=\"card\"><h2>Verdicts and criteria</h2>");
     if c.criteria.is_empty() {
@@ -249,11 +250,13 @@ pub(crate) fn agreement(c: &Comparability) -> String {
         );
         for a in &c.agreement {
             let bad = !a.named_suite_criterion || !a.agreement.disagreements.is_empty();
+            let mine = own.filter(|o| o.is(&a.lab));
             let _ = write!(
                 s,
-                "<tr{}><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+                "<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                if bad { " class=\"flagged\"" } else { "" },
+                yours::row(mine, if bad { "flagged" } else { "" }),
+                yours::badge(mine),
                 esc(&a.lab),
                 esc(&a.test),
                 if a.named_suite_criterion {
@@ -305,7 +308,7 @@ fn implied(t: &ImpliedThreshold) -> String {
 }
 
 /// Labs the network flags, with every reason.
-pub(crate) fn flags(c: &Comparability) -> String {
+pub(crate) fn flags(c: &Comparability, own: Option<&Own>) -> String {
     let mut s = String::from("<section id=\"flags\" class=\"card\"><h2>Flagged labs</h2>");
     if c.flags.is_empty() {
         s.push_str("<p class=\"ok-note\">No lab is flagged in this round.</p></section>");
@@ -323,9 +326,12 @@ pub(crate) fn flags(c: &Comparability) -> String {
             .iter()
             .map(|r| format!("<li>{}</li>", esc(r)))
             .collect();
+        let mine = own.filter(|o| o.key == f.key);
         let _ = write!(
             s,
-            "<li class=\"flag\"><b>{}</b> <span class=\"mono dim\">{}</span> {kinds}<ul>{reasons}</ul></li>",
+            "<li{}>{}<b>{}</b> <span class=\"mono dim\">{}</span> {kinds}<ul>{reasons}</ul></li>",
+            yours::row(mine, "flag"),
+            yours::badge(mine),
             esc(&f.lab),
             esc(&f.key.short())
         );
@@ -408,7 +414,7 @@ pub(crate) fn disputes(all: &[DisputeView], names: &Names) -> String {
 }
 
 /// Every result of the suite up to this round and whether it counts.
-pub(crate) fn results(c: &Comparability) -> String {
+pub(crate) fn results(c: &Comparability, own: Option<&Own>) -> String {
     let mut s = String::from("<section id=\"results\" class=\"card\"><h2>Results</h2>");
     if c.results.is_empty() {
         s.push_str(
@@ -431,10 +437,13 @@ pub(crate) fn results(c: &Comparability) -> String {
                 esc(r.reason.as_deref().unwrap_or(""))
             )
         };
+        let mine = own.filter(|o| o.key == r.lab);
         let _ = write!(
             s,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"small\">{}{}</td><td>{counted}</td>\
+            "<tr{}><td>{}{}</td><td class=\"num\">{}</td><td class=\"small\">{}{}</td><td>{counted}</td>\
              <td class=\"small\">{} · {} thread(s){}</td><td class=\"mono dim\">{}</td></tr>",
+            yours::row(mine, ""),
+            yours::badge(mine),
             esc(&r.lab_name),
             r.round,
             time(r.time_ms),
@@ -458,7 +467,7 @@ pub(crate) fn results(c: &Comparability) -> String {
 }
 
 /// The labs the owner accredited and where they stand.
-pub(crate) fn labs(labs: &[Lab]) -> String {
+pub(crate) fn labs(labs: &[Lab], own: Option<&Own>) -> String {
     let mut s = String::from("<section id=\"labs\" class=\"card\"><h2>Labs</h2>");
     if labs.is_empty() {
         s.push_str("<p class=\"note\">No lab has been accredited yet.</p></section>");
@@ -485,10 +494,13 @@ pub(crate) fn labs(labs: &[Lab]) -> String {
                     .map(|r| format!("revoked: {}", esc(r))),
             )
             .collect();
+        let mine = own.filter(|o| o.key == l.key);
         let _ = write!(
             s,
-            "<tr><td>{}</td><td class=\"mono dim\">{}</td><td><span class=\"badge {class}\">{status}</span></td>\
+            "<tr{}><td>{}{}</td><td class=\"mono dim\">{}</td><td><span class=\"badge {class}\">{status}</span></td>\
              <td class=\"small\">{}</td><td class=\"small\">{}</td></tr>",
+            yours::row(mine, ""),
+            yours::badge(mine),
             esc(&l.name),
             esc(&l.key.short()),
             time(l.accredited_ms),

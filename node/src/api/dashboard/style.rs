@@ -99,5 +99,18 @@ svg.chart .series.s5,svg.chart .series.s6,svg.chart .series.s7,svg.chart .series
 .measurand h3{font-size:15px;margin:0 0 8px}
 td details summary{margin:0;font-size:12px}
 td details div{font-size:12px;color:var(--dim)}
+.badge.yours{background:#5b2a86}
+tr.yours td{background:#f1e9fa;font-weight:600}
+tr.yours td:first-child{box-shadow:inset 4px 0 0 #5b2a86}
+li.yours{background:#f1e9fa;font-weight:600}
+.yours-note{border-color:#5b2a86;background:#f7f2fc}
+svg.chart .yours-row{fill:#5b2a86;fill-opacity:.1}
+svg.chart .cat.yours{font-weight:700;fill:#5b2a86}
+svg.chart .bar.yours{stroke:#1b1030;stroke-width:2.5}
+svg.chart .point.yours{stroke:#1b1030;stroke-width:2.5}
+svg.chart .point-label.yours{font-weight:700}
+svg.chart .series.yours{stroke-width:3.5}
+svg.chart .marker.yours{stroke:#1b1030;stroke-width:1.5}
+.legend .yours{font-weight:700}
 footer{color:var(--dim);font-size:12px;text-align:center;padding:12px}
 "#;

@@ -175,6 +175,8 @@ pub(crate) struct Bar {
     pub(crate) value: Option<f64>,
     /// CSS class of the bar (`ok`, `warn`, `bad`).
     pub(crate) class: &'static str,
+    /// The reading lab's name when the bar is its result (the bar is then marked).
+    pub(crate) yours: Option<String>,
 }
 
 const LABEL_W: f64 = 165.0;
@@ -237,19 +239,37 @@ pub(crate) fn hbars(
     axis_x(&mut s, &x, plot_bottom, top);
     for (i, b) in bars.iter().enumerate() {
         let y = top + ROW * i as f64;
+        // The reading lab's row: a pale stripe, a pointer before its name, and an
+        // outlined bar that names it in `data-yours`.
+        let (cat, mark, label) = match &b.yours {
+            Some(name) => {
+                let _ = write!(
+                    s,
+                    "<rect class=\"yours-row\" x=\"0\" y=\"{}\" width=\"{WIDTH}\" height=\"{}\"/>",
+                    c(y + 1.0),
+                    c(ROW - 2.0)
+                );
+                (
+                    "cat yours",
+                    format!(" yours\" data-yours=\"{}", esc(name)),
+                    format!("▶ {}", truncate(&b.label, 19)),
+                )
+            }
+            None => ("cat", String::new(), truncate(&b.label, 21)),
+        };
         let _ = write!(
             s,
-            "<text class=\"cat\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            "<text class=\"{cat}\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             c(LABEL_W - 8.0),
             c(y + ROW * 0.65),
-            esc(&truncate(&b.label, 21))
+            esc(&label)
         );
         match b.value {
             Some(v) => {
                 let (x0, x1) = (x.at(0.0f64.clamp(lo, hi)), x.at(v));
                 let _ = write!(
                     s,
-                    "<rect class=\"bar {}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\">\
+                    "<rect class=\"bar {}{mark}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\">\
                      <title>{}: {}</title></rect>",
                     b.class,
                     c(x0.min(x1)),
@@ -409,11 +429,13 @@ mod tests {
                 label: "a".into(),
                 value: Some(1.0),
                 class: "ok",
+                yours: None,
             },
             Bar {
                 label: "b".into(),
                 value: None,
                 class: "ok",
+                yours: None,
             },
         ];
         let svg = hbars("z-scores", "z", &bars, &[], &[], (-3.0, 3.0), "");

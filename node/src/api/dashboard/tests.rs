@@ -67,6 +67,11 @@ fn comparability(round: u32, report: Option<Report>) -> Comparability {
 }
 
 fn page(view: View) -> String {
+    page_as(view, None)
+}
+
+/// The page as the node of lab `own` (or of no lab) renders it.
+fn page_as(view: View, own: Option<yours::Own>) -> String {
     let author = Author::new(7).public();
     render(&PageData {
         node: "lab0".into(),
@@ -91,6 +96,7 @@ fn page(view: View) -> String {
         forks: vec![],
         names: BTreeMap::from([(author, "<i>owner</i>".to_owned())]),
         drift: DriftConfig::default(),
+        own,
     })
 }
 
@@ -258,4 +264,73 @@ fn the_youden_pair_prefers_two_different_tests() {
     let ms: Vec<&MeasurandReport> = r.measurands.iter().collect();
     assert_eq!(charts::youden_pair(&ms), Some((0, 2)));
     assert_eq!(charts::youden_pair(&ms[..1]), None);
+}
+
+/// Every `data-yours` value on the page, with the tag name that carries it.
+fn marked(html: &str) -> Vec<(String, String)> {
+    html.match_indices(" data-yours=\"")
+        .map(|(i, m)| {
+            let tag_start = html[..i].rfind('<').unwrap();
+            let tag = html[tag_start + 1..].split([' ', '>']).next().unwrap();
+            let rest = &html[i + m.len()..];
+            (tag.to_owned(), rest[..rest.find('"').unwrap()].to_owned())
+        })
+        .collect()
+}
+
+fn result_line(lab: u64, name: &str) -> interlab_protocol::governance::ResultLine {
+    interlab_protocol::governance::ResultLine {
+        id: Digest::of(domain::RECORD_ID, name.as_bytes()),
+        lab: Author::new(lab).public(),
+        lab_name: name.into(),
+        round: 2,
+        time_ms: 1_700_000_000_000,
+        late: false,
+        counted: true,
+        reason: None,
+        threads: 2,
+        executor: "cpu".into(),
+        method: interlab_protocol::Method::Reference,
+        conforming: true,
+        rerun_of: None,
+    }
+}
+
+#[test]
+fn a_labs_own_node_marks_its_rows_bars_and_points_and_nothing_of_other_labs() {
+    let mut c = comparability(2, Some(three_labs_two_rounds()));
+    c.results = vec![
+        result_line(1, "alpha"),
+        result_line(2, "beta"),
+        result_line(3, "gamma"),
+    ];
+    let beta = yours::Own {
+        key: Author::new(2).public(),
+        name: "beta".into(),
+    };
+    let html = page_as(View::Report(Box::new(c.clone())), Some(beta));
+    let marks = marked(&html);
+    assert!(
+        marks.iter().all(|(_, lab)| lab == "beta"),
+        "another lab is marked: {marks:?}"
+    );
+    let count = |tag: &str| marks.iter().filter(|(t, _)| t == tag).count();
+    // z, Mandel h and Mandel k of two measurands: one bar each.
+    assert_eq!(count("rect"), 6, "{marks:?}");
+    // The Youden point, and per measurand C⁺, −C⁻ and EWMA lines.
+    assert_eq!(count("circle"), 1);
+    assert_eq!(count("polyline"), 6);
+    // The results row, and the lab in the Youden and two control-chart legends.
+    assert_eq!(count("tr"), 1);
+    assert_eq!(count("span"), 3);
+    assert!(html.contains("<tr class=\"yours\" data-yours=\"beta\"><td><span class=\"badge yours\">your results</span> beta</td>"));
+    assert!(html.contains("<text class=\"cat yours\""));
+    assert!(html.contains("id=\"your-results\""));
+
+    // The owner's (or a regulator's) node marks nothing.
+    let neutral = page_as(View::Report(Box::new(c)), None);
+    assert!(marked(&neutral).is_empty());
+    for mark in ["id=\"your-results\"", "class=\"badge yours\"", " yours\""] {
+        assert!(!neutral.contains(mark), "an unmarked page has {mark}");
+    }
 }

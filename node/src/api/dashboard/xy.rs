@@ -109,19 +109,26 @@ impl Frame {
         );
     }
 
-    /// A point, labelled unless an earlier label (in `taken`) sits too close.
+    /// A point, labelled unless an earlier label (in `taken`) sits too close. The
+    /// reading lab's point (`yours`) is larger, ringed, and always labelled.
     pub(crate) fn point(
         &self,
         s: &mut String,
         (x, y): (f64, f64),
         label: &str,
         color: usize,
+        yours: bool,
         taken: &mut Vec<(f64, f64)>,
     ) {
         let (px, py) = (self.x.at(x), self.y.at(y));
+        let (mark, r) = if yours {
+            (format!(" yours\" data-yours=\"{}", esc(label)), 7)
+        } else {
+            (String::new(), 5)
+        };
         let _ = write!(
             s,
-            "<circle class=\"point s{}\" cx=\"{}\" cy=\"{}\" r=\"5\"><title>{}: ({}, {})</title>\
+            "<circle class=\"point s{}{mark}\" cx=\"{}\" cy=\"{}\" r=\"{r}\"><title>{}: ({}, {})</title>\
              </circle>",
             color % PALETTE,
             c(px),
@@ -130,25 +137,37 @@ impl Frame {
             num(x),
             num(y),
         );
-        if taken
-            .iter()
-            .all(|(tx, ty)| (tx - px).abs() > 90.0 || (ty - py).abs() > 14.0)
+        if yours
+            || taken
+                .iter()
+                .all(|(tx, ty)| (tx - px).abs() > 90.0 || (ty - py).abs() > 14.0)
         {
             taken.push((px, py));
             let _ = write!(
                 s,
-                "<text class=\"point-label\" x=\"{}\" y=\"{}\">{}</text>",
-                c(px + 7.0),
+                "<text class=\"point-label{}\" x=\"{}\" y=\"{}\">{}{}</text>",
+                if yours { " yours" } else { "" },
+                c(px + 9.0),
                 c(py - 6.0),
+                if yours { "▶ " } else { "" },
                 esc(&truncate(label, 18))
             );
         }
     }
 
-    /// A polyline with a marker at every point.
-    pub(crate) fn series(&self, s: &mut String, pts: &[(f64, f64)], color: usize, dashed: bool) {
+    /// A polyline with a marker at every point; the reading lab's series (`yours`
+    /// names it) is drawn thicker with ringed markers.
+    pub(crate) fn series(
+        &self,
+        s: &mut String,
+        pts: &[(f64, f64)],
+        color: usize,
+        dashed: bool,
+        yours: Option<&str>,
+    ) {
+        let mark = yours.map_or_else(String::new, |n| format!(" yours\" data-yours=\"{}", esc(n)));
         let class = format!(
-            "series s{}{}",
+            "series s{}{}{mark}",
             color % PALETTE,
             if dashed { " dashed" } else { "" }
         );
@@ -166,10 +185,12 @@ impl Frame {
         for (x, y) in pts {
             let _ = write!(
                 s,
-                "<circle class=\"marker s{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\"/>",
+                "<circle class=\"marker s{}{}\" cx=\"{}\" cy=\"{}\" r=\"{}\"/>",
                 color % PALETTE,
+                if yours.is_some() { " yours" } else { "" },
                 c(self.x.at(*x)),
-                c(self.y.at(*y))
+                c(self.y.at(*y)),
+                if yours.is_some() { "5" } else { "3.5" }
             );
         }
     }
@@ -206,10 +227,21 @@ impl Frame {
 /// Number of distinct series colours in the stylesheet.
 pub(crate) const PALETTE: usize = 10;
 
-/// A legend of lab colours.
-pub(crate) fn legend(labs: &[(String, usize)]) -> String {
+/// A legend of lab colours; the reading lab (`own`) is marked "your results".
+pub(crate) fn legend(labs: &[(String, usize)], own: Option<&str>) -> String {
     let mut s = String::from("<div class=\"legend\">");
     for (name, color) in labs {
+        if own == Some(name.as_str()) {
+            let _ = write!(
+                s,
+                "<span class=\"yours\" data-yours=\"{}\"><i class=\"swatch s{}\"></i>{} \
+                 (your results)</span>",
+                esc(name),
+                color % PALETTE,
+                esc(name)
+            );
+            continue;
+        }
         let _ = write!(
             s,
             "<span><i class=\"swatch s{}\"></i>{}</span>",
