@@ -161,3 +161,109 @@ pub(crate) fn backward<T: Real>(
     pool::give(cols);
     Ok(dx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct convolution, its input gradient and its weight gradient, by the definition.
+    #[allow(clippy::type_complexity)]
+    fn direct(
+        s: &ConvShape,
+        x: &[f64],
+        n: usize,
+        w: &[f64],
+        bias: &[f64],
+        g: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let win = s.win;
+        let (oh, ow) = win.out().unwrap_or((0, 0));
+        let (mut y, mut dx, mut dw) = (
+            vec![0.0; n * s.cout * oh * ow],
+            vec![0.0; x.len()],
+            vec![0.0; w.len()],
+        );
+        for img in 0..n {
+            for o in 0..s.cout {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let yi = ((img * s.cout + o) * oh + oy) * ow + ox;
+                        y[yi] = bias[o];
+                        for c in 0..s.cin {
+                            for ky in 0..win.kh {
+                                for kx in 0..win.kw {
+                                    let iy = (oy * win.sh + ky).checked_sub(win.pad[0]);
+                                    let ix = (ox * win.sw + kx).checked_sub(win.pad[1]);
+                                    let (Some(iy), Some(ix)) = (iy, ix) else {
+                                        continue;
+                                    };
+                                    if iy >= win.h || ix >= win.w {
+                                        continue;
+                                    }
+                                    let xi = ((img * s.cin + c) * win.h + iy) * win.w + ix;
+                                    let wi = ((o * s.cin + c) * win.kh + ky) * win.kw + kx;
+                                    y[yi] += w[wi] * x[xi];
+                                    dx[xi] += w[wi] * g[yi];
+                                    dw[wi] += x[xi] * g[yi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (y, dx, dw)
+    }
+
+    #[test]
+    fn grouped_convolution_equals_the_direct_one_forward_and_backward_across_groups() {
+        // 13 images of 2×48×48: groups of 3 images with stride 1 and padding 1, of 12 with
+        // stride 2 and uneven padding; both end in a partial group.
+        for (sh, pad) in [(1, [1, 1, 1, 1]), (2, [0, 1, 1, 0])] {
+            let s = ConvShape {
+                cin: 2,
+                cout: 3,
+                win: Window {
+                    kh: 3,
+                    kw: 3,
+                    sh,
+                    sw: sh,
+                    pad,
+                    h: 48,
+                    w: 48,
+                },
+            };
+            let n = 13;
+            let x: Vec<f64> = (0..n * s.in_row())
+                .map(|i| (i as f64 * 0.37).sin())
+                .collect();
+            let w: Vec<f64> = (0..3 * 2 * 9).map(|i| (i as f64 * 0.71).cos()).collect();
+            let bias = [0.1, -0.2, 0.3];
+            let (oh, ow) = s.win.out().unwrap_or((0, 0));
+            let g: Vec<f64> = (0..n * 3 * oh * ow)
+                .map(|i| (i as f64 * 0.13).sin())
+                .collect();
+            let (y0, dx0, dw0) = direct(&s, &x, n, &w, &bias, &g);
+            let y = forward(&s, &x, n, &w, Some(&bias)).unwrap();
+            let mut dw = vec![0.0; w.len()];
+            let mut db = vec![0.0; 3];
+            let dx = backward(&s, &x, &g, n, &w, true, Some((&mut dw, Some(&mut db))))
+                .unwrap()
+                .unwrap();
+            let close = |a: &[f64], b: &[f64]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-9)
+            };
+            assert!(s.group() > 1 && s.group() < n, "the test must span groups");
+            assert!(close(&y, &y0), "forward differs (stride {sh})");
+            assert!(close(&dx, &dx0), "input gradient differs (stride {sh})");
+            assert!(close(&dw, &dw0), "weight gradient differs (stride {sh})");
+            for (o, got) in db.iter().enumerate() {
+                let want: f64 = g.chunks_exact(oh * ow).skip(o).step_by(3).flatten().sum();
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "bias gradient {o}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}

@@ -189,29 +189,28 @@ pub(crate) fn max_pool<T: Real>(
         for oy in 0..oh {
             let (ylo, yhi) = span(oy, win.kh, win.sh, win.pad[0], win.h);
             for &(xlo, xhi) in &cols {
-                let mut best = neg_inf;
-                let mut at = usize::MAX;
+                if ylo == yhi || xlo == xhi {
+                    out.push(neg_inf);
+                    idx.push(u32::MAX);
+                    continue;
+                }
+                // Starting from the window's first cell is the same as PyTorch's start
+                // (maxval −∞, the index at the first cell). The update is written as two
+                // selects: ties are frequent and a branch on them mispredicts.
+                let mut at = ylo * win.w + xlo;
+                let mut best = src[at];
                 for iy in ylo..yhi {
                     let row = iy * win.w;
                     for (i, &v) in src[row + xlo..row + xhi].iter().enumerate() {
-                        // PyTorch: `if val > maxval || isnan(val)`, maxval starting at −∞
-                        // and the index at the window's first cell.
+                        // PyTorch: `if val > maxval || isnan(val)`.
                         #[allow(clippy::eq_op)]
-                        let nan = v != v;
-                        if v > best || nan || at == usize::MAX {
-                            at = row + xlo + i;
-                        }
-                        if v > best || nan {
-                            best = v;
-                        }
+                        let take = v > best || v != v;
+                        best = if take { v } else { best };
+                        at = if take { row + xlo + i } else { at };
                     }
                 }
                 out.push(best);
-                idx.push(if at == usize::MAX {
-                    u32::MAX
-                } else {
-                    u32::try_from(p * plane + at).unwrap_or(u32::MAX)
-                });
+                idx.push(u32::try_from(p * plane + at).unwrap_or(u32::MAX));
             }
         }
     }

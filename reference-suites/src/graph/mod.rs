@@ -397,10 +397,9 @@ impl Graph {
                     Some(g)
                 }
                 Op::Relu => {
+                    // A select, not a branch: the signs of activations are unpredictable.
                     for (gv, xv) in g.iter_mut().zip(xin) {
-                        if !(*xv > zero()) {
-                            *gv = zero();
-                        }
+                        *gv = if *xv > zero() { *gv } else { zero() };
                     }
                     Some(g)
                 }
