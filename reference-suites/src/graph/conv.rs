@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     /// Direct convolution, its input gradient and its weight gradient, by the definition.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::needless_range_loop)]
     fn direct(
         s: &ConvShape,
         x: &[f64],

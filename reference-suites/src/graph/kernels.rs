@@ -171,6 +171,12 @@ fn span(o: usize, k: usize, s: usize, pad: usize, size: usize) -> (usize, usize)
 /// output, the flat input index of the first maximal element (row-major window order,
 /// strict `>`, a NaN wins) to `idx`. A window entirely in the padding yields −∞ and index
 /// `u32::MAX`.
+///
+/// A row of outputs is done together: each starts at its window's first cell (the same as
+/// PyTorch's start at −∞ with the index at the first cell), then every later cell of the
+/// window, in row-major order, updates all outputs of the row. The update is a select
+/// with no dependence between neighbouring outputs: ties are frequent and a branch on
+/// them mispredicts.
 pub(crate) fn max_pool<T: Real>(
     x: &[T],
     planes: usize,
@@ -180,37 +186,47 @@ pub(crate) fn max_pool<T: Real>(
 ) {
     let (oh, ow) = win.out().unwrap_or((0, 0));
     let plane = win.h * win.w;
+    if plane == 0 {
+        return;
+    }
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
     let cols: Vec<(usize, usize)> = (0..ow)
         .map(|ox| span(ox, win.kw, win.sw, win.pad[1], win.w))
         .collect();
+    let flat = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
     for p in 0..planes {
         let src = &x[p * plane..(p + 1) * plane];
         for oy in 0..oh {
             let (ylo, yhi) = span(oy, win.kh, win.sh, win.pad[0], win.h);
+            let first = out.len();
             for &(xlo, xhi) in &cols {
                 if ylo == yhi || xlo == xhi {
                     out.push(neg_inf);
                     idx.push(u32::MAX);
-                    continue;
+                } else {
+                    out.push(src[ylo * win.w + xlo]);
+                    idx.push(flat(p * plane + ylo * win.w + xlo));
                 }
-                // Starting from the window's first cell is the same as PyTorch's start
-                // (maxval −∞, the index at the first cell). The update is written as two
-                // selects: ties are frequent and a branch on them mispredicts.
-                let mut at = ylo * win.w + xlo;
-                let mut best = src[at];
-                for iy in ylo..yhi {
-                    let row = iy * win.w;
-                    for (i, &v) in src[row + xlo..row + xhi].iter().enumerate() {
+            }
+            let best = &mut out[first..];
+            let at = &mut idx[first..];
+            for iy in ylo..yhi {
+                let row = &src[iy * win.w..(iy + 1) * win.w];
+                let row_at = p * plane + iy * win.w;
+                for kx in 0..win.kw {
+                    for (ox, (b, a)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+                        // Input column of cell kx; outside the row when it wraps below 0
+                        // or passes the width (then read a valid cell and ignore it).
+                        let ix = (ox * win.sw + kx).wrapping_sub(win.pad[1]);
+                        let inside = ix < win.w;
+                        let v = row[ix.min(win.w - 1)];
                         // PyTorch: `if val > maxval || isnan(val)`.
                         #[allow(clippy::eq_op)]
-                        let take = v > best || v != v;
-                        best = if take { v } else { best };
-                        at = if take { row + xlo + i } else { at };
+                        let take = inside & ((v > *b) | (v != v));
+                        *b = if take { v } else { *b };
+                        *a = if take { flat(row_at + ix) } else { *a };
                     }
                 }
-                out.push(best);
-                idx.push(u32::try_from(p * plane + at).unwrap_or(u32::MAX));
             }
         }
     }

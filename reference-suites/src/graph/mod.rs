@@ -392,7 +392,7 @@ impl Graph {
                     ..
                 } => {
                     for (j, v) in g.iter_mut().enumerate() {
-                        *v = *v * T::from_f64(f64::from(scale[(j / plane) % channels]));
+                        *v *= T::from_f64(f64::from(scale[(j / plane) % channels]));
                     }
                     Some(g)
                 }
