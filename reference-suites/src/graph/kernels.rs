@@ -210,6 +210,29 @@ pub(crate) fn max_pool<T: Real>(
             }
             let best = &mut out[first..];
             let at = &mut idx[first..];
+            // No left padding and every window inside the row (PyTorch's MaxPool2d(k)
+            // without padding): no cell needs a bounds test.
+            let inner = win.pad[1] == 0
+                && (ow.saturating_sub(1) * win.sw + win.kw) <= win.w
+                && u32::try_from((p + 1) * plane + win.sw).is_ok();
+            if inner {
+                for iy in ylo..yhi {
+                    let row = &src[iy * win.w..(iy + 1) * win.w];
+                    let row_at = flat(p * plane + iy * win.w);
+                    for kx in 0..win.kw {
+                        let cells = row[kx..].iter().step_by(win.sw);
+                        let mut ix = row_at + kx as u32;
+                        for ((b, a), &v) in best.iter_mut().zip(at.iter_mut()).zip(cells) {
+                            #[allow(clippy::eq_op)]
+                            let take = (v > *b) | (v != v);
+                            *b = if take { v } else { *b };
+                            *a = if take { ix } else { *a };
+                            ix += win.sw as u32;
+                        }
+                    }
+                }
+                continue;
+            }
             for iy in ylo..yhi {
                 let row = &src[iy * win.w..(iy + 1) * win.w];
                 let row_at = p * plane + iy * win.w;
@@ -331,6 +354,68 @@ mod tests {
         assert_eq!(idx, vec![0, 1, 3, 5]);
         assert_eq!(out[..3], [-5.0, 1.0, 3.0]);
         assert!(out[3].is_nan());
+    }
+
+    /// PyTorch's rule cell by cell, for comparison with the row-at-a-time kernel.
+    fn naive_pool(x: &[f32], planes: usize, win: &Window) -> (Vec<f32>, Vec<u32>) {
+        let (oh, ow) = win.out().unwrap_or((0, 0));
+        let (mut out, mut idx) = (Vec::new(), Vec::new());
+        for p in 0..planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, u32::MAX);
+                    for ky in 0..win.kh {
+                        for kx in 0..win.kw {
+                            let iy = Window::at(oy, ky, win.sh, win.pad[0], win.h);
+                            let ix = Window::at(ox, kx, win.sw, win.pad[1], win.w);
+                            let (Some(iy), Some(ix)) = (iy, ix) else {
+                                continue;
+                            };
+                            let i = p * win.h * win.w + iy * win.w + ix;
+                            let v = x[i];
+                            if at == u32::MAX || v > best || v.is_nan() {
+                                at = i as u32;
+                            }
+                            if v > best || v.is_nan() {
+                                best = v;
+                            }
+                        }
+                    }
+                    out.push(best);
+                    idx.push(at);
+                }
+            }
+        }
+        (out, idx)
+    }
+
+    #[test]
+    fn max_pool_picks_the_same_cells_as_the_cell_by_cell_rule_with_and_without_padding() {
+        // Values from a small set, so most windows hold ties; one NaN and one −∞.
+        let mut x: Vec<f32> = (0..3 * 7 * 9).map(|i| ((i * 7) % 5) as f32).collect();
+        x[40] = f32::NAN;
+        x[100] = f32::NEG_INFINITY;
+        for (k, s, pad) in [
+            (2, 2, [0; 4]),
+            (3, 2, [0; 4]),
+            (3, 1, [1; 4]),
+            (2, 2, [1, 0, 1, 1]),
+        ] {
+            let win = Window {
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pad,
+                h: 7,
+                w: 9,
+            };
+            let (out, idx) = pool(&x, 3, &win);
+            let (want_out, want_idx) = naive_pool(&x, 3, &win);
+            assert_eq!(idx, want_idx, "window {k} stride {s} padding {pad:?}");
+            let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(out.iter().zip(&want_out).all(|(a, b)| same(*a, *b)));
+        }
     }
 
     #[test]

@@ -261,8 +261,10 @@ impl Graph {
                     (y, Aux::None)
                 }
                 Op::Relu => {
-                    let mut y = pool::take(xin.len());
-                    y.extend(xin.iter().map(|&v| if v > zero() { v } else { zero() }));
+                    let mut y = pool::filled(xin.len(), zero());
+                    for (d, &v) in y.iter_mut().zip(xin) {
+                        *d = if v > zero() { v } else { zero() };
+                    }
                     (y, Aux::None)
                 }
                 Op::Dense { w, b, inp, out } => {
