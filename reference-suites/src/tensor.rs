@@ -8,7 +8,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use rayon::prelude::*;
 
 use crate::{
-    graph::{Graph, Precise},
+    graph::{Graph, Precise, pool},
     model::{Model, ModelError},
 };
 
@@ -98,9 +98,10 @@ pub(crate) fn logits(model: &Model, x: &[f32]) -> Result<Vec<f32>, ModelError> {
     let d = model.input_dim();
     if let Some(g) = model.graph() {
         return per_chunk(x, d, |_, rows| {
-            Ok(g.forward::<f32>(rows.to_vec(), rows.len() / d)?
-                .logits(g)
-                .to_vec())
+            let t = g.forward::<f32>(pool::copied(rows), rows.len() / d)?;
+            let out = t.logits(g).to_vec();
+            t.recycle();
+            Ok(out)
         });
     }
     per_chunk(x, d, |_, rows| {
@@ -144,8 +145,9 @@ pub(crate) fn losses(model: &Model, x: &[f32], y: &[u32]) -> Result<Vec<f32>, Mo
         let c = model.classes();
         return per_chunk(x, d, |start, rows| {
             let n = rows.len() / d;
-            let t = g.forward::<f32>(rows.to_vec(), n)?;
+            let t = g.forward::<f32>(pool::copied(rows), n)?;
             let lp = log_probs(t.logits(g), c, &y[start..start + n]);
+            t.recycle();
             Ok(lp.iter().map(|v| (-v) as f32).collect())
         });
     }
@@ -251,7 +253,8 @@ fn graph_grad<T: Precise>(
             y.len()
         )));
     }
-    let x: Vec<T> = rows.iter().map(|&v| T::from_f64(f64::from(v))).collect();
+    let mut x = pool::take::<T>(rows.len());
+    x.extend(rows.iter().map(|&v| T::from_f64(f64::from(v))));
     let tape = g.forward::<T>(x, n)?;
     let logits = tape.logits(g);
     let lp = log_probs(logits, c, y);
@@ -280,6 +283,9 @@ fn graph_grad<T: Precise>(
         }
     }
     let (dx, _) = g.backward(&tape, seed, true, false)?;
+    tape.recycle();
     let dx = dx.unwrap_or_default();
-    Ok((dx.iter().map(|v| v.to_f64()).collect(), lp))
+    let out = dx.iter().map(|v| v.to_f64()).collect();
+    pool::give(dx);
+    Ok((out, lp))
 }

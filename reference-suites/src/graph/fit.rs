@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::Graph;
+use super::{Graph, pool};
 use crate::{model::ModelError, tensor::CHUNK, train::Recipe, uncertainty::Rng};
 
 /// Gradients of the MEAN cross-entropy over `rows` (given as row indices into `x`).
@@ -24,7 +24,7 @@ fn batch_grads(
     let parts: Vec<Part> = rows
         .par_chunks(CHUNK)
         .map(|chunk| {
-            let mut bx = Vec::with_capacity(chunk.len() * d);
+            let mut bx = pool::take(chunk.len() * d);
             for &r in chunk {
                 bx.extend_from_slice(&x[r * d..(r + 1) * d]);
             }
@@ -46,6 +46,7 @@ fn batch_grads(
                 }
             }
             let (_, grads) = g.backward(&tape, seed, false, true)?;
+            tape.recycle();
             Ok((grads, loss))
         })
         .collect();

@@ -9,11 +9,14 @@
 //! and a max pool routes its gradient to the first maximal element of a window in
 //! row-major order.
 
+mod conv;
 pub(crate) mod fit;
 pub(crate) mod kernels;
+pub(crate) mod pool;
 pub(crate) mod spec;
 
-use kernels::{Real, Window, avg_pool, col2im, im2col, matmul, max_pool, max_pool_back, zero};
+use conv::ConvShape;
+use kernels::{Real, Window, avg_pool, matmul, max_pool, max_pool_back, zero};
 
 /// Largest sum of per-row element counts over all activations (and im2col columns) of a
 /// graph; with 128 rows per chunk this bounds a chunk's working memory to about 0.5 GB.
@@ -92,10 +95,10 @@ pub(crate) struct Graph {
     pub(crate) output: usize,
 }
 
-/// What the forward pass keeps for the backward.
-enum Aux<T> {
+/// What the forward pass keeps for the backward (a convolution keeps nothing: its
+/// weight gradient unrolls the input again, see [`conv`]).
+enum Aux {
     None,
-    Cols(Vec<T>),
     Argmax(Vec<u32>),
 }
 
@@ -103,13 +106,25 @@ enum Aux<T> {
 pub(crate) struct Tape<T> {
     n: usize,
     vals: Vec<Vec<T>>,
-    aux: Vec<Aux<T>>,
+    aux: Vec<Aux>,
 }
 
 impl<T: Real> Tape<T> {
     /// The logits [n, classes].
     pub(crate) fn logits(&self, g: &Graph) -> &[T] {
         &self.vals[g.output]
+    }
+
+    /// Gives the tape's buffers back to this thread's pool for the next pass.
+    pub(crate) fn recycle(self) {
+        for v in self.vals {
+            pool::give(v);
+        }
+        for a in self.aux {
+            if let Aux::Argmax(idx) = a {
+                pool::give(idx);
+            }
+        }
     }
 }
 
@@ -209,25 +224,18 @@ impl Graph {
                     cin,
                     cout,
                 } => {
-                    let cols = im2col(xin, n, *cin, win);
-                    let ckk = cin * win.kh * win.kw;
-                    let ohw = out_row / cout;
-                    let yt = matmul(params[*w], false, &cols, false, *cout, ckk, n * ohw)?;
-                    let mut y = vec![zero::<T>(); n * out_row];
-                    for o in 0..*cout {
-                        let bias = b.map_or(zero::<T>(), |b| params[b][o]);
-                        for s in 0..n {
-                            let src = &yt[o * n * ohw + s * ohw..o * n * ohw + (s + 1) * ohw];
-                            let dst = &mut y[(s * cout + o) * ohw..(s * cout + o + 1) * ohw];
-                            for (d, v) in dst.iter_mut().zip(src) {
-                                *d = *v + bias;
-                            }
-                        }
-                    }
-                    (y, Aux::Cols(cols))
+                    let shape = ConvShape {
+                        cin: *cin,
+                        cout: *cout,
+                        win: *win,
+                    };
+                    let bias = b.map(|b| params[b]);
+                    (conv::forward(&shape, xin, n, params[*w], bias)?, Aux::None)
                 }
                 Op::MaxPool { win, planes } => {
-                    let (y, idx) = max_pool(xin, n * planes, win);
+                    let mut y = pool::take(n * out_row);
+                    let mut idx = pool::take(n * out_row);
+                    max_pool(xin, n * planes, win, &mut y, &mut idx);
                     (y, Aux::Argmax(idx))
                 }
                 Op::AvgPool {
@@ -244,7 +252,7 @@ impl Graph {
                     channels,
                     plane,
                 } => {
-                    let mut y = xin.clone();
+                    let mut y = pool::copied(xin);
                     for (j, v) in y.iter_mut().enumerate() {
                         let c = (j / plane) % channels;
                         *v = *v * T::from_f64(f64::from(scale[c]))
@@ -253,10 +261,10 @@ impl Graph {
                     (y, Aux::None)
                 }
                 Op::Relu => {
-                    let y = xin
-                        .iter()
-                        .map(|&v| if v > zero() { v } else { zero() })
-                        .collect();
+                    let mut y = pool::filled(xin.len(), zero());
+                    for (d, &v) in y.iter_mut().zip(xin) {
+                        *d = if v > zero() { v } else { zero() };
+                    }
                     (y, Aux::None)
                 }
                 Op::Dense { w, b, inp, out } => {
@@ -271,7 +279,7 @@ impl Graph {
                     (y, Aux::None)
                 }
                 Op::AddParam { p } => {
-                    let mut y = xin.clone();
+                    let mut y = pool::copied(xin);
                     for row in y.chunks_exact_mut(out_row) {
                         for (v, pv) in row.iter_mut().zip(params[*p]) {
                             *v += *pv;
@@ -281,10 +289,11 @@ impl Graph {
                 }
                 Op::Add => {
                     let other = &vals[node.inputs[1]];
-                    let y = xin.iter().zip(other).map(|(a, b)| *a + *b).collect();
+                    let mut y = pool::take(xin.len());
+                    y.extend(xin.iter().zip(other).map(|(a, b)| *a + *b));
                     (y, Aux::None)
                 }
-                Op::View => (xin.clone(), Aux::None),
+                Op::View => (pool::copied(xin), Aux::None),
             };
             vals.push(y);
             aux.push(a);
@@ -314,7 +323,7 @@ impl Graph {
         let mut grads: Vec<Option<Vec<T>>> = vec![None; tape.vals.len()];
         grads[self.output] = Some(dlogits);
         for (i, node) in self.nodes.iter().enumerate().rev() {
-            let Some(g) = grads[i + 1].take() else {
+            let Some(mut g) = grads[i + 1].take() else {
                 continue;
             };
             let src = node.inputs[0];
@@ -329,67 +338,73 @@ impl Graph {
                     cin,
                     cout,
                 } => {
-                    let Aux::Cols(cols) = &tape.aux[i] else {
-                        return Err(cerr("conv tape lost its columns"));
+                    let shape = ConvShape {
+                        cin: *cin,
+                        cout: *cout,
+                        win: *win,
                     };
-                    let ckk = cin * win.kh * win.kw;
-                    let ohw = self.row(i + 1) / cout;
-                    let nc = n * ohw;
-                    let mut gt = vec![zero::<T>(); cout * nc];
-                    for s in 0..n {
-                        for o in 0..*cout {
-                            let srcg = &g[(s * cout + o) * ohw..(s * cout + o + 1) * ohw];
-                            gt[o * nc + s * ohw..o * nc + (s + 1) * ohw].copy_from_slice(srcg);
-                        }
-                    }
-                    if want_params {
-                        let dw = matmul(&gt, false, cols, true, *cout, nc, ckk)?;
-                        add_into(&mut pgrads[*w], &dw);
-                        if let Some(b) = b {
-                            for o in 0..*cout {
-                                let mut s = zero::<T>();
-                                for v in &gt[o * nc..(o + 1) * nc] {
-                                    s += *v;
-                                }
-                                pgrads[*b][o] += s;
-                            }
-                        }
-                    }
-                    if need_dx {
-                        let dcols = matmul(params[*w], true, &gt, false, ckk, *cout, nc)?;
-                        Some(col2im(&dcols, n, *cin, win))
+                    let (dx, dw, db) = if want_params {
+                        let mut dw = vec![zero::<T>(); params[*w].len()];
+                        let mut db = b.map(|b| vec![zero::<T>(); params[b].len()]);
+                        let dx = conv::backward(
+                            &shape,
+                            xin,
+                            &g,
+                            n,
+                            params[*w],
+                            need_dx,
+                            Some((&mut dw, db.as_deref_mut())),
+                        )?;
+                        (dx, Some(dw), db)
                     } else {
-                        None
+                        let dx = conv::backward(&shape, xin, &g, n, params[*w], need_dx, None)?;
+                        (dx, None, None)
+                    };
+                    if let Some(dw) = dw {
+                        add_into(&mut pgrads[*w], &dw);
                     }
+                    if let (Some(b), Some(db)) = (b, db) {
+                        add_into(&mut pgrads[*b], &db);
+                    }
+                    pool::give(g);
+                    dx
                 }
                 Op::MaxPool { .. } => {
                     let Aux::Argmax(idx) = &tape.aux[i] else {
                         return Err(cerr("max-pool tape lost its winners"));
                     };
-                    Some(max_pool_back(&g, idx, xin.len()))
+                    let mut dx = pool::filled(xin.len(), zero::<T>());
+                    max_pool_back(&g, idx, &mut dx);
+                    pool::give(g);
+                    Some(dx)
                 }
                 Op::AvgPool {
                     win,
                     planes,
                     include_pad,
-                } => Some(avg_pool(&g, n * planes, win, *include_pad, true)),
+                } => {
+                    let dx = avg_pool(&g, n * planes, win, *include_pad, true);
+                    pool::give(g);
+                    Some(dx)
+                }
                 Op::Affine {
                     scale,
                     channels,
                     plane,
                     ..
-                } => Some(
-                    g.iter()
-                        .enumerate()
-                        .map(|(j, v)| *v * T::from_f64(f64::from(scale[(j / plane) % channels])))
-                        .collect(),
-                ),
-                Op::Relu => Some(
-                    g.iter()
-                        .zip(xin)
-                        .map(|(gv, xv)| if *xv > zero() { *gv } else { zero() })
-                        .collect(),
-                ),
+                } => {
+                    for (j, v) in g.iter_mut().enumerate() {
+                        *v *= T::from_f64(f64::from(scale[(j / plane) % channels]));
+                    }
+                    Some(g)
+                }
+                Op::Relu => {
+                    // A select, not a branch: the signs of activations are unpredictable.
+                    for (gv, xv) in g.iter_mut().zip(xin) {
+                        *gv = if *xv > zero() { *gv } else { zero() };
+                    }
+                    Some(g)
+                }
                 Op::Dense { w, b, inp, out } => {
                     if want_params {
                         let dw = matmul(&g, true, xin, false, *out, n, *inp)?;
@@ -400,11 +415,13 @@ impl Graph {
                             }
                         }
                     }
-                    if need_dx {
+                    let dx = if need_dx {
                         Some(matmul(&g, false, params[*w], false, n, *out, *inp)?)
                     } else {
                         None
-                    }
+                    };
+                    pool::give(g);
+                    dx
                 }
                 Op::AddParam { p } => {
                     if want_params {
@@ -415,16 +432,20 @@ impl Graph {
                     Some(g)
                 }
                 Op::Add => {
-                    accumulate(&mut grads[node.inputs[1]], &g);
+                    accumulate(&mut grads[node.inputs[1]], pool::copied(&g));
                     Some(g)
                 }
                 Op::View => Some(g),
             };
             if let Some(dx) = dx {
-                accumulate(&mut grads[src], &dx);
+                accumulate(&mut grads[src], dx);
             }
         }
-        Ok((grads[0].take(), pgrads))
+        let dx = grads[0].take();
+        for g in grads.into_iter().flatten() {
+            pool::give(g);
+        }
+        Ok((dx, pgrads))
     }
 }
 
@@ -434,9 +455,13 @@ fn add_into<T: Real>(acc: &mut [T], v: &[T]) {
     }
 }
 
-fn accumulate<T: Real>(slot: &mut Option<Vec<T>>, g: &[T]) {
+/// Adds a gradient into a value's slot (taking the buffer if the slot is empty).
+fn accumulate<T: Real>(slot: &mut Option<Vec<T>>, g: Vec<T>) {
     match slot {
-        Some(acc) => add_into(acc, g),
-        None => *slot = Some(g.to_vec()),
+        Some(acc) => {
+            add_into(acc, &g);
+            pool::give(g);
+        }
+        None => *slot = Some(g),
     }
 }
