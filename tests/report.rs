@@ -211,6 +211,10 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
     for lab in ["lab0", "lab1", "lab2"] {
         assert!(text.contains(lab), "the PDF lacks {lab}'s results");
     }
+    assert!(
+        text.contains(interlab_tests::CONTACT),
+        "the PDF does not print the provider's contact from the scheme genesis"
+    );
     for word in ["σ_pt", "ζ", "u(x_pt)", "page 1 of", "Confidentiality"] {
         assert!(
             text.to_lowercase().contains(&word.to_lowercase()),

@@ -301,6 +301,9 @@ pub(crate) fn run(opts: &DemoOptions, progress: &mut impl DemoProgress) -> Resul
             body: Body::SchemeGenesis {
                 name: "EU AI Act cybersecurity PT (demo)".into(),
                 lab_codes: false,
+                contact: Some(
+                    "the demo's scheme owner (a real scheme gives an address here)".into(),
+                ),
             },
         },
     );

@@ -18,6 +18,7 @@
 //!     body: Body::SchemeGenesis {
 //!         name: "demo".into(),
 //!         lab_codes: false,
+//!         contact: None,
 //!     },
 //! };
 //! let envelope = Envelope::seal(&owner, &genesis);

@@ -170,6 +170,11 @@ pub enum Body {
         /// Absent (and not written) when false, so name schemes keep their bytes.
         #[serde(default, skip_serializing_if = "is_false")]
         lab_codes: bool,
+        /// How participants and regulators reach the proficiency-testing provider (an
+        /// address, a mail box), printed on every round report. Absent (and not
+        /// written) when the owner gave none, so older schemes keep their bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<String>,
     },
     /// Publishes a version of a reference suite.
     SuitePublished {
@@ -350,9 +355,14 @@ impl Body {
     /// The free-text fields that [`MAX_TEXT`] bounds, with their names.
     pub(crate) fn texts(&self) -> Vec<(&'static str, &str)> {
         match self {
-            Body::SchemeGenesis { name, .. } | Body::LabAccredited { name, .. } => {
-                vec![("name", name)]
+            Body::SchemeGenesis { name, contact, .. } => {
+                let mut v = vec![("name", name.as_str())];
+                if let Some(c) = contact {
+                    v.push(("contact", c.as_str()));
+                }
+                v
             }
+            Body::LabAccredited { name, .. } => vec![("name", name)],
             Body::SuitePublished { name, version, .. } => {
                 vec![("name", name), ("version", version)]
             }

@@ -421,6 +421,7 @@ fn build_fixture() -> Fixture {
             Body::SchemeGenesis {
                 name: "second".into(),
                 lab_codes: false,
+                contact: None,
             },
         ),
         next(
@@ -476,6 +477,7 @@ fn build_fixture() -> Fixture {
         body: Body::SchemeGenesis {
             name: "fresh".into(),
             lab_codes: false,
+            contact: None,
         },
     };
     next_records.push(("genesis_fresh".into(), owner.sign(&fresh)));

@@ -312,6 +312,9 @@ impl Drop for Node {
     }
 }
 
+/// The provider contact every test scheme is created with (printed on round reports).
+pub const CONTACT: &str = "pt-rounds@provider.example";
+
 /// A scheme owner and labs, all running and accredited.
 pub struct Network {
     pub root: tempfile::TempDir,
@@ -332,6 +335,8 @@ impl Network {
             owner.dir.to_str().unwrap(),
             "--name",
             "test scheme",
+            "--contact",
+            CONTACT,
             "--json",
         ]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();

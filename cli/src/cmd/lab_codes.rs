@@ -26,6 +26,7 @@ pub(crate) fn scheme_is_coded(client: &ApiClient) -> anyhow::Result<bool> {
             o.record.body,
             Body::SchemeGenesis {
                 lab_codes: true,
+                contact: None,
                 ..
             }
         )

@@ -39,6 +39,10 @@ pub(crate) struct CreateArgs {
     /// confidentiality); the owner keeps the names in `lab-codes.json`, off the network.
     #[arg(long)]
     lab_codes: bool,
+    /// How participants and regulators reach you, the provider (an address, a mail box);
+    /// printed on every round report.
+    #[arg(long)]
+    contact: Option<String>,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -75,6 +79,7 @@ fn create(args: CreateArgs, json: bool) -> anyhow::Result<ExitCode> {
         body: Body::SchemeGenesis {
             name: args.name,
             lab_codes: args.lab_codes,
+            contact: args.contact,
         },
     };
     let envelope = Envelope::seal(&key, &genesis);

@@ -198,6 +198,7 @@ impl Attacker {
                 body: Body::SchemeGenesis {
                     name: "elsewhere".into(),
                     lab_codes: false,
+                    contact: None,
                 },
             };
             let env = Envelope::seal(&self.elsewhere, &genesis);

@@ -293,6 +293,7 @@ mod tests {
             body: interlab_protocol::Body::SchemeGenesis {
                 name: "x".into(),
                 lab_codes: false,
+                contact: None,
             },
         };
         let env = Envelope::seal(&key, &rec);

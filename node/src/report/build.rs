@@ -126,14 +126,23 @@ fn scheme(ctx: &Ctx<'_>, number: &str, status: &str, why: &str, issued: &str) ->
     let c = ctx.c;
     let snap = ctx.snap;
     let mut s = Section::new("scheme", "1. Scheme, provider and report");
-    let scheme_name = snap
-        .records
-        .iter()
-        .find_map(|o| match &o.record.body {
-            Body::SchemeGenesis { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| "(scheme genesis not held)".to_owned());
+    let genesis = snap.records.iter().find_map(|o| match &o.record.body {
+        Body::SchemeGenesis { name, contact, .. } => Some((name.clone(), contact.clone())),
+        _ => None,
+    });
+    let (scheme_name, contact) = match genesis {
+        Some((name, Some(contact))) => (name, contact),
+        Some((name, None)) => (
+            name,
+            "none given when the scheme was created (`interlab scheme create --contact`); \
+             reach the scheme owner through any node of the scheme"
+                .to_owned(),
+        ),
+        None => (
+            "(scheme genesis not held)".to_owned(),
+            "(scheme genesis not held)".to_owned(),
+        ),
+    };
     let (scheme_id, owner) = snap
         .authority
         .scheme()
@@ -143,21 +152,28 @@ fn scheme(ctx: &Ctx<'_>, number: &str, status: &str, why: &str, issued: &str) ->
         ("Scheme".into(), scheme_name),
         ("Scheme id".into(), scheme_id),
         ("Provider (scheme owner key)".into(), owner),
-        (
-            "Contact".into(),
-            "the scheme owner, through any node of the scheme (the records carry the owner's key, not a postal address)"
-                .into(),
-        ),
+        ("Contact".into(), contact),
         ("Report number".into(), number.to_owned()),
-        ("Issue date".into(), format!("{issued} (latest record of the round)")),
+        (
+            "Issue date".into(),
+            format!("{issued} (latest record of the round)"),
+        ),
         ("Status".into(), format!("{status}: {why}")),
         (
             "Suite".into(),
-            format!("{} {} ({})", c.suite_name, c.suite_version, c.suite.to_hex()),
+            format!(
+                "{} {} ({})",
+                c.suite_name,
+                c.suite_version,
+                c.suite.to_hex()
+            ),
         ),
         ("Round".into(), c.round.to_string()),
         ("Evidence root".into(), snap.evidence.root.to_hex()),
-        ("Records in the evidence".into(), snap.evidence.records.to_string()),
+        (
+            "Records in the evidence".into(),
+            snap.evidence.records.to_string(),
+        ),
     ]));
     s.para(
         "Confidentiality: this report identifies participants only as they appear in the \

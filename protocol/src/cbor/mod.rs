@@ -229,6 +229,7 @@ mod tests {
             Body::SchemeGenesis {
                 name: "g".into(),
                 lab_codes: true,
+                contact: None,
             },
             Body::RunResult(sample_run_result(suite, 2, 0.3)),
             Body::RoundOpened {

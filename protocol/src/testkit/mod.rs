@@ -164,6 +164,7 @@ impl TestScheme {
         let genesis = owner.next(Body::SchemeGenesis {
             name: name.into(),
             lab_codes: false,
+            contact: None,
         });
         let id = genesis.id();
         owner.join(id);

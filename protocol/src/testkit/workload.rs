@@ -175,6 +175,7 @@ impl Workload {
                 Body::SchemeGenesis {
                     name: "synthetic".into(),
                     lab_codes: false,
+                    contact: None,
                 },
             );
             self.scheme = Some(g.id());

@@ -54,6 +54,7 @@ fn bodies() -> Vec<Record> {
         Body::SchemeGenesis {
             name: "g".into(),
             lab_codes: false,
+            contact: None,
         },
         Body::SuitePublished {
             suite,

@@ -47,6 +47,7 @@ fn valid_record() -> Record {
     Author::new(1).record(Body::SchemeGenesis {
         name: "g".into(),
         lab_codes: false,
+        contact: None,
     })
 }
 

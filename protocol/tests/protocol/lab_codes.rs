@@ -12,6 +12,7 @@ fn scheme(lab_codes: bool) -> (MemoryLog, Author) {
     let genesis = owner.next(Body::SchemeGenesis {
         name: "coded".into(),
         lab_codes,
+        contact: None,
     });
     owner.join(genesis.id());
     let mut log = MemoryLog::new();
@@ -78,11 +79,57 @@ fn a_name_scheme_accepts_names_and_keeps_its_genesis_bytes() {
     let body = to_canonical_vec(&Body::SchemeGenesis {
         name: "x".into(),
         lab_codes: false,
+        contact: None,
     });
     assert!(!body.windows(9).any(|w| w == b"lab_codes"));
     let coded = to_canonical_vec(&Body::SchemeGenesis {
         name: "x".into(),
         lab_codes: true,
+        contact: None,
     });
     assert!(coded.windows(9).any(|w| w == b"lab_codes"));
+}
+
+#[test]
+fn a_genesis_carries_the_providers_contact_only_when_given_and_bounds_it() {
+    let without = to_canonical_vec(&Body::SchemeGenesis {
+        name: "x".into(),
+        lab_codes: false,
+        contact: None,
+    });
+    assert!(
+        !without.windows(7).any(|w| w == b"contact"),
+        "a genesis without a contact keeps the bytes it had before the field existed"
+    );
+    let mut owner = Author::new(43);
+    let genesis = owner.next(Body::SchemeGenesis {
+        name: "with contact".into(),
+        lab_codes: false,
+        contact: Some("pt-rounds@provider.example".into()),
+    });
+    let mut log = MemoryLog::new();
+    log.ingest(&genesis.to_bytes(), NOW).unwrap();
+    let stored = log.records().next().unwrap();
+    assert!(matches!(
+        &stored.record.body,
+        Body::SchemeGenesis { contact: Some(c), .. } if c == "pt-rounds@provider.example"
+    ));
+
+    let mut owner = Author::new(44);
+    let long = owner.next(Body::SchemeGenesis {
+        name: "long contact".into(),
+        lab_codes: false,
+        contact: Some("x".repeat(interlab_protocol::MAX_TEXT + 1)),
+    });
+    let refused = MemoryLog::new().ingest(&long.to_bytes(), NOW).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Rejection::TextTooLong {
+                field: "contact",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
 }

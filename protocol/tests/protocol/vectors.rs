@@ -99,6 +99,7 @@ fn genesis() -> Record {
         body: Body::SchemeGenesis {
             name: "EU AI Act cyber PT".into(),
             lab_codes: false,
+            contact: None,
         },
     }
 }

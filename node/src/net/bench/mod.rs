@@ -177,6 +177,7 @@ async fn testnet(
         Body::SchemeGenesis {
             name: "bench".into(),
             lab_codes: false,
+            contact: None,
         },
     );
     let scheme = genesis.id();
