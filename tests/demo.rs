@@ -1,9 +1,11 @@
 //! `interlab demo` end to end: a real network, a realistic round over several test items,
 //! and the right labs flagged for the right reasons.
 
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 use interlab_tests::binary;
+
+use crate::report::{SECTIONS, pgm_variance, tool};
 use serde_json::Value;
 
 fn measurands(report: &Value) -> Vec<Value> {
@@ -33,8 +35,11 @@ fn score(m: &Value, lab: &str) -> Option<f64> {
 
 #[test]
 fn demo_scores_honest_labs_satisfactory_and_flags_the_lax_and_different_eps_labs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdf = tmp.path().join("round-1.pdf");
     let out = Command::new(binary())
-        .args(["demo", "--json"])
+        .args(["demo", "--json", "--report-out"])
+        .arg(&pdf)
         .output()
         .expect("run interlab demo");
     assert!(
@@ -49,6 +54,14 @@ fn demo_scores_honest_labs_satisfactory_and_flags_the_lax_and_different_eps_labs
     assert!(roots.iter().all(|r| *r == roots[0]), "{roots:?}");
     let digests: Vec<&Value> = v["report_digests"].as_object().unwrap().values().collect();
     assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+    let labs: Vec<&str> = v["evidence_roots"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|n| *n != "owner")
+        .collect();
+    check_demo_report(&pdf, roots[0].as_str().unwrap(), &labs);
 
     let report = &v["report"];
     let with = &v["report_including_disputed"];
@@ -170,4 +183,58 @@ fn demo_scores_honest_labs_satisfactory_and_flags_the_lax_and_different_eps_labs
             .any(|k| k == "z_score"),
         "{eps_flag}"
     );
+}
+
+/// The demo's own round report, as the owner's node rendered it: every section of
+/// ISO/IEC 17043 clause 7.4 as the report names them, the evidence root every node
+/// named, the provider's contact, every lab, and more than one non-blank page.
+fn check_demo_report(pdf: &Path, root: &str, labs: &[&str]) {
+    let text = Command::new(tool("pdftotext"))
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        text.status.success(),
+        "pdftotext failed on the demo's report"
+    );
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    for s in SECTIONS {
+        assert!(text.contains(s), "the demo's report lacks section {s:?}");
+    }
+    assert!(
+        text.contains(root),
+        "the demo's report does not print its evidence root"
+    );
+    assert!(text.contains("Report digest") || text.contains("report digest"));
+    assert!(
+        text.contains("a real scheme gives an address here"),
+        "the demo's report does not print the provider's contact"
+    );
+    for lab in labs {
+        assert!(text.contains(lab), "the demo's report lacks {lab}");
+    }
+    let dir = pdf.parent().unwrap();
+    let st = Command::new(tool("pdftoppm"))
+        .args(["-gray", "-r", "20", "-f", "1", "-l", "3"])
+        .arg(pdf)
+        .arg(dir.join("page"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "pdftoppm failed on the demo's report");
+    let pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pgm"))
+        .collect();
+    assert!(pages.len() > 1, "only {} page(s) rendered", pages.len());
+    for p in &pages {
+        let v = pgm_variance(&std::fs::read(p).unwrap());
+        assert!(
+            v > 50.0,
+            "{} looks blank (grey variance {v:.1})",
+            p.display()
+        );
+    }
 }

@@ -14,7 +14,7 @@ use interlab_tests::{Network, Node, binary};
 const CONVERGE: Duration = Duration::from_secs(90);
 
 /// Headings every report prints (ISO/IEC 17043 clause 7.4).
-const SECTIONS: [&str; 10] = [
+pub(crate) const SECTIONS: [&str; 10] = [
     "1. Scheme, provider and report",
     "2. Test items, homogeneity and stability",
     "3. Design of the round",
@@ -66,7 +66,7 @@ fn chromium(profile: &Path, extra: &[&str], url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn tool(name: &str) -> &'static str {
+pub(crate) fn tool(name: &str) -> &'static str {
     let path: &'static str = match name {
         "pdftotext" => "/usr/bin/pdftotext",
         "pdftoppm" => "/usr/bin/pdftoppm",
@@ -117,7 +117,7 @@ fn report(node: &Node, suite: &str, format: &str, out: &Path) -> (Vec<u8>, Strin
 }
 
 /// Variance of the grey levels of a binary PGM (`P5`) image.
-fn pgm_variance(bytes: &[u8]) -> f64 {
+pub(crate) fn pgm_variance(bytes: &[u8]) -> f64 {
     // Header: P5, width, height, maxval, each separated by whitespace, then one byte.
     let mut fields = Vec::new();
     let mut i = 0;

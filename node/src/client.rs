@@ -80,6 +80,26 @@ pub enum ClientError {
     Protocol(String),
 }
 
+/// The format of a rendered round report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// One self-contained HTML page.
+    Html,
+    /// A PDF document.
+    Pdf,
+}
+
+/// A round report as a node rendered it.
+#[derive(Debug, Clone)]
+pub struct ReportDocument {
+    /// The document's bytes.
+    pub bytes: Vec<u8>,
+    /// The evidence root it was computed from.
+    pub evidence_root: Digest,
+    /// The report digest the node named.
+    pub report_digest: Digest,
+}
+
 /// A connection to one node's API.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -167,6 +187,66 @@ impl ApiClient {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{url}: {e}")))
+    }
+
+    /// `GET /v1/report`: the round report as the node rendered it, with the evidence root
+    /// and report digest it named (`mine`: marked for this node's own lab).
+    pub fn report(
+        &self,
+        suite: &Digest,
+        round: u32,
+        format: ReportFormat,
+        mine: bool,
+    ) -> Result<ReportDocument, ClientError> {
+        let format = match format {
+            ReportFormat::Html => "html",
+            ReportFormat::Pdf => "pdf",
+        };
+        let url = self.url(&format!(
+            "/v1/report?suite={suite}&round={round}&format={format}&mine={mine}"
+        ));
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        if resp.status().as_u16() >= 400 {
+            // An error status always reads as the node's error body.
+            return Err(self
+                .finish::<ErrorBody>(&url, Ok(resp))
+                .err()
+                .unwrap_or_else(|| {
+                    ClientError::Protocol(format!("{url}: an error without a body"))
+                }));
+        }
+        let header = |name: &str| -> Result<Digest, ClientError> {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| ClientError::Protocol(format!("{url}: no digest in header {name}")))
+        };
+        let (evidence_root, report_digest) = (
+            header(crate::report::http::ROOT_HEADER)?,
+            header(crate::report::http::DIGEST_HEADER)?,
+        );
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(ReportDocument {
+            bytes,
+            evidence_root,
+            report_digest,
+        })
     }
 
     /// `GET path` → the typed answer.

@@ -4,6 +4,7 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use crate::demo::{self, DemoOptions};
 use anyhow::Context;
+use interlab_node::client::{ApiClient, ReportFormat};
 
 /// Arguments of `interlab demo`.
 #[derive(Debug, clap::Args)]
@@ -20,6 +21,9 @@ pub(crate) struct Args {
     /// Keep node directories here instead of a temporary directory.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also write the round report (PDF), as the owner's node renders it, to this file.
+    #[arg(long, value_name = "FILE")]
+    report_out: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -64,6 +68,21 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         println!(
             "{} records, {:.1} s",
             demo.summary.records, demo.summary.seconds
+        );
+    }
+    if let Some(path) = &args.report_out {
+        let owner = demo.nodes.first().context("the demo has no owner node")?;
+        let c = &demo.answer.comparability;
+        let doc = ApiClient::new(owner.info.api.clone(), None)
+            .report(&c.suite, c.round, ReportFormat::Pdf, false)
+            .context("the round report from the owner's node")?;
+        std::fs::write(path, &doc.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "round report: {} (evidence root {}, report digest {})",
+            path.display(),
+            doc.evidence_root,
+            doc.report_digest
         );
     }
     if args.serve.is_some() {

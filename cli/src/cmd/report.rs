@@ -2,16 +2,13 @@
 //! round report from a node (`GET /v1/report`) and writes it, printing the evidence root
 //! and the report digest the node named.
 
-use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use interlab_node::report::http::{DIGEST_HEADER, ROOT_HEADER};
+use interlab_node::client::ReportFormat;
 use interlab_protocol::Digest;
 
 use super::api_args::ApiArgs;
-
-/// Largest report accepted from a node.
-const MAX_REPORT: u64 = 64 * 1024 * 1024;
 
 /// Output format of `interlab report`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -45,60 +42,40 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
 }
 
+/// What `interlab report --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    evidence_root: Digest,
+    report_digest: Digest,
+    bytes: usize,
+}
+
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let client = args.api.client()?;
     let format = match args.format {
-        Format::Html => "html",
-        Format::Pdf => "pdf",
+        Format::Html => ReportFormat::Html,
+        Format::Pdf => ReportFormat::Pdf,
     };
-    let url = format!(
-        "{}/v1/report?suite={}&round={}&format={format}&mine={}",
-        client.base(),
-        args.suite,
-        args.round,
-        args.mine
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .into();
-    let mut resp = agent
-        .get(&url)
-        .call()
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = resp.status().as_u16();
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("?")
-            .to_owned()
-    };
-    let (root, digest) = (header(ROOT_HEADER), header(DIGEST_HEADER));
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_REPORT)
-        .read_to_vec()
-        .with_context(|| format!("reading the report from {url}"))?;
-    if status >= 400 {
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        anyhow::bail!(
-            "the node answered {status}: {}",
-            v["message"].as_str().unwrap_or("no reason given")
-        );
-    }
+    let doc = client
+        .report(&args.suite, args.round, format, args.mine)
+        .with_context(|| format!("the report of round {} of suite {}", args.round, args.suite))?;
     match &args.out {
-        Some(path) => std::fs::write(path, &body)
+        Some(path) => std::fs::write(path, &doc.bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().write_all(&body)?,
+        None => std::io::stdout().write_all(&doc.bytes)?,
     }
     let summary = if json {
-        serde_json::json!({ "evidence_root": root, "report_digest": digest, "bytes": body.len() })
-            .to_string()
+        serde_json::to_string(&Summary {
+            evidence_root: doc.evidence_root,
+            report_digest: doc.report_digest,
+            bytes: doc.bytes.len(),
+        })?
     } else {
-        format!("evidence root {root}\nreport digest {digest}")
+        format!(
+            "evidence root {}
+report digest {}",
+            doc.evidence_root, doc.report_digest
+        )
     };
     // The report itself may be on stdout: the summary goes to stderr then.
     if args.out.is_some() {

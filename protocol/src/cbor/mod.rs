@@ -224,12 +224,12 @@ mod tests {
         let a = Author::new(1);
         let suite = Digest::of(crate::domain::SUITE, b"s");
         for body in [
-            // A name scheme's genesis leaves `lab_codes` out, so it takes the fallback
-            // path (once per scheme); a coded one has every field.
+            // A genesis that leaves `lab_codes` or `contact` out takes the fallback path
+            // (once per scheme); a coded one with a contact has every field.
             Body::SchemeGenesis {
                 name: "g".into(),
                 lab_codes: true,
-                contact: None,
+                contact: Some("pt@provider.example".into()),
             },
             Body::RunResult(sample_run_result(suite, 2, 0.3)),
             Body::RoundOpened {
