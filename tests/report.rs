@@ -116,8 +116,39 @@ fn report(node: &Node, suite: &str, format: &str, out: &Path) -> (Vec<u8>, Strin
     (std::fs::read(out).unwrap(), stdout)
 }
 
+/// Renders `pdf` with `pdftoppm` (grey, plus `args`) into a directory of its own and
+/// checks that more than one page came out and that none is blank.
+pub(crate) fn assert_pages_render(pdf: &Path, args: &[&str]) {
+    let stem = pdf.file_stem().unwrap().to_string_lossy();
+    let dir = pdf.with_file_name(format!("{stem}-pages"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new(tool("pdftoppm"))
+        .arg("-gray")
+        .args(args)
+        .arg(pdf)
+        .arg(dir.join("page"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "pdftoppm failed on {}", pdf.display());
+    let mut images: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pgm"))
+        .collect();
+    images.sort();
+    assert!(images.len() > 1, "only {} page(s) rendered", images.len());
+    for img in &images {
+        let v = pgm_variance(&std::fs::read(img).unwrap());
+        assert!(
+            v > 50.0,
+            "{} looks blank (grey variance {v:.1})",
+            img.display()
+        );
+    }
+}
+
 /// Variance of the grey levels of a binary PGM (`P5`) image.
-pub(crate) fn pgm_variance(bytes: &[u8]) -> f64 {
+fn pgm_variance(bytes: &[u8]) -> f64 {
     // Header: P5, width, height, maxval, each separated by whitespace, then one byte.
     let mut fields = Vec::new();
     let mut i = 0;
@@ -222,29 +253,7 @@ fn the_round_report_is_a_complete_identical_pdf_on_two_nodes_and_renders_in_chro
         );
     }
 
-    let pages = tmp.path().join("page");
-    let st = Command::new(tool("pdftoppm"))
-        .args(["-gray", "-r", "40"])
-        .arg(&pdf_path)
-        .arg(&pages)
-        .status()
-        .unwrap();
-    assert!(st.success(), "pdftoppm failed");
-    let mut images: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pgm"))
-        .collect();
-    images.sort();
-    assert!(images.len() > 1, "only {} page(s) rendered", images.len());
-    for img in &images {
-        let v = pgm_variance(&std::fs::read(img).unwrap());
-        assert!(
-            v > 50.0,
-            "{} looks blank (grey variance {v:.1})",
-            img.display()
-        );
-    }
+    assert_pages_render(&pdf_path, &["-r", "40"]);
 
     let (html, _) = report(&net.labs[0], &suite, "html", &tmp.path().join("r.html"));
     let html_path = tmp.path().join("r.html");

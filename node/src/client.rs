@@ -151,27 +151,25 @@ impl ApiClient {
         format!("{}{path}", self.base)
     }
 
-    /// Reads an answer: `T` on success, the node's [`ErrorBody`] as [`ClientError::Api`]
-    /// on an error status.
-    fn finish<T: DeserializeOwned>(
+    /// Reads a whole answer: its headers and bytes on success, the node's [`ErrorBody`]
+    /// as [`ClientError::Api`] on an error status.
+    fn exchange(
         &self,
         url: &str,
         r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<T, ClientError> {
-        let mut resp = r.map_err(|e| ClientError::Transport {
+    ) -> Result<(ureq::http::HeaderMap, Vec<u8>), ClientError> {
+        let transport = |e: ureq::Error| ClientError::Transport {
             url: url.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let mut resp = r.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE)
             .read_to_vec()
-            .map_err(|e| ClientError::Transport {
-                url: url.to_owned(),
-                message: e.to_string(),
-            })?;
+            .map_err(transport)?;
         if status >= 400 {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(e) => ClientError::Api {
@@ -186,6 +184,16 @@ impl ApiClient {
                 },
             });
         }
+        Ok((resp.headers().clone(), bytes))
+    }
+
+    /// Reads a JSON answer as `T` (errors as [`Self::exchange`]).
+    fn finish<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let (_, bytes) = self.exchange(url, r)?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{url}: {e}")))
     }
 
@@ -205,25 +213,9 @@ impl ApiClient {
         let url = self.url(&format!(
             "/v1/report?suite={suite}&round={round}&format={format}&mine={mine}"
         ));
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        if resp.status().as_u16() >= 400 {
-            // An error status always reads as the node's error body.
-            return Err(self
-                .finish::<ErrorBody>(&url, Ok(resp))
-                .err()
-                .unwrap_or_else(|| {
-                    ClientError::Protocol(format!("{url}: an error without a body"))
-                }));
-        }
+        let (headers, bytes) = self.exchange(&url, self.agent.get(&url).call())?;
         let header = |name: &str| -> Result<Digest, ClientError> {
-            resp.headers()
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok())
@@ -233,15 +225,6 @@ impl ApiClient {
             header(crate::report::http::ROOT_HEADER)?,
             header(crate::report::http::DIGEST_HEADER)?,
         );
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE)
-            .read_to_vec()
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
         Ok(ReportDocument {
             bytes,
             evidence_root,
@@ -370,28 +353,7 @@ impl ApiClient {
     /// Downloads an artefact by digest and checks it.
     pub fn artefact(&self, digest: &Digest) -> Result<Vec<u8>, ClientError> {
         let url = self.url(&format!("/v1/artefacts/{digest}"));
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        if resp.status().as_u16() >= 400 {
-            return self
-                .finish::<serde::de::IgnoredAny>(&url, Ok(resp))
-                .and_then(|_| Err(ClientError::Protocol(format!("{url}: error status"))));
-        }
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE)
-            .read_to_vec()
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+        let (_, bytes) = self.exchange(&url, self.agent.get(&url).call())?;
         let got = Digest::of(interlab_protocol::domain::ARTEFACT, &bytes);
         if got != *digest {
             return Err(ClientError::Protocol(format!(

@@ -31,6 +31,15 @@ fn cnn_art() -> Vec<u8> {
     oracle("fmnist-cnn/art_outputs_subset.safetensors")
 }
 
+/// The largest absolute difference between two equally long logit vectors.
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "logit vectors of different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
 fn spec(kind: AttackKind, eps: f32, precision: Precision) -> AttackSpec {
     AttackSpec {
         kind,
@@ -90,12 +99,7 @@ fn cnn_clean_logits_from_onnx_match_art_within_1e_4() {
     let data = cnn_data(&model);
     let ours = model.predict_logits(&data.x).unwrap();
     let theirs = f32s(&cnn_art(), "logits_test");
-    assert_eq!(ours.len(), theirs.len());
-    let worst = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let worst = largest_difference(&ours, &theirs);
     assert!(worst <= 1e-4, "largest logit difference {worst}");
 }
 
@@ -105,11 +109,7 @@ fn cnn_from_onnx_and_from_the_pytorch_state_dict_give_logits_within_1e_4() {
     let data = cnn_data(&a);
     let la = a.predict_logits(&data.x).unwrap();
     let lb = b.predict_logits(&data.x).unwrap();
-    let worst = la
-        .iter()
-        .zip(&lb)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = largest_difference(&la, &lb);
     assert!(worst <= 1e-4, "largest logit difference {worst}");
 }
 
@@ -219,11 +219,7 @@ fn credit_clean_logits_from_onnx_match_art_within_1e_4() {
     );
     for m in [onnx, st] {
         let ours = m.predict_logits(&data.x).unwrap();
-        let worst = ours
-            .iter()
-            .zip(&theirs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = largest_difference(&ours, &theirs);
         assert!(worst <= 1e-4, "largest logit difference {worst}");
     }
 }
