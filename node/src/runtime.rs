@@ -67,6 +67,9 @@ pub enum RuntimeError {
     /// The network's thread or runtime could not be started.
     #[error("cannot start the network thread: {0}")]
     NetThread(std::io::Error),
+    /// The report threads.
+    #[error(transparent)]
+    Workers(#[from] crate::api::compute::WorkersError),
     /// Writing `node.json`.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -226,7 +229,7 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         token,
         cache: Default::default(),
         reports: Default::default(),
-        limits: Default::default(),
+        limits: api::compute::Limits::per_core()?,
     });
     let (stop, mut stopped) = watch::channel(false);
     let app = api::router(state.clone());

@@ -49,9 +49,9 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    // The API's runtime runs below the network's thread, which `start` launches from
+    // this (the main) thread at the process's priority.
+    let rt = interlab_node::api::workers::api_runtime("interlab-api")
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let dir = NodeDir::new(&args.dir);

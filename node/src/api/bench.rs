@@ -21,6 +21,7 @@ use interlab_protocol::{RecordId, SecretKey, testkit::Workload};
 use libp2p::Multiaddr;
 use serde::Serialize;
 
+use super::bench_load::{self, Sample};
 use crate::{
     config::{Config, NodeDir},
     keyfile,
@@ -197,7 +198,9 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
     Store::open(&node_dir.store())
         .and_then(|s| s.ingest(&log, now))
         .map_err(setup)?;
-    let b_rt = runtime("bench-b")?;
+    // B runs as `interlab node` runs it: its API on a runtime of lower priority, its
+    // network on a thread started from this one.
+    let b_rt = super::workers::api_runtime("bench-b").map_err(setup)?;
     let b = b_rt
         .block_on(runtime::start(
             &node_dir,
@@ -234,29 +237,27 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
 
     let unloaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
-    let clients: Vec<_> = (0..spec.clients)
-        .map(|i| {
-            let (stop, samples, base, ids) = (
-                stop.clone(),
-                samples.clone(),
-                base.clone(),
-                proof_ids.clone(),
-            );
-            std::thread::spawn(move || client_loop(i, &base, &ids, &stop, &samples))
-        })
-        .collect();
-    let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().map_err(setup)?;
+    let paths = Arc::new(request_paths(&proof_ids));
+    let load = {
+        let (stop, clients) = (stop.clone(), spec.clients);
+        std::thread::Builder::new()
+            .name("bench-clients".into())
+            .spawn(move || bench_load::run(addr, clients, paths, stop))
+            .map_err(setup)?
+    };
+    let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec));
     stop.store(true, Ordering::SeqCst);
-    for t in clients {
-        let _ = t.join();
-    }
+    let samples = match load.join() {
+        Ok(r) => r.map_err(setup)?,
+        Err(_) => return Err(setup("the HTTP clients' thread panicked")),
+    };
+    let loaded = loaded?;
     b_rt.block_on(b.shutdown());
     peers_rt.block_on(async {
         a.shutdown().await;
         c.shutdown().await;
     });
-    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(ApiBenchReport {
         routes: route_stats(&samples),
         gossip_p99_ratio: loaded.p99_ms / unloaded.p99_ms,
@@ -266,50 +267,20 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
     })
 }
 
-/// One request: route index, milliseconds, status (none: no HTTP answer).
-type Sample = (usize, f64, Option<u16>);
-
 const ROUTES: [&str; 3] = ["/v1/comparability", "/v1/status", "/v1/proof/{id}"];
 
-/// One client: the three routes in turn until told to stop; (route, ms, status).
-fn client_loop(
-    i: usize,
-    base: &str,
-    ids: &[RecordId],
-    stop: &AtomicBool,
-    samples: &Mutex<Vec<Sample>>,
-) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut mine = Vec::new();
-    let mut n = i;
-    while !stop.load(Ordering::SeqCst) {
-        let route = n % ROUTES.len();
-        let url = match route {
-            0 => format!("{base}/v1/comparability"),
-            1 => format!("{base}/v1/status"),
-            _ => match ids.get(n % ids.len().max(1)) {
-                Some(id) => format!("{base}/v1/proof/{id}"),
-                None => format!("{base}/v1/status"),
-            },
-        };
-        let t = Instant::now();
-        let status = match agent.get(&url).call() {
-            Ok(mut resp) => {
-                let _ = resp.body_mut().read_to_vec();
-                Some(resp.status().as_u16())
-            }
-            Err(_) => None,
-        };
-        mine.push((route, t.elapsed().as_secs_f64() * 1000.0, status));
-        n += 1;
+/// The requests the clients cycle through: the three routes in turn, the proofs over
+/// `ids`; each with its route index.
+fn request_paths(ids: &[RecordId]) -> Vec<(usize, String)> {
+    let mut paths = Vec::new();
+    for id in ids.iter().map(Some).chain(ids.is_empty().then_some(None)) {
+        paths.push((0, "/v1/comparability".to_owned()));
+        paths.push((1, "/v1/status".to_owned()));
+        if let Some(id) = id {
+            paths.push((2, format!("/v1/proof/{id}")));
+        }
     }
-    if let Ok(mut s) = samples.lock() {
-        s.extend(mine);
-    }
+    paths
 }
 
 fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {

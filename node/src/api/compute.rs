@@ -11,9 +11,12 @@
 //!   newest finished one, named by its own root (stale while revalidating): under
 //!   ingest the root moves many times a second, and readers should neither wait for nor
 //!   pile up computations.
-//! - At most [`Limits::computations`] computations run at once; one more is refused with
-//!   503 and `Retry-After` rather than queued, so that a flood of distinct queries
-//!   cannot starve the node.
+//! - At most [`Limits::computations`] computations run at once, on report threads of
+//!   lower priority than the node's own work (`workers`); one more is refused with 503
+//!   and `Retry-After` rather than queued, so that a flood of distinct queries cannot
+//!   starve the node.
+//! - A comparability answer is also kept gzip-compressed, for the clients that accept
+//!   it: the answer lists every result of the round and is large.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -117,40 +120,102 @@ impl LogCache {
     }
 }
 
-/// How much report work may run at once.
+/// How much report work may run at once, and the threads it runs on.
 #[derive(Debug)]
 pub struct Limits {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     computations: usize,
+    workers: rayon::ThreadPool,
 }
 
+/// The report threads could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the report threads: {0}")]
+pub struct WorkersError(#[from] rayon::ThreadPoolBuildError);
+
 impl Limits {
-    /// At most `computations` report computations at once (at least one).
-    pub fn new(computations: usize) -> Limits {
+    /// At most `computations` report computations at once (at least one), each on a
+    /// report thread of its own.
+    pub fn new(computations: usize) -> Result<Limits, WorkersError> {
         let computations = computations.max(1);
-        Limits {
-            permits: Semaphore::new(computations),
+        Ok(Limits {
+            permits: Arc::new(Semaphore::new(computations)),
             computations,
-        }
+            workers: super::workers::pool(computations)?,
+        })
+    }
+
+    /// One computation per core.
+    pub fn per_core() -> Result<Limits, WorkersError> {
+        Limits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
     /// The limit.
     pub fn computations(&self) -> usize {
         self.computations
     }
-}
 
-impl Default for Limits {
-    /// One computation per core.
-    fn default() -> Limits {
-        Limits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    /// Lets go of `value`; if that was its last holder, it is dropped on a report thread.
+    /// Snapshots and reports are large trees of small allocations, and freeing one takes
+    /// milliseconds that an HTTP handler should not spend.
+    pub(crate) fn retire<T: Send + Sync + 'static>(&self, value: Arc<T>) {
+        if let Some(v) = Arc::into_inner(value) {
+            self.workers.spawn(move || drop(v));
+        }
+    }
+
+    fn retire_cell<V: Send + Sync + 'static>(&self, cell: Cell<V>) {
+        if let Some(v) = Arc::into_inner(cell).and_then(OnceCell::into_inner) {
+            self.retire(v);
+        }
     }
 }
+
+/// A shared value that is retired (see [`Limits::retire`]) when the guard goes away.
+struct OffThread<'a, T: Send + Sync + 'static> {
+    value: Option<Arc<T>>,
+    limits: &'a Limits,
+}
+
+impl<'a, T: Send + Sync + 'static> OffThread<'a, T> {
+    fn new(value: Arc<T>, limits: &'a Limits) -> Self {
+        OffThread {
+            value: Some(value),
+            limits,
+        }
+    }
+
+    fn arc(&self) -> Arc<T> {
+        self.value
+            .clone()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl<T: Send + Sync + 'static> std::ops::Deref for OffThread<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for OffThread<'_, T> {
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            self.limits.retire(v);
+        }
+    }
+}
+
+/// A value computed once, shared by every request that waits for it.
+type Cell<V> = Arc<OnceCell<Arc<V>>>;
 
 /// A bounded map from key to a value computed once; the oldest key leaves first.
 #[derive(Debug)]
 struct Bounded<K, V> {
-    cells: HashMap<K, Arc<OnceCell<Arc<V>>>>,
+    cells: HashMap<K, Cell<V>>,
     order: VecDeque<K>,
     cap: usize,
 }
@@ -164,20 +229,22 @@ impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
-    /// The cell for `key`, created (evicting the oldest key) when absent.
-    fn cell(&mut self, key: &K) -> Arc<OnceCell<Arc<V>>> {
+    /// The cell for `key`, created when absent, and the cells of the oldest keys it
+    /// evicted to make room.
+    fn cell(&mut self, key: &K) -> (Cell<V>, Vec<Cell<V>>) {
         if let Some(c) = self.cells.get(key) {
-            return c.clone();
+            return (c.clone(), Vec::new());
         }
+        let mut evicted = Vec::new();
         while self.order.len() >= self.cap {
             if let Some(old) = self.order.pop_front() {
-                self.cells.remove(&old);
+                evicted.extend(self.cells.remove(&old));
             }
         }
         let cell = Arc::new(OnceCell::new());
         self.cells.insert(key.clone(), cell.clone());
         self.order.push_back(key.clone());
-        cell
+        (cell, evicted)
     }
 }
 
@@ -190,6 +257,8 @@ pub struct Computed {
     pub value: Arc<Comparability>,
     /// The JSON of [`ComparabilityAnswer`] for it.
     pub json: Bytes,
+    /// The same JSON, gzip-compressed.
+    pub gzip: Bytes,
 }
 
 /// The newest finished comparability per normalised query, and the queries whose
@@ -202,19 +271,22 @@ struct Newest {
 }
 
 impl Newest {
-    fn remember(&mut self, query: &str, c: Arc<Computed>) {
+    /// Keeps `c` as the newest answer to `query`; the answers it replaced.
+    fn remember(&mut self, query: &str, c: Arc<Computed>) -> Vec<Arc<Computed>> {
         match self.done.get_mut(query) {
             // Computations may finish out of order: keep the one over more records.
-            Some(old) if old.evidence.records > c.evidence.records => {}
-            Some(old) => *old = c,
+            Some(old) if old.evidence.records > c.evidence.records => vec![c],
+            Some(old) => vec![std::mem::replace(old, c)],
             None => {
+                let mut replaced = Vec::new();
                 while self.order.len() >= CACHED_REPORTS {
                     if let Some(q) = self.order.pop_front() {
-                        self.done.remove(&q);
+                        replaced.extend(self.done.remove(&q));
                     }
                 }
                 self.done.insert(query.to_owned(), c);
                 self.order.push_back(query.to_owned());
+                replaced
             }
         }
     }
@@ -275,21 +347,32 @@ fn normalised(q: &ComparabilityQuery) -> String {
     format!("{}/{round}/{}", q.suite, q.include_disputed)
 }
 
-/// Runs `f` on a blocking thread under a computation permit; 503 when none is free.
+/// Runs `f` on a report thread under a computation permit; 503 when none is free. The
+/// permit is held until `f` returns, also when the request that asked goes away.
 async fn limited<T, F>(limits: &Limits, f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    let _permit = limits.permits.try_acquire().map_err(|_| {
+    let permit = limits.permits.clone().try_acquire_owned().map_err(|_| {
         ApiError::busy(format!(
             "{} report computations are running; retry shortly",
             limits.computations
         ))
     })?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("report task failed: {e}")))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    limits.workers.spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        drop(permit);
+        let _ = tx.send(out);
+    });
+    match rx.await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => Err(ApiError::internal("a report computation panicked")),
+        Err(_) => Err(ApiError::internal(
+            "a report computation ended without an answer",
+        )),
+    }
 }
 
 /// The current snapshot, read off the async runtime.
@@ -333,17 +416,18 @@ impl Drop for Refreshing<'_> {
 /// current root when it is computed (or nobody computes it yet), else the newest
 /// finished one while another request computes the current one.
 pub async fn answer(s: &Arc<ApiState>, p: &ComparabilityParams) -> Result<Arc<Computed>, ApiError> {
-    let snap = snapshot(s).await?;
+    let snap = OffThread::new(snapshot(s).await?, &s.limits);
     let q = reports::parse_query(p, &snap)?;
     super::hygiene::check_round(&snap, &q)?;
     let query = normalised(&q);
     let key = (snap.evidence.root, query.clone());
-    let cell = s
+    let (cell, evicted) = s
         .reports
         .comparability
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .cell(&key);
+    evicted.into_iter().for_each(|c| s.limits.retire_cell(c));
     if let Some(c) = cell.get() {
         return Ok(c.clone());
     }
@@ -368,7 +452,7 @@ pub async fn answer(s: &Arc<ApiState>, p: &ComparabilityParams) -> Result<Arc<Co
     };
     let computed = cell
         .get_or_try_init(|| {
-            let snap = snap.clone();
+            let snap = snap.arc();
             limited(&s.limits, move || compute_answer(&snap, &q).map(Arc::new))
         })
         .await;
@@ -388,11 +472,13 @@ pub async fn answer(s: &Arc<ApiState>, p: &ComparabilityParams) -> Result<Arc<Co
         }
         Err(e) => return Err(e),
     };
-    s.reports
+    let replaced = s
+        .reports
         .newest
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .remember(&query, c.clone());
+    replaced.into_iter().for_each(|c| s.limits.retire(c));
     Ok(c)
 }
 
@@ -407,10 +493,12 @@ fn compute_answer(snap: &Snapshot, q: &ComparabilityQuery) -> Result<Computed, A
         comparability: value.clone(),
     })
     .map_err(ApiError::internal)?;
+    let gzip = super::encoding::gzip(&json).map_err(ApiError::internal)?;
     Ok(Computed {
         evidence: snap.evidence.clone(),
         value,
         json: Bytes::from(json),
+        gzip: Bytes::from(gzip),
     })
 }
 
@@ -425,12 +513,13 @@ pub async fn document<F>(
 where
     F: FnOnce() -> Result<Document, ApiError> + Send + 'static,
 {
-    let cell = s
+    let (cell, evicted) = s
         .reports
         .documents
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .cell(&(snap.evidence.root, key));
+    evicted.into_iter().for_each(|c| s.limits.retire_cell(c));
     let d = cell
         .get_or_try_init(|| limited(&s.limits, move || render().map(Arc::new)))
         .await?
@@ -443,12 +532,13 @@ pub async fn disputes(
     s: &Arc<ApiState>,
 ) -> Result<(Arc<Snapshot>, Shared<Vec<DisputeView>>), ApiError> {
     let snap = snapshot(s).await?;
-    let cell = s
+    let (cell, evicted) = s
         .reports
         .disputes
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .cell(&snap.evidence.root);
+    evicted.into_iter().for_each(|c| s.limits.retire_cell(c));
     let d = cell
         .get_or_try_init(|| {
             let snap = snap.clone();
@@ -469,7 +559,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_computation_over_the_limit_is_refused_with_503_and_retry_after() {
-        let limits = Limits::new(1);
+        let limits = Limits::new(1).unwrap();
         let held = limits.permits.try_acquire().unwrap();
         let refused = limited(&limits, || Ok(1))
             .await
@@ -489,12 +579,18 @@ mod tests {
     #[test]
     fn the_bounded_map_forgets_its_oldest_key_first() {
         let mut m: Bounded<u32, u32> = Bounded::new(2);
-        let a = m.cell(&1);
+        let (a, _) = m.cell(&1);
         assert!(a.set(std::sync::Arc::new(10)).is_ok());
         m.cell(&2);
-        assert!(m.cell(&1).get().is_some(), "key 1 is still cached");
-        m.cell(&3);
+        assert!(m.cell(&1).0.get().is_some(), "key 1 is still cached");
+        let (_, evicted) = m.cell(&3);
         assert_eq!(m.cells.len(), 2);
-        assert!(m.cell(&1).get().is_none(), "key 1 was evicted first");
+        assert_eq!(evicted.len(), 1, "one key made room");
+        assert_eq!(
+            evicted[0].get().map(|v| **v),
+            Some(10),
+            "it was key 1, the oldest"
+        );
+        assert!(m.cell(&1).0.get().is_none(), "key 1 was evicted first");
     }
 }

@@ -142,3 +142,64 @@ fn every_comparability_answer_is_the_report_of_the_root_it_names_while_the_node_
         );
     }
 }
+
+/// The nice value of every thread of this process whose name starts with `prefix`.
+#[cfg(target_os = "linux")]
+fn nice_of_threads(prefix: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name start at field 3 (state); nice is field 19.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(nice) = after.split_whitespace().nth(16) {
+            out.push(nice.parse().unwrap());
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_network_runs_above_the_api_and_the_api_above_report_computations() {
+    use super::workers::{API_NICE, api_runtime};
+    let base = rustix::process::getpriority_process(None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = NodeDir::new(tmp.path().join("node"));
+    std::fs::create_dir_all(dir.root()).unwrap();
+    keyfile::create_secret_key(&dir.key()).unwrap();
+    keyfile::create_token(&dir.token()).unwrap();
+    Config::default()
+        .with_name("tiers")
+        .build()
+        .unwrap()
+        .save(&dir.config())
+        .unwrap();
+    let rt = api_runtime("tier-api").unwrap();
+    let node = rt
+        .block_on(runtime::start(&dir, Overrides::default()))
+        .unwrap();
+    // An answer: every runtime has started its threads.
+    ApiClient::new(node.info.api.clone(), None)
+        .status()
+        .unwrap();
+    let (net, api, report) = (
+        nice_of_threads("interlab-net"),
+        nice_of_threads("tier-api"),
+        nice_of_threads("interlab-report"),
+    );
+    rt.block_on(node.shutdown());
+    assert!(!net.is_empty() && !api.is_empty() && !report.is_empty());
+    assert!(net.iter().all(|n| *n == base), "network threads: {net:?}");
+    assert!(
+        api.iter().all(|n| *n == API_NICE.max(base)),
+        "API threads: {api:?}"
+    );
+    assert!(
+        report.iter().all(|n| *n == 10.max(base)),
+        "report threads: {report:?}"
+    );
+}

@@ -5,10 +5,13 @@
 mod admin;
 #[cfg(feature = "test-utils")]
 pub mod bench;
+#[cfg(feature = "test-utils")]
+mod bench_load;
 pub mod compute;
 #[cfg(test)]
 mod compute_tests;
 pub mod dashboard;
+mod encoding;
 mod error;
 pub mod hygiene;
 #[cfg(test)]
@@ -18,6 +21,7 @@ mod records;
 pub mod reports;
 pub mod serve;
 pub mod types;
+pub mod workers;
 
 use std::{sync::Arc, time::Duration};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{Query, State},
-    http::header,
+    http::{HeaderMap, header},
     response::IntoResponse,
 };
 use interlab_protocol::{
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use super::types::ComparabilityParams;
 use super::{
-    ApiError, ApiState, compute,
+    ApiError, ApiState, compute, encoding,
     types::{ComparabilityAnswer, DisputesAnswer, DriftAnswer, ErrorBody, LabDrift},
 };
 
@@ -116,10 +116,18 @@ fn json_bytes(v: &impl Serialize) -> Result<JsonBody, ApiError> {
 )]
 pub(crate) async fn comparability(
     State(s): State<Arc<ApiState>>,
+    headers: HeaderMap,
     Query(p): Query<ComparabilityParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let c = compute::answer(&s, &p).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], c.json.clone()))
+    let vary = (header::VARY, "accept-encoding");
+    let json = (header::CONTENT_TYPE, "application/json");
+    Ok(if encoding::accepts_gzip(&headers) {
+        let gzip = (header::CONTENT_ENCODING, "gzip");
+        ([json, vary, gzip], c.gzip.clone()).into_response()
+    } else {
+        ([json, vary], c.json.clone()).into_response()
+    })
 }
 
 #[utoipa::path(

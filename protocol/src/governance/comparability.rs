@@ -341,9 +341,11 @@ pub fn comparability(
             rerun_of: r.rerun_of,
         });
     }
+    let counted_ids: BTreeSet<RecordId> =
+        results.iter().filter(|l| l.counted).map(|l| l.id).collect();
     let counted: Vec<(&Opened, &RunResult)> = runs
         .iter()
-        .filter(|(o, _)| results.iter().any(|l| l.id == o.id && l.counted))
+        .filter(|(o, _)| counted_ids.contains(&o.id))
         .copied()
         .collect();
 
