@@ -32,8 +32,10 @@ use interlab_protocol::{
     Digest, EvidenceState,
     governance::{Comparability, ComparabilityQuery, DisputeView},
 };
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
+use super::workers::{Cell, OffThread, limited};
+pub use super::workers::{Limits, WorkersError};
 use super::{
     ApiError, ApiState,
     reports::{self, ComparabilityParams},
@@ -119,98 +121,6 @@ impl LogCache {
             .cloned()
     }
 }
-
-/// How much report work may run at once, and the threads it runs on.
-#[derive(Debug)]
-pub struct Limits {
-    permits: Arc<Semaphore>,
-    computations: usize,
-    workers: rayon::ThreadPool,
-}
-
-/// The report threads could not be started.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start the report threads: {0}")]
-pub struct WorkersError(#[from] rayon::ThreadPoolBuildError);
-
-impl Limits {
-    /// At most `computations` report computations at once (at least one), each on a
-    /// report thread of its own.
-    pub fn new(computations: usize) -> Result<Limits, WorkersError> {
-        let computations = computations.max(1);
-        Ok(Limits {
-            permits: Arc::new(Semaphore::new(computations)),
-            computations,
-            workers: super::workers::pool(computations)?,
-        })
-    }
-
-    /// One computation per core.
-    pub fn per_core() -> Result<Limits, WorkersError> {
-        Limits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    }
-
-    /// The limit.
-    pub fn computations(&self) -> usize {
-        self.computations
-    }
-
-    /// Lets go of `value`; if that was its last holder, it is dropped on a report thread.
-    /// Snapshots and reports are large trees of small allocations, and freeing one takes
-    /// milliseconds that an HTTP handler should not spend.
-    pub(crate) fn retire<T: Send + Sync + 'static>(&self, value: Arc<T>) {
-        if let Some(v) = Arc::into_inner(value) {
-            self.workers.spawn(move || drop(v));
-        }
-    }
-
-    fn retire_cell<V: Send + Sync + 'static>(&self, cell: Cell<V>) {
-        if let Some(v) = Arc::into_inner(cell).and_then(OnceCell::into_inner) {
-            self.retire(v);
-        }
-    }
-}
-
-/// A shared value that is retired (see [`Limits::retire`]) when the guard goes away.
-struct OffThread<'a, T: Send + Sync + 'static> {
-    value: Option<Arc<T>>,
-    limits: &'a Limits,
-}
-
-impl<'a, T: Send + Sync + 'static> OffThread<'a, T> {
-    fn new(value: Arc<T>, limits: &'a Limits) -> Self {
-        OffThread {
-            value: Some(value),
-            limits,
-        }
-    }
-
-    fn arc(&self) -> Arc<T> {
-        self.value
-            .clone()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl<T: Send + Sync + 'static> std::ops::Deref for OffThread<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.value
-            .as_deref()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl<T: Send + Sync + 'static> Drop for OffThread<'_, T> {
-    fn drop(&mut self) {
-        if let Some(v) = self.value.take() {
-            self.limits.retire(v);
-        }
-    }
-}
-
-/// A value computed once, shared by every request that waits for it.
-type Cell<V> = Arc<OnceCell<Arc<V>>>;
 
 /// A bounded map from key to a value computed once; the oldest key leaves first.
 #[derive(Debug)]
@@ -345,34 +255,6 @@ fn normalised(q: &ComparabilityQuery) -> String {
         .round
         .map_or_else(|| "latest".to_owned(), |r| r.to_string());
     format!("{}/{round}/{}", q.suite, q.include_disputed)
-}
-
-/// Runs `f` on a report thread under a computation permit; 503 when none is free. The
-/// permit is held until `f` returns, also when the request that asked goes away.
-async fn limited<T, F>(limits: &Limits, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let permit = limits.permits.clone().try_acquire_owned().map_err(|_| {
-        ApiError::busy(format!(
-            "{} report computations are running; retry shortly",
-            limits.computations
-        ))
-    })?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    limits.workers.spawn(move || {
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        drop(permit);
-        let _ = tx.send(out);
-    });
-    match rx.await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => Err(ApiError::internal("a report computation panicked")),
-        Err(_) => Err(ApiError::internal(
-            "a report computation ended without an answer",
-        )),
-    }
 }
 
 /// The current snapshot, read off the async runtime.
@@ -553,28 +435,7 @@ pub async fn disputes(
 
 #[cfg(test)]
 mod tests {
-    use axum::{http::StatusCode, response::IntoResponse};
-
-    use super::{Bounded, Limits, limited};
-
-    #[tokio::test]
-    async fn a_computation_over_the_limit_is_refused_with_503_and_retry_after() {
-        let limits = Limits::new(1).unwrap();
-        let held = limits.permits.try_acquire().unwrap();
-        let refused = limited(&limits, || Ok(1))
-            .await
-            .unwrap_err()
-            .into_response();
-        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(refused.headers()["retry-after"], "1");
-        let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"], "busy");
-        drop(held);
-        assert_eq!(limited(&limits, || Ok(1)).await.unwrap(), 1);
-    }
+    use super::Bounded;
 
     #[test]
     fn the_bounded_map_forgets_its_oldest_key_first() {
