@@ -120,8 +120,11 @@ impl Envelope {
         })
     }
 
-    /// Decodes the body strictly and checks that it names the envelope's author.
-    fn decode_body(&self) -> Result<Record, EnvelopeError> {
+    /// Decodes the body strictly and checks that it names the envelope's author; the
+    /// signature is not checked (that is [`Envelope::open`]). A caller that needs the
+    /// record's position before opening (a network queue ordering its work) decodes it
+    /// here once and hands it to [`open_all_decoded`].
+    pub fn decode_body(&self) -> Result<Record, EnvelopeError> {
         let record = match Record::from_canonical(&self.body) {
             Ok(r) => r,
             Err(e) => {
@@ -178,10 +181,39 @@ pub fn open_all(
     envelopes: Vec<Result<Envelope, EnvelopeError>>,
     keys: &KeyCache,
 ) -> Vec<Result<Opened, EnvelopeError>> {
-    let records: Vec<Option<Result<Record, EnvelopeError>>> = envelopes
-        .iter()
-        .map(|e| e.as_ref().ok().map(Envelope::decode_body))
-        .collect();
+    open_all_decoded(
+        envelopes
+            .into_iter()
+            .map(|e| e.map(|e| (e, None)))
+            .collect(),
+        keys,
+    )
+}
+
+/// An envelope with its body when that was decoded already ([`Envelope::decode_body`]).
+pub type DecodedEnvelope = (Envelope, Option<Result<Record, EnvelopeError>>);
+
+/// [`open_all`] of envelopes some of whose bodies were decoded already: each `Some` must
+/// be [`Envelope::decode_body`] of the envelope it comes with (its result, error or not,
+/// is used as is); the others are decoded here. The results are those of `open_all`.
+pub fn open_all_decoded(
+    items: Vec<Result<DecodedEnvelope, EnvelopeError>>,
+    keys: &KeyCache,
+) -> Vec<Result<Opened, EnvelopeError>> {
+    let mut envelopes = Vec::with_capacity(items.len());
+    let mut records: Vec<Option<Result<Record, EnvelopeError>>> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Ok((env, body)) => {
+                records.push(Some(body.unwrap_or_else(|| env.decode_body())));
+                envelopes.push(Ok(env));
+            }
+            Err(e) => {
+                records.push(None);
+                envelopes.push(Err(e));
+            }
+        }
+    }
     let ids: Vec<Option<RecordId>> = envelopes
         .iter()
         .map(|e| e.as_ref().ok().map(Envelope::id))

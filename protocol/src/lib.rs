@@ -64,7 +64,8 @@ pub use chain::{Fork, ForkProof, ForkProofError};
 pub use diagnosis::{EnvelopeFailure, RecordRef, diagnose};
 pub use digest::{Digest, ParseDigestError, RecordId, SchemeId, domain};
 pub use envelope::{
-    Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, open_all, split_sequence,
+    DecodedEnvelope, Envelope, EnvelopeError, MAX_ENVELOPE_BYTES, Opened, SIGN_CONTEXT, open_all,
+    open_all_decoded, split_sequence,
 };
 pub use evidence::{
     Blake3Tree, EvidenceState, EvidenceTree, FrontierEntry, InclusionProof, TreeHash, audit_path,

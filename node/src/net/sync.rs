@@ -12,7 +12,7 @@ use interlab_protocol::{
     Disposition, ForkProof, FrontierEntry, PublicKey, RecordId, Rejection, SchemeId,
 };
 
-use super::wire::{SyncRequest, SyncResponse, position};
+use super::wire::{SyncRequest, SyncResponse};
 use crate::store::Incoming;
 
 mod requests;
@@ -314,7 +314,8 @@ impl<P: Copy + Ord + std::fmt::Debug, M: Clone + std::fmt::Debug> Sync<P, M> {
                         verdict: Verdict::Ignore,
                     });
                 } else {
-                    let pos = envelope.envelope().and_then(position);
+                    let mut envelope = envelope;
+                    let pos = envelope.position();
                     self.queue.push_back(Work {
                         item: envelope,
                         pos,

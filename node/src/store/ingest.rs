@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 
 use interlab_protocol::{
-    Accepted, Body, Envelope, EnvelopeError, Head, KeyCache, Opened, PublicKey, Rejection,
-    Revocation, open_all, validate_opened,
+    Accepted, Body, DecodedEnvelope, Envelope, EnvelopeError, Head, KeyCache, Opened, PublicKey,
+    Record, Rejection, Revocation, open_all_decoded, validate_opened,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -206,10 +206,14 @@ impl<'t> Tables<'t> {
 ///
 /// The decoded envelope, when present, is always the one decoded from exactly these
 /// bytes (the fields are private), so canonical form is checked the same either way.
+/// The same holds for the record in the envelope's body: when the network decodes it to
+/// learn the record's position ([`Incoming::position`]), the store uses that decoding.
 #[derive(Debug, Clone)]
 pub struct Incoming {
     bytes: Vec<u8>,
     decoded: Option<Envelope>,
+    /// Boxed: a decoded record is large next to the rest of an item in the queues.
+    body: Option<Box<Result<Record, EnvelopeError>>>,
 }
 
 impl Incoming {
@@ -218,6 +222,7 @@ impl Incoming {
         Incoming {
             bytes,
             decoded: None,
+            body: None,
         }
     }
 
@@ -227,7 +232,17 @@ impl Incoming {
         Ok(Incoming {
             bytes,
             decoded: Some(env),
+            body: None,
         })
+    }
+
+    /// Author and seq of the record, from an envelope decoded at the edge (`None` for raw
+    /// bytes or a body that does not decode). The body is decoded once and kept for the
+    /// store; the signature is not checked here.
+    pub fn position(&mut self) -> Option<(PublicKey, u64)> {
+        let env = self.decoded.as_ref()?;
+        let body = self.body.get_or_insert_with(|| Box::new(env.decode_body()));
+        body.as_ref().as_ref().ok().map(|r| (r.author, r.seq))
     }
 
     /// The envelope bytes as received.
@@ -245,10 +260,10 @@ impl Incoming {
         self.bytes
     }
 
-    fn into_decoded(self) -> (Vec<u8>, Result<Envelope, EnvelopeError>) {
+    fn into_decoded(self) -> (Vec<u8>, Decoded) {
         let env = match self.decoded {
-            Some(env) => Ok(env),
-            None => Envelope::decode(&self.bytes),
+            Some(env) => Ok((env, self.body.map(|b| *b))),
+            None => Envelope::decode(&self.bytes).map(|e| (e, None)),
         };
         (self.bytes, env)
     }
@@ -289,15 +304,18 @@ const PARALLEL_BATCH: usize = 64;
 /// Envelopes opened together, step by step ([`open_all`]).
 const OPEN_CHUNK: usize = 64;
 
+/// An envelope decoded, with its body when that was decoded too.
+type Decoded = Result<DecodedEnvelope, EnvelopeError>;
+
 /// Opens the decoded envelopes of a chunk, keeping each item's place.
 fn open_chunk(
-    chunk: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)>,
+    chunk: Vec<(Vec<u8>, Decoded)>,
     keys: &KeyCache,
 ) -> Vec<(Vec<u8>, Result<Opened, Rejection>)> {
     let (bytes, envelopes): (Vec<_>, Vec<_>) = chunk.into_iter().unzip();
     bytes
         .into_iter()
-        .zip(open_all(envelopes, keys))
+        .zip(open_all_decoded(envelopes, keys))
         .map(|(b, o)| (b, o.map_err(Rejection::from)))
         .collect()
 }
@@ -328,14 +346,14 @@ impl Store {
     /// for all of them.
     pub fn prepare_incoming(batch: Vec<Incoming>) -> Prepared {
         use rayon::prelude::*;
-        let decoded: Vec<(Vec<u8>, Result<Envelope, EnvelopeError>)> =
+        let decoded: Vec<(Vec<u8>, Decoded)> =
             batch.into_iter().map(Incoming::into_decoded).collect();
         // Each author's key is parsed once per batch.
         let keys = KeyCache::parse(
             decoded
                 .iter()
                 .filter_map(|(_, e)| e.as_ref().ok())
-                .map(|e| &e.author),
+                .map(|(e, _)| &e.author),
         );
         let items = if decoded.len() >= PARALLEL_BATCH {
             let chunks: Vec<Vec<_>> = decoded
@@ -504,6 +522,60 @@ mod incoming_tests {
         assert!(from_edge.iter().all(Result::is_ok));
         assert_eq!(from_edge, from_raw);
         assert_eq!(edge.evidence(), raw.evidence());
+
+        // Bodies decoded at the edge too (the network reads each record's position to
+        // order its queue): the store uses that decoding and stores the same.
+        let (_d3, body) = temp_store();
+        let positioned: Vec<Incoming> = batch
+            .iter()
+            .map(|b| {
+                let mut i = Incoming::decode(b.clone()).unwrap();
+                let env = Envelope::decode(b).unwrap();
+                let r = env.decode_body().unwrap();
+                assert_eq!(i.position(), Some((r.author, r.seq)));
+                i
+            })
+            .collect();
+        let from_body = body
+            .ingest_prepared(Store::prepare_incoming(positioned), now)
+            .unwrap();
+        assert_eq!(from_body, from_raw);
+        assert_eq!(body.evidence(), raw.evidence());
+    }
+
+    #[test]
+    fn a_body_decoded_at_the_edge_that_names_another_author_is_refused_as_from_bytes() {
+        let mut work = Workload::new(7, 2);
+        let batch = work.take(3);
+        let now = work.now_ms();
+        // A record of the log, signed by a key other than the author it names.
+        let record = Envelope::decode(&batch[1]).unwrap().decode_body().unwrap();
+        let signer = interlab_protocol::testkit::Author::new(99);
+        let forged = Envelope::seal(signer.secret(), &record).to_bytes();
+        let (_d1, raw) = temp_store();
+        let (_d2, edge) = temp_store();
+        let from_raw = raw
+            .ingest(&[batch[0].clone(), forged.clone()], now)
+            .unwrap();
+        let mut item = Incoming::decode(forged).unwrap();
+        assert_eq!(
+            item.position(),
+            None,
+            "the body does not name the envelope's author"
+        );
+        let first = Incoming::decode(batch[0].clone()).unwrap();
+        let from_edge = edge
+            .ingest_prepared(Store::prepare_incoming(vec![first, item]), now)
+            .unwrap();
+        assert!(
+            matches!(
+                from_raw[1],
+                Err(Rejection::Envelope(EnvelopeError::AuthorMismatch { .. }))
+            ),
+            "{:?}",
+            from_raw[1]
+        );
+        assert_eq!(from_edge, from_raw);
     }
 
     #[test]
