@@ -91,6 +91,10 @@ pub enum SigmaPt {
     /// The participants' robust SD from the consensus estimator (§8.5); only where the
     /// scheme declares it.
     Participants,
+    /// No σ_pt is declared: the measurand's results are for information and are not
+    /// scored. What a measurand without a declaration gets; a σ_pt is never taken from
+    /// the participants unless the scheme declares `Participants`.
+    Undeclared,
 }
 
 /// x_pt and σ_pt as declared for one measurand.
@@ -104,15 +108,22 @@ pub struct Assessment {
 }
 
 impl Default for Assessment {
-    /// Algorithm A consensus and the participants' robust SD: what a round without a
-    /// declaration falls back to (the report says so).
+    /// No declaration: the Algorithm A consensus as information and no σ_pt, so no
+    /// scores (the report says why).
     fn default() -> Self {
         Self {
             assigned: Assigned::Consensus {
                 method: ConsensusMethod::AlgorithmA,
             },
-            sigma_pt: SigmaPt::Participants,
+            sigma_pt: SigmaPt::Undeclared,
         }
+    }
+}
+
+impl Assessment {
+    /// Whether the measurand is scored at all: a σ_pt basis is declared.
+    pub fn is_declared(&self) -> bool {
+        self.sigma_pt != SigmaPt::Undeclared
     }
 }
 
@@ -168,7 +179,7 @@ impl Assessment {
                 }
             }
             SigmaPt::Binomial { n: 0 } => return Err(AssessmentError::NoRows),
-            SigmaPt::Binomial { .. } | SigmaPt::Participants => {}
+            SigmaPt::Binomial { .. } | SigmaPt::Participants | SigmaPt::Undeclared => {}
         }
         Ok(())
     }
@@ -231,6 +242,8 @@ pub enum SigmaBasis {
         /// The estimator it came from.
         method: ConsensusMethod,
     },
+    /// None declared: the measurand is reported for information and not scored.
+    Undeclared,
 }
 
 /// What the report used for one measurand: x_pt, u(x_pt), σ_pt, their bases, and the score.
@@ -297,6 +310,7 @@ impl std::fmt::Display for SigmaBasis {
             SigmaBasis::Participants { method } => {
                 write!(f, "participants' robust SD ({method})")
             }
+            SigmaBasis::Undeclared => f.write_str("undeclared (for information, not scored)"),
         }
     }
 }
@@ -377,6 +391,12 @@ pub(crate) fn consensus(
         }),
     }
 }
+
+/// Why a measurand without a declared σ_pt has no scores, and how to declare one.
+pub const UNDECLARED_NOTE: &str = "no σ_pt is declared for this measurand: its results are for \
+     information and are not scored (no z, z′, ζ or En); a scheme declares σ_pt by fitness for \
+     purpose (prescribed, binomial model, previous round) or explicitly as the participants' \
+     robust SD";
 
 /// Resolves a declaration against the participants' means.
 ///
@@ -475,6 +495,10 @@ pub(crate) fn resolve(
             };
             (s, SigmaBasis::Participants { method })
         }
+        SigmaPt::Undeclared => {
+            notes.push(UNDECLARED_NOTE.into());
+            (None, SigmaBasis::Undeclared)
+        }
     };
     let u_negligible = sigma_pt
         .zip(u_x_pt)
@@ -544,18 +568,38 @@ mod tests {
     #[test]
     fn participants_sigma_is_refused_when_the_data_have_no_scale() {
         let mut notes = Vec::new();
-        let line = resolve(
-            &Assessment::default(),
-            None,
-            Some(0.228),
-            5,
-            true,
-            &mut notes,
-        );
+        let participants = Assessment {
+            sigma_pt: SigmaPt::Participants,
+            ..Assessment::default()
+        };
+        let line = resolve(&participants, None, Some(0.228), 5, true, &mut notes);
         assert_eq!(line.x_pt, Some(0.228));
         assert_eq!(line.sigma_pt, None);
         assert_eq!(line.score, None);
         assert!(notes.iter().any(|n| n.contains("no scale")), "{notes:?}");
+    }
+
+    #[test]
+    fn an_undeclared_sigma_is_not_taken_from_the_participants() {
+        let consensus = Consensus {
+            x: 0.3,
+            s: 0.02,
+            u: 0.01,
+        };
+        let mut notes = Vec::new();
+        let line = resolve(
+            &Assessment::default(),
+            Some(&consensus),
+            Some(0.3),
+            5,
+            false,
+            &mut notes,
+        );
+        assert_eq!(line.x_pt, Some(0.3));
+        assert_eq!(line.sigma_pt, None);
+        assert_eq!(line.sigma_pt_basis, SigmaBasis::Undeclared);
+        assert_eq!(line.score, None);
+        assert_eq!(notes, vec![UNDECLARED_NOTE.to_owned()]);
     }
 
     #[test]
