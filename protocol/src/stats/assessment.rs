@@ -4,9 +4,11 @@
 //! σ_pt is a statement of fitness for purpose made by the scheme, not a property of the
 //! round's data: it is prescribed, follows from a model of the measurement (a proportion
 //! over n rows), comes from an earlier round, or — only where the scheme says so — is the
-//! participants' robust SD. When the participants' values have no scale (more than half
-//! equal) no SD is taken from them: the report says so instead of letting an iteration cap
-//! pick a number.
+//! participants' robust SD. A measurand without a declaration is for information: the
+//! participants' consensus is shown, but there is no σ_pt and no score (labs that ran the
+//! same engine agree by construction; their spread is no fitness-for-purpose statement).
+//! When the participants' values have no scale (more than half equal) no SD is taken from
+//! them: the report says so instead of letting an iteration cap pick a number.
 
 use serde::{Deserialize, Serialize};
 
