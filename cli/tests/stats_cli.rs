@@ -176,7 +176,10 @@ fn degenerate_input_gives_nulls_and_notes_never_nan() {
     assert_eq!(code, 0, "{err}");
     // ("information" is a word of the notes, not a number.)
     let numbers = out.replace("information", "");
-    assert!(!numbers.contains("NaN") && !numbers.contains("inf"), "{out}");
+    assert!(
+        !numbers.contains("NaN") && !numbers.contains("inf"),
+        "{out}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let by = |name: &str| {
         v["measurands"]
