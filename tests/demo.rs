@@ -111,6 +111,37 @@ fn demo_scores_honest_labs_satisfactory_and_flags_the_lax_and_different_eps_labs
             }
         }
     }
+    // The secondary metrics (attack success rate, query counts) have no declared σ_pt:
+    // they are for information, never scored, and no flag names them, with or without the
+    // disputed results. All labs ran the same engine, so their spread is no σ_pt.
+    for r in [report, with] {
+        let info: Vec<Value> = measurands(r)
+            .into_iter()
+            .filter(|m| m["assessment"]["sigma_pt_basis"]["kind"] == "undeclared")
+            .collect();
+        assert!(!info.is_empty(), "no measurand for information");
+        for m in &info {
+            assert!(m["assessment"]["sigma_pt"].is_null(), "{m}");
+            for l in m["labs"].as_array().unwrap() {
+                for key in ["score", "z", "z_prime", "zeta", "en"] {
+                    assert!(
+                        l[key].is_null(),
+                        "{key} of {} on {}",
+                        l["lab"],
+                        m["measurand"]
+                    );
+                }
+            }
+            let name = m["measurand"].as_str().unwrap();
+            for f in r["flags"].as_array().unwrap() {
+                assert!(
+                    !f["reasons"].to_string().contains(&format!("\"{name}:")),
+                    "{} is flagged on {name}: {f}",
+                    f["lab"]
+                );
+            }
+        }
+    }
     // The ART lab's results are in, attributed to ART.
     let art = report["results"]
         .as_array()

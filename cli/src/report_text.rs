@@ -53,6 +53,7 @@ fn sigma_basis(b: &SigmaBasis) -> String {
         SigmaBasis::Binomial { n } => format!("binomial, n = {n}"),
         SigmaBasis::PreviousRound { round } => format!("round {round}"),
         SigmaBasis::Participants { .. } => "participants' robust SD".to_owned(),
+        SigmaBasis::Undeclared => "undeclared".to_owned(),
     }
 }
 
@@ -182,10 +183,28 @@ pub(crate) fn comparability(answer: &ComparabilityAnswer) -> String {
     if !other.is_empty() {
         let _ = writeln!(
             out,
-            "\n{} further measurand(s) have no declared σ_pt and are not scored (secondary \
-             metrics; every number is in the JSON answer).",
+            "\n{} further measurand(s) are reported for information and not scored (every \
+             number is in the JSON answer):",
             other.len()
         );
+        for m in &other {
+            let why = if m.assessment.sigma_pt_basis == SigmaBasis::Undeclared {
+                "no σ_pt is declared".to_owned()
+            } else {
+                format!(
+                    "no σ_pt could be formed ({})",
+                    sigma_basis(&m.assessment.sigma_pt_basis)
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  {}  (p = {}, x_pt = {} [{}]): {why}",
+                m.measurand,
+                m.p,
+                num(m.assessment.x_pt, 4),
+                xpt_basis(&m.assessment.x_pt_basis),
+            );
+        }
     }
     if let Some(f) = &c.fleiss {
         let _ = writeln!(

@@ -64,6 +64,8 @@ fn apricot_json_has_the_documented_shape_and_the_reference_numbers() {
         path.to_str().unwrap(),
         "--algorithm-a",
         "converge",
+        "--sigma-pt",
+        "participants",
         "--json",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -78,7 +80,9 @@ fn apricot_json_has_the_documented_shape_and_the_reference_numbers() {
     close(&lab4["sd"], 1.85261976670876);
     close(&lab4["h"], 0.898269808958417);
     close(&lab4["k"], 2.57968498078679);
-    assert!(lab4["z"].is_f64());
+    // σ_pt declared as the participants' robust SD: z = (mean − x*)/s*.
+    assert_eq!(m["assessment"]["sigma_pt_basis"]["kind"], "participants");
+    close(&lab4["z"], (27.7 - 26.5937210466047) / 1.37015441810862);
     close(&m["algorithm_a"]["x"], 26.5937210466047);
     close(&m["algorithm_a"]["s"], 1.37015441810862);
     assert!(m["algorithm_a"]["iterations"].as_u64().unwrap() > 3);
@@ -170,7 +174,12 @@ fn degenerate_input_gives_nulls_and_notes_never_nan() {
     let (_d, path) = write("degenerate.csv", csv);
     let (code, out, err) = run(&["stats", "--input", path.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains("NaN") && !out.contains("inf"), "{out}");
+    // ("information" is a word of the notes, not a number.)
+    let numbers = out.replace("information", "");
+    assert!(
+        !numbers.contains("NaN") && !numbers.contains("inf"),
+        "{out}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let by = |name: &str| {
         v["measurands"]
@@ -340,6 +349,29 @@ fn data_without_scale_get_no_fabricated_sigma_and_declared_sigma_gives_hand_scor
     );
     assert!(m["notes"].to_string().contains("no scale"));
 
+    // Declaring the participants' SD does not help: their data have no scale.
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        path.to_str().unwrap(),
+        "--sigma-pt",
+        "participants",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    assert_eq!(m["assessment"]["sigma_pt_basis"]["kind"], "participants");
+    assert!(m["assessment"]["sigma_pt"].is_null(), "{m}");
+    assert!(m["labs"][2]["z"].is_null(), "{m}");
+    assert!(
+        m["notes"]
+            .to_string()
+            .contains("declared as the participants' robust SD, but their data have no scale"),
+        "{}",
+        m["notes"]
+    );
+
     let (code, out, err) = run(&[
         "stats",
         "--input",
@@ -433,4 +465,120 @@ fn bad_declarations_and_uncertainties_are_refused_naming_line_and_column() {
     assert_eq!(m["labs"][2]["z"], 2.0);
     // u(x_pt) = 0.1 ≤ 0.3 · 0.5: z is the score.
     assert_eq!(m["labs"][2]["score"]["kind"], "z");
+}
+
+#[test]
+fn without_a_declared_sigma_no_lab_is_scored_and_the_note_says_how_to_declare_one() {
+    let (_d, path) = write("apricot.csv", APRICOT);
+    let p = path.to_str().unwrap();
+    let (code, out, err) = run(&["stats", "--input", p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["measurands"][0];
+    // The participants' statistics are there, as information ...
+    let s_star = m["algorithm_a"]["s"].as_f64().unwrap();
+    assert!((s_star - 1.37015441810862).abs() < 0.01, "s* = {s_star}");
+    assert!(m["labs"][3]["h"].is_f64());
+    // ... but their SD is not σ_pt and nothing is scored.
+    assert_eq!(m["assessment"]["sigma_pt_basis"]["kind"], "undeclared");
+    assert!(m["assessment"]["sigma_pt"].is_null(), "{m}");
+    assert!(m["assessment"]["score"].is_null(), "{m}");
+    for l in m["labs"].as_array().unwrap() {
+        for key in ["score", "z", "z_prime", "zeta", "en"] {
+            assert!(l[key].is_null(), "{key} of {l}");
+        }
+    }
+    let notes = m["notes"].to_string();
+    assert!(
+        notes.contains("no σ_pt is declared for this measurand: its results are for information"),
+        "{notes}"
+    );
+    assert!(notes.contains("participants' robust SD"), "{notes}");
+    let (code, table, err) = run(&["stats", "--input", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        table.contains("[undeclared (for information, not scored)]  score: none"),
+        "{table}"
+    );
+}
+
+#[test]
+fn participants_in_the_assessment_file_scores_that_measurand_and_leaves_the_other_unscored() {
+    let mut csv = String::from("lab,measurand,value\n");
+    for (lab, a, b) in [
+        ("A", 1.0, 10.0),
+        ("B", 1.2, 11.0),
+        ("C", 0.9, 9.5),
+        ("D", 1.1, 10.4),
+    ] {
+        csv.push_str(&format!("{lab},declared,{a}\n{lab},secondary,{b}\n"));
+    }
+    let (_d, input) = write("two.csv", &csv);
+    let (_e, decl) = write("decl.csv", "measurand,sigma_pt\ndeclared,Participants\n");
+    let (code, out, err) = run(&[
+        "stats",
+        "--input",
+        input.to_str().unwrap(),
+        "--assessment",
+        decl.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let by = |name: &str| {
+        v["measurands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["measurand"] == name)
+            .unwrap()
+            .clone()
+    };
+    let declared = by("declared");
+    assert_eq!(
+        declared["assessment"]["sigma_pt_basis"]["kind"],
+        "participants"
+    );
+    assert_eq!(
+        declared["assessment"]["sigma_pt"],
+        declared["algorithm_a"]["s"]
+    );
+    assert!(declared["labs"][0]["z"].is_f64(), "{declared}");
+    let secondary = by("secondary");
+    assert_eq!(
+        secondary["assessment"]["sigma_pt_basis"]["kind"],
+        "undeclared"
+    );
+    assert!(secondary["labs"][0]["z"].is_null(), "{secondary}");
+    assert!(secondary["labs"][0]["zeta"].is_null(), "{secondary}");
+}
+
+#[test]
+fn a_sigma_pt_that_is_neither_a_number_nor_participants_is_refused() {
+    let (_d, ok) = write("ok.csv", "lab,measurand,value\nA,m,1\nB,m,2\nC,m,3\n");
+    let (code, _, err) = run(&[
+        "stats",
+        "--input",
+        ok.to_str().unwrap(),
+        "--sigma-pt",
+        "robust",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("expected a number or `participants` but got \"robust\""),
+        "{err}"
+    );
+    let (_e, decl) = write("decl.csv", "measurand,sigma_pt\nm,robust\n");
+    let (code, _, err) = run(&[
+        "stats",
+        "--input",
+        ok.to_str().unwrap(),
+        "--assessment",
+        decl.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 2: `sigma_pt` is neither a number nor `participants`: \"robust\""),
+        "{err}"
+    );
 }

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use interlab_protocol::{
     Action, Body, Digest, MemoryLog, Outcome,
-    governance::{ComparabilityQuery, DisputeState, comparability, disputes},
-    stats::{AlgorithmAConfig, ReportConfig, algorithm_a},
+    governance::{
+        AssignedDecl, ComparabilityQuery, DisputeState, MetricAssessment, comparability, disputes,
+    },
+    stats::{AlgorithmAConfig, ConsensusMethod, ReportConfig, SigmaPt, algorithm_a},
     testkit::{TestScheme, sample_run_result},
     to_canonical_vec,
 };
@@ -18,9 +20,11 @@ const NOW: u64 = u64::MAX / 2;
 struct ManifestTest {
     id: String,
     criterion: interlab_protocol::Criterion,
+    assessment: Vec<MetricAssessment>,
 }
 
-/// The part of a suite manifest (canonical CBOR) that governance reads: test criteria.
+/// The part of a suite manifest (canonical CBOR) that governance reads: test criteria
+/// and the declared x_pt/σ_pt.
 #[derive(serde::Serialize)]
 struct Manifest {
     tests: Vec<ManifestTest>,
@@ -31,6 +35,15 @@ fn manifest(criterion: interlab_protocol::Criterion) -> Vec<u8> {
         tests: vec![ManifestTest {
             id: "pgd".into(),
             criterion,
+            // The drift charts standardise by σ_pt: this scheme declares the
+            // participants' robust SD explicitly (ISO 13528 §8.5).
+            assessment: vec![MetricAssessment {
+                metric: "robust_accuracy".into(),
+                assigned: AssignedDecl::Consensus {
+                    method: ConsensusMethod::AlgorithmA,
+                },
+                sigma_pt: SigmaPt::Participants,
+            }],
         }],
     })
 }

@@ -5,7 +5,9 @@
 use interlab_protocol::{
     Criterion, Direction, Verdict,
     stats::{
-        Observation, ReportConfig, ReportError, comparability_report,
+        Assessment, ConsensusMethod, Observation, ReportConfig, ReportError, SigmaPt,
+        assessment::{SigmaBasis, UNDECLARED_NOTE},
+        comparability_report,
         criteria::{self, ImpliedThreshold, Judged, PassingSide},
         drift::{self, DriftConfig},
     },
@@ -160,7 +162,15 @@ fn report_uses_the_latest_round_and_tracks_drift_over_all_rounds() {
             input.push(obs(lab, Some(v + 0.05), round));
         }
     }
-    let r = comparability_report(&input, &ReportConfig::default()).unwrap();
+    // Drift charts standardise by σ_pt: declare the participants' robust SD.
+    let cfg = ReportConfig {
+        default_assessment: Assessment {
+            sigma_pt: SigmaPt::Participants,
+            ..Assessment::default()
+        },
+        ..ReportConfig::default()
+    };
+    let r = comparability_report(&input, &cfg).unwrap();
     let m = &r.measurands[0];
     assert_eq!((m.round, m.p), (6, 6));
     let f = m.labs.iter().find(|l| l.lab == "F").unwrap();
@@ -170,4 +180,123 @@ fn report_uses_the_latest_round_and_tracks_drift_over_all_rounds() {
     assert!(m.notes.iter().any(|n| n.contains("use round 6")));
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("NaN"));
+}
+
+/// Five labs with distinct means and stated uncertainties on measurand `m`.
+fn five_labs() -> Vec<Observation> {
+    [0.30, 0.31, 0.29, 0.32, 0.40]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| {
+            let lab = format!("lab-{i}");
+            [v - 0.005, v + 0.005].map(|x| Observation {
+                u: Some(0.01),
+                ..obs(&lab, Some(x), 1)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn labs_reporting_without_a_declaration_get_no_sigma_pt_and_no_scores_and_are_told_why() {
+    let r = comparability_report(&five_labs(), &ReportConfig::default()).unwrap();
+    let m = &r.measurands[0];
+    // The participants' statistics stay as information ...
+    let a = m.algorithm_a.as_ref().expect("Algorithm A as information");
+    assert!(a.s > 0.0);
+    assert_eq!(m.assessment.x_pt, Some(a.x));
+    assert!(m.labs.iter().all(|l| l.h.is_some()));
+    // ... but their robust SD is not σ_pt, and no lab has a score of any kind.
+    assert_eq!(m.assessment.sigma_pt, None);
+    assert_eq!(m.assessment.sigma_pt_basis, SigmaBasis::Undeclared);
+    assert_eq!(m.assessment.score, None);
+    for l in &m.labs {
+        assert_eq!(
+            (l.score, l.z, l.z_prime, l.zeta, l.en),
+            (None, None, None, None, None),
+            "{}",
+            l.lab
+        );
+    }
+    assert!(
+        m.notes.iter().any(|n| n == UNDECLARED_NOTE),
+        "{:?}",
+        m.notes
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(
+        json.contains(r#""sigma_pt_basis":{"kind":"undeclared"}"#),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_declared_participants_basis_still_scores_with_the_robust_sd() {
+    let cfg = ReportConfig {
+        default_assessment: Assessment {
+            sigma_pt: SigmaPt::Participants,
+            ..Assessment::default()
+        },
+        ..ReportConfig::default()
+    };
+    let r = comparability_report(&five_labs(), &cfg).unwrap();
+    let m = &r.measurands[0];
+    let a = m.algorithm_a.as_ref().unwrap();
+    assert_eq!(m.assessment.sigma_pt, Some(a.s));
+    assert_eq!(
+        m.assessment.sigma_pt_basis,
+        SigmaBasis::Participants {
+            method: ConsensusMethod::AlgorithmA
+        }
+    );
+    assert!(m.labs.iter().all(|l| l.score.is_some() && l.zeta.is_some()));
+    assert!(
+        !m.notes.iter().any(|n| n == UNDECLARED_NOTE),
+        "{:?}",
+        m.notes
+    );
+}
+
+#[test]
+fn three_labs_running_one_engine_are_never_scored_on_an_undeclared_secondary_measurand() {
+    // As in the demo: the suite declares σ_pt for robust accuracy only; the attack's
+    // query count is a secondary metric. One lab's query count differs from the others'
+    // by far more than their (engine-determined) spread.
+    let mut input = Vec::new();
+    for (lab, acc, queries) in [("a", 0.30, 812.0), ("b", 0.31, 812.5), ("c", 0.29, 960.0)] {
+        for (measurand, v) in [
+            ("square/robust_accuracy", acc),
+            ("square/median_queries", queries),
+        ] {
+            input.push(Observation {
+                measurand: measurand.into(),
+                u: Some(0.001 * v),
+                ..obs(lab, Some(v), 1)
+            });
+        }
+    }
+    let mut cfg = ReportConfig::default();
+    cfg.assessments.insert(
+        "square/robust_accuracy".into(),
+        Assessment {
+            sigma_pt: SigmaPt::Prescribed { value: 0.05 },
+            ..Assessment::default()
+        },
+    );
+    let r = comparability_report(&input, &cfg).unwrap();
+    let find = |name: &str| r.measurands.iter().find(|m| m.measurand == name).unwrap();
+    let declared = find("square/robust_accuracy");
+    assert_eq!(declared.assessment.sigma_pt, Some(0.05));
+    assert!(declared.labs.iter().all(|l| l.score.is_some()));
+    let secondary = find("square/median_queries");
+    assert_eq!(secondary.assessment.sigma_pt_basis, SigmaBasis::Undeclared);
+    assert_eq!(secondary.assessment.sigma_pt, None);
+    for l in &secondary.labs {
+        assert_eq!(
+            (l.score, l.z, l.z_prime, l.zeta, l.en),
+            (None, None, None, None, None),
+            "{}",
+            l.lab
+        );
+    }
 }

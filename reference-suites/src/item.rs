@@ -172,6 +172,15 @@ fn check_assessment(at: &str, a: &MetricAssessment) -> Result<(), ManifestError>
         field: format!("{at}.sigma_pt"),
         problem: e.to_string(),
     })?;
+    if a.sigma_pt == SigmaPt::Undeclared {
+        return Err(ManifestError::Invalid {
+            field: format!("{at}.sigma_pt"),
+            problem: "`undeclared` declares nothing: leave the metric out of `assessment` to \
+                      report it for information, or declare σ_pt (prescribed, binomial, \
+                      previous_round or participants)"
+                .into(),
+        });
+    }
     if let SigmaPt::PreviousRound { round: 0, .. } = a.sigma_pt {
         return Err(ManifestError::Invalid {
             field: format!("{at}.sigma_pt.round"),

@@ -307,6 +307,22 @@ fn a_criterion_on_a_metric_the_test_does_not_report_is_refused() {
     );
 }
 
+#[test]
+fn a_manifest_may_not_declare_an_undeclared_sigma_pt() {
+    let err = load_with(|t| {
+        t.replacen(
+            "sigma_pt = { kind = \"binomial\", n = 500 }",
+            "sigma_pt = { kind = \"undeclared\" }",
+            1,
+        )
+    });
+    assert!(
+        matches!(&err, SuiteError::Manifest(ManifestError::Invalid { field, problem })
+            if field.ends_with(".sigma_pt") && problem.contains("leave the metric out")),
+        "{err}"
+    );
+}
+
 fn mlp_bytes(classes: usize) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("m.safetensors");

@@ -28,12 +28,14 @@ pub(crate) struct Args {
     /// Standard uncertainty u(x_pt) of `--x-pt`.
     #[arg(long, allow_hyphen_values = true)]
     u_x_pt: Option<f64>,
-    /// σ_pt, the standard deviation for proficiency assessment, for every measurand
-    /// (fitness for purpose; without it σ_pt is the participants' robust SD).
-    #[arg(long, allow_hyphen_values = true)]
-    sigma_pt: Option<f64>,
+    /// σ_pt, the standard deviation for proficiency assessment, for every measurand: a
+    /// number (fitness for purpose) or `participants` (their robust SD, ISO 13528 §8.5).
+    /// Without a declaration a measurand is for information: no σ_pt and no scores.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_sigma)]
+    sigma_pt: Option<SigmaArg>,
     /// CSV of declarations per measurand: `measurand` and any of `x_pt` + `u_x_pt`,
-    /// `sigma_pt`; a measurand's row overrides the flags above.
+    /// `sigma_pt` (a number or `participants`); a measurand's row overrides the flags
+    /// above.
     #[arg(long)]
     assessment: Option<PathBuf>,
     /// Consensus estimator when x_pt is not given.
@@ -46,6 +48,26 @@ pub(crate) struct Args {
     /// |En| at or below this is satisfactory.
     #[arg(long, default_value_t = 1.0)]
     en_limit: f64,
+}
+
+/// A declared σ_pt, as the flag or the assessment file gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SigmaArg {
+    /// A fitness-for-purpose value.
+    Value(f64),
+    /// The participants' robust SD, declared explicitly.
+    Participants,
+}
+
+/// `participants` or a number (checked later with the rest of the declaration).
+fn parse_sigma(s: &str) -> Result<SigmaArg, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("participants") {
+        return Ok(SigmaArg::Participants);
+    }
+    s.parse()
+        .map(SigmaArg::Value)
+        .map_err(|_| format!("expected a number or `participants` but got {s:?}"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -91,7 +113,6 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         },
         en_limit: args.en_limit,
         criteria,
-        default_declared: args.x_pt.is_some() || args.sigma_pt.is_some(),
         default_assessment,
         assessments,
         ..ReportConfig::default()
@@ -123,7 +144,7 @@ fn read_limited(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 fn declaration(
     x_pt: Option<f64>,
     u_x_pt: Option<f64>,
-    sigma_pt: Option<f64>,
+    sigma_pt: Option<SigmaArg>,
     method: ConsensusMethod,
 ) -> anyhow::Result<Assessment> {
     let assigned = match (x_pt, u_x_pt) {
@@ -137,8 +158,9 @@ fn declaration(
         (None, None) => Assigned::Consensus { method },
     };
     let sigma_pt = match sigma_pt {
-        Some(value) => SigmaPt::Prescribed { value },
-        None => SigmaPt::Participants,
+        Some(SigmaArg::Value(value)) => SigmaPt::Prescribed { value },
+        Some(SigmaArg::Participants) => SigmaPt::Participants,
+        None => SigmaPt::Undeclared,
     };
     let a = Assessment { assigned, sigma_pt };
     a.check()?;
@@ -172,7 +194,7 @@ fn parse_assessments(
             field(Some(measurand)).with_context(|| format!("line {line}: empty `measurand`"))?;
         let x_pt = number(field(x), "x_pt", line)?;
         let u_x_pt = number(field(u), "u_x_pt", line)?;
-        let sigma = number(field(s), "sigma_pt", line)?;
+        let sigma = sigma_cell(field(s), line)?;
         let mut a = declaration(x_pt, u_x_pt, sigma, method)
             .with_context(|| format!("line {line} ({name})"))?;
         if x_pt.is_none() {
@@ -374,6 +396,17 @@ fn number(s: Option<&str>, name: &str, line: u64) -> anyhow::Result<Option<f64>>
         "line {line}: `{name}` is out of range (beyond ±1e150): {s:?}"
     );
     Ok(Some(v))
+}
+
+/// A `sigma_pt` cell: `participants` or a number.
+fn sigma_cell(s: Option<&str>, line: u64) -> anyhow::Result<Option<SigmaArg>> {
+    match s {
+        Some(p) if p.eq_ignore_ascii_case("participants") => Ok(Some(SigmaArg::Participants)),
+        Some(p) if p.parse::<f64>().is_err() => {
+            bail!("line {line}: `sigma_pt` is neither a number nor `participants`: {p:?}")
+        }
+        other => Ok(number(other, "sigma_pt", line)?.map(SigmaArg::Value)),
+    }
 }
 
 fn num(v: Option<f64>) -> String {

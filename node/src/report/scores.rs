@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use interlab_protocol::{
     governance::{Comparability, DisputeState},
     stats::{
-        MeasurandReport, assessment::XptBasis, criteria::ImpliedThreshold, report::LabLine,
+        MeasurandReport,
+        assessment::{SigmaBasis, XptBasis},
+        criteria::ImpliedThreshold,
+        report::LabLine,
         scores::Band,
     },
 };
@@ -40,10 +43,13 @@ fn split(c: &Comparability) -> (Vec<&MeasurandReport>, Vec<&MeasurandReport>) {
 
 /// Why an unscored measurand has no scores, in words.
 fn why_unscored(m: &MeasurandReport) -> &'static str {
+    if m.assessment.sigma_pt_basis == SigmaBasis::Undeclared {
+        return "no σ_pt is declared: reported for information";
+    }
     match (m.assessment.x_pt, m.assessment.no_scale) {
         (None, _) => "no assigned value could be determined",
-        (Some(_), true) => "no σ_pt: none is declared and most labs report the same value",
-        (Some(_), false) => "no σ_pt is declared or estimable",
+        (Some(_), true) => "the declared σ_pt needs a scale, but most labs report the same value",
+        (Some(_), false) => "the declared σ_pt could not be formed (see the notes)",
     }
 }
 
@@ -172,9 +178,11 @@ pub(super) fn assigned(ctx: &Ctx<'_>) -> Section {
     if !info.is_empty() {
         s.heading("Measurands reported for information (not scored)");
         s.para(
-            "The suite declares σ_pt for the metrics its criteria judge. The measurands below \
-             have no σ_pt, so no lab is scored on them; each lab's values and uncertainties are \
-             in section 4.",
+            "The suite declares σ_pt by fitness for purpose for the metrics its criteria judge. \
+             The measurands below have no σ_pt, so no lab is scored on them: a σ_pt is never \
+             taken from the participants' spread unless the suite declares it, because labs \
+             that run the same engine agree by construction. Their consensus is shown for \
+             information; each lab's values and uncertainties are in section 4.",
         );
         s.table(
             &[

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 
 use interlab_protocol::{
     Body, Digest, MemoryLog, TestResult,
+    governance::{AssignedDecl, MetricAssessment},
+    stats::{ConsensusMethod, SigmaPt},
     testkit::{TestScheme, sample_criterion, sample_run_result},
     to_canonical_vec,
 };
@@ -29,6 +31,7 @@ const SECTIONS: [&str; 10] = [
 struct ManifestTest {
     id: String,
     criterion: interlab_protocol::Criterion,
+    assessment: Vec<MetricAssessment>,
 }
 
 #[derive(serde::Serialize)]
@@ -46,6 +49,15 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
             .map(|t| ManifestTest {
                 id: (*t).into(),
                 criterion: sample_criterion(),
+                // Robust accuracy is scored, with σ_pt declared explicitly as the
+                // participants' robust SD; clean accuracy is left undeclared.
+                assessment: vec![MetricAssessment {
+                    metric: "robust_accuracy".into(),
+                    assigned: AssignedDecl::Consensus {
+                        method: ConsensusMethod::AlgorithmA,
+                    },
+                    sigma_pt: SigmaPt::Participants,
+                }],
             })
             .collect(),
     });
@@ -93,7 +105,15 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
             clean.metric = "clean_accuracy".into();
             clean.values = vec![0.95, 0.95];
             clean.mean = 0.95;
-            fgsm.measurements.push(clean);
+            fgsm.measurements.push(clean.clone());
+            // A secondary metric whose labs differ (one far off), but that all ran one
+            // engine: no σ_pt is declared, so it is for information and never scored.
+            let mut queries = clean;
+            queries.metric = "median_queries".into();
+            let q = [800.0, 805.0, 810.0, 812.0, 990.0][i];
+            queries.values = vec![q, q + 2.0];
+            queries.mean = q + 1.0;
+            fgsm.measurements.push(queries);
             r.tests.push(fgsm);
             all.push(lab.next(Body::RunResult(r)).to_bytes());
         }
@@ -216,9 +236,22 @@ fn measurands_without_sigma_pt_are_listed_for_information_and_not_scored() {
         assigned[info..].contains("<td>fgsm/clean_accuracy</td><td>5</td><td>0.95</td>"),
         "{assigned}"
     );
-    assert!(assigned[info..].contains(
-        "<td>all 0.95</td><td>no σ_pt: none is declared and most labs report the same value</td>"
-    ));
+    assert!(
+        assigned[info..]
+            .contains("<td>all 0.95</td><td>no σ_pt is declared: reported for information</td>")
+    );
+    // A secondary metric with spread is for information too: its participants' SD is
+    // not σ_pt, so lab-4's query count (far off) is not scored.
+    assert!(
+        assigned[info..].contains(
+            "<td>fgsm/median_queries</td><td>5</td><td>813.7</td><td>consensus (Algorithm A)</td>\
+             <td>801 to 991</td><td>no σ_pt is declared: reported for information</td>"
+        ),
+        "{assigned}"
+    );
+    assert!(!assigned.contains("<h3>fgsm/median_queries</h3>"));
+    assert!(!section("charts").contains("median_queries"));
+    assert!(!section("interpretation").contains("median_queries"));
     // No scoring block, chart or comment for it; the scored measurands keep theirs.
     assert!(!assigned.contains("<h3>fgsm/clean_accuracy</h3>"));
     assert!(assigned.contains("<h3>fgsm/robust_accuracy</h3>"));

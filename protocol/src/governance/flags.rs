@@ -56,7 +56,8 @@ pub(super) fn flag_labs(
                 continue;
             };
             // The performance score is the one the measurand's assessment chose (z or z′
-            // with the declared σ_pt); without one (no σ_pt), ζ alone.
+            // with the declared σ_pt); without one (no σ_pt), ζ alone. A measurand with no
+            // σ_pt declared is for information and has neither: it never flags a lab.
             let bad = |b: Option<Band>| b.map(|b| b != Band::Satisfactory);
             let band = line.score.map(|s| s.band).or(line.zeta_band);
             if bad(band) == Some(true) {

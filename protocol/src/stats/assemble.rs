@@ -185,17 +185,9 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
     let means: Vec<f64> = cells.iter().filter_map(|c| c.mean).collect();
     let p = means.len();
     let no_scale = p >= 2 && assessment::has_no_scale(&means);
-    let (declared, decl) = match cfg.assessments.get(name) {
-        Some(a) => (true, a),
-        None => (cfg.default_declared, &cfg.default_assessment),
-    };
-    if !declared {
-        notes.push(
-            "no σ_pt is declared for this measurand: x_pt is the Algorithm A consensus and \
-             σ_pt the participants' robust SD"
-                .into(),
-        );
-    }
+    let decl = cfg.assessments.get(name).unwrap_or(&cfg.default_assessment);
+    // Without a declared σ_pt the measurand is for information: no score of any kind.
+    let scored = decl.is_declared();
     let (alg_a, robust_summary) = robust_summaries(&means, no_scale, cfg, &mut notes);
     let consensus = match &decl.assigned {
         Assigned::Consensus { method } if p >= 3 && !no_scale => {
@@ -284,7 +276,7 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
     } else {
         HashMap::new()
     };
-    let drift_by_lab = if rounds_seen.len() > 1 {
+    let drift_by_lab = if scored && rounds_seen.len() > 1 {
         rounds::drift_series(rows, &rounds_seen, decl, cfg)
     } else {
         HashMap::new()
@@ -294,16 +286,17 @@ fn measurand_report(name: &str, rows: &[&Observation], cfg: &ReportConfig) -> Me
         let i = pooled.iter().position(|p| *p == li);
         let (u, expanded) = (l.u, l.expanded);
         let diff = cell.mean.zip(x_pt);
-        let z = diff
+        let scorable = diff.filter(|_| scored);
+        let z = scorable
             .zip(sigma_pt)
             .and_then(|((m, x), s)| scores::z(m, x, s));
-        let z_prime = diff
+        let z_prime = scorable
             .zip(sigma_pt.zip(u_x_pt))
             .and_then(|((m, x), (s, ux))| scores::z_prime(m, x, s, ux));
-        let zeta = diff
+        let zeta = scorable
             .zip(u.zip(u_x_pt))
             .and_then(|((m, x), (ul, ux))| scores::zeta(m, ul, x, ux));
-        let en = diff
+        let en = scorable
             .zip(expanded.or(u.map(|u| 2.0 * u)).zip(u_x_pt))
             .and_then(|((m, x), (ul, ux))| scores::en(m, ul, x, 2.0 * ux));
         let score = match line.score {

@@ -4,9 +4,11 @@
 //! σ_pt is a statement of fitness for purpose made by the scheme, not a property of the
 //! round's data: it is prescribed, follows from a model of the measurement (a proportion
 //! over n rows), comes from an earlier round, or — only where the scheme says so — is the
-//! participants' robust SD. When the participants' values have no scale (more than half
-//! equal) no SD is taken from them: the report says so instead of letting an iteration cap
-//! pick a number.
+//! participants' robust SD. A measurand without a declaration is for information: the
+//! participants' consensus is shown, but there is no σ_pt and no score (labs that ran the
+//! same engine agree by construction; their spread is no fitness-for-purpose statement).
+//! When the participants' values have no scale (more than half equal) no SD is taken from
+//! them: the report says so instead of letting an iteration cap pick a number.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +93,10 @@ pub enum SigmaPt {
     /// The participants' robust SD from the consensus estimator (§8.5); only where the
     /// scheme declares it.
     Participants,
+    /// No σ_pt is declared: the measurand's results are for information and are not
+    /// scored. What a measurand without a declaration gets; a σ_pt is never taken from
+    /// the participants unless the scheme declares `Participants`.
+    Undeclared,
 }
 
 /// x_pt and σ_pt as declared for one measurand.
@@ -104,15 +110,22 @@ pub struct Assessment {
 }
 
 impl Default for Assessment {
-    /// Algorithm A consensus and the participants' robust SD: what a round without a
-    /// declaration falls back to (the report says so).
+    /// No declaration: the Algorithm A consensus as information and no σ_pt, so no
+    /// scores (the report says why).
     fn default() -> Self {
         Self {
             assigned: Assigned::Consensus {
                 method: ConsensusMethod::AlgorithmA,
             },
-            sigma_pt: SigmaPt::Participants,
+            sigma_pt: SigmaPt::Undeclared,
         }
+    }
+}
+
+impl Assessment {
+    /// Whether the measurand is scored at all: a σ_pt basis is declared.
+    pub fn is_declared(&self) -> bool {
+        self.sigma_pt != SigmaPt::Undeclared
     }
 }
 
@@ -168,7 +181,7 @@ impl Assessment {
                 }
             }
             SigmaPt::Binomial { n: 0 } => return Err(AssessmentError::NoRows),
-            SigmaPt::Binomial { .. } | SigmaPt::Participants => {}
+            SigmaPt::Binomial { .. } | SigmaPt::Participants | SigmaPt::Undeclared => {}
         }
         Ok(())
     }
@@ -231,6 +244,8 @@ pub enum SigmaBasis {
         /// The estimator it came from.
         method: ConsensusMethod,
     },
+    /// None declared: the measurand is reported for information and not scored.
+    Undeclared,
 }
 
 /// What the report used for one measurand: x_pt, u(x_pt), σ_pt, their bases, and the score.
@@ -297,6 +312,7 @@ impl std::fmt::Display for SigmaBasis {
             SigmaBasis::Participants { method } => {
                 write!(f, "participants' robust SD ({method})")
             }
+            SigmaBasis::Undeclared => f.write_str("undeclared (for information, not scored)"),
         }
     }
 }
@@ -377,6 +393,12 @@ pub(crate) fn consensus(
         }),
     }
 }
+
+/// Why a measurand without a declared σ_pt has no scores, and how to declare one.
+pub const UNDECLARED_NOTE: &str = "no σ_pt is declared for this measurand: its results are for \
+     information and are not scored (no z, z′, ζ or En); a scheme declares σ_pt by fitness for \
+     purpose (prescribed, binomial model, previous round) or explicitly as the participants' \
+     robust SD";
 
 /// Resolves a declaration against the participants' means.
 ///
@@ -475,6 +497,10 @@ pub(crate) fn resolve(
             };
             (s, SigmaBasis::Participants { method })
         }
+        SigmaPt::Undeclared => {
+            notes.push(UNDECLARED_NOTE.into());
+            (None, SigmaBasis::Undeclared)
+        }
     };
     let u_negligible = sigma_pt
         .zip(u_x_pt)
@@ -501,89 +527,4 @@ pub(crate) fn resolve(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_equal_but_for_the_last_bit_become_one_value() {
-        let mut v = vec![0.98, 0.980_000_000_000_000_1, 0.5, 0.979_999_999_999_999_9];
-        snap(&mut v, EQUAL_TOLERANCE);
-        assert_eq!(v[0], v[1]);
-        assert_eq!(v[0], v[3]);
-        assert_eq!(v[2], 0.5);
-        assert!(has_no_scale(&v));
-    }
-
-    #[test]
-    fn one_sample_in_500_is_not_equal() {
-        let mut v = vec![0.228, 0.228, 0.228, 0.228, 0.226];
-        snap(&mut v, EQUAL_TOLERANCE);
-        assert_eq!(v[4], 0.226);
-        assert!(has_no_scale(&v));
-        assert!(!has_no_scale(&[0.1, 0.2, 0.2, 0.3]));
-    }
-
-    #[test]
-    fn binomial_sigma_is_evaluated_at_the_assigned_value() {
-        let decl = Assessment {
-            assigned: Assigned::Value {
-                source: ValueSource::Reference,
-                value: 0.25,
-                u: 0.001,
-            },
-            sigma_pt: SigmaPt::Binomial { n: 500 },
-        };
-        let mut notes = Vec::new();
-        let line = resolve(&decl, None, None, 5, false, &mut notes);
-        let want = (0.25_f64 * 0.75 / 500.0).sqrt();
-        assert_eq!(line.sigma_pt, Some(want));
-        assert_eq!(line.score, Some(ScoreKind::Z));
-        assert!(notes.is_empty());
-    }
-
-    #[test]
-    fn participants_sigma_is_refused_when_the_data_have_no_scale() {
-        let mut notes = Vec::new();
-        let line = resolve(
-            &Assessment::default(),
-            None,
-            Some(0.228),
-            5,
-            true,
-            &mut notes,
-        );
-        assert_eq!(line.x_pt, Some(0.228));
-        assert_eq!(line.sigma_pt, None);
-        assert_eq!(line.score, None);
-        assert!(notes.iter().any(|n| n.contains("no scale")), "{notes:?}");
-    }
-
-    #[test]
-    fn declarations_with_bad_numbers_are_refused() {
-        let bad = Assessment {
-            assigned: Assigned::Consensus {
-                method: ConsensusMethod::AlgorithmA,
-            },
-            sigma_pt: SigmaPt::Prescribed { value: -0.1 },
-        };
-        assert!(matches!(
-            bad.check(),
-            Err(AssessmentError::NotPositive { field: "σ_pt", .. })
-        ));
-        let bad = Assessment {
-            assigned: Assigned::Value {
-                source: ValueSource::Given,
-                value: 0.5,
-                u: f64::NAN,
-            },
-            sigma_pt: SigmaPt::Participants,
-        };
-        assert!(matches!(
-            bad.check(),
-            Err(AssessmentError::Negative {
-                field: "u(x_pt)",
-                ..
-            })
-        ));
-    }
-}
+mod tests;

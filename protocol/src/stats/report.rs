@@ -100,19 +100,17 @@ pub struct ReportConfig {
     pub q_hampel_max_labs: usize,
     /// Declared x_pt and σ_pt per measurand.
     pub assessments: HashMap<String, Assessment>,
-    /// The declaration for measurands not in `assessments`.
+    /// The declaration for measurands not in `assessments`; by default none (σ_pt
+    /// undeclared: those measurands are for information and not scored).
     pub default_assessment: Assessment,
-    /// Whether `default_assessment` was declared (by a suite or the analyst) rather than
-    /// the fallback; the report notes the fallback.
-    pub default_declared: bool,
     /// Values equal within this relative tolerance are one value.
     pub equal_tolerance: f64,
 }
 
 impl Default for ReportConfig {
     /// ISO Algorithm A, default drift charts, En limit 1, no criteria, Q/Hampel up to
-    /// 200 labs, no declared σ_pt (consensus and the participants' robust SD, noted as a
-    /// fallback), values equal within a relative 1e-9 taken as equal.
+    /// 200 labs, no declared σ_pt (every measurand for information: the consensus is
+    /// shown, nothing is scored), values equal within a relative 1e-9 taken as equal.
     fn default() -> Self {
         Self {
             algorithm_a: AlgorithmAConfig::iso(),
@@ -122,7 +120,6 @@ impl Default for ReportConfig {
             q_hampel_max_labs: 200,
             assessments: HashMap::new(),
             default_assessment: Assessment::default(),
-            default_declared: false,
             equal_tolerance: EQUAL_TOLERANCE,
         }
     }

@@ -73,6 +73,8 @@ fn round_scale(xs: &[f64], decl: &Assessment, cfg: &ReportConfig) -> Option<(f64
         SigmaPt::Prescribed { value } | SigmaPt::PreviousRound { value, .. } => *value,
         SigmaPt::Binomial { n } => ((x * (1.0 - x)).max(0.0) / *n as f64).sqrt(),
         SigmaPt::Participants => c?.s,
+        // For information only: no σ_pt, so no standardised drift chart.
+        SigmaPt::Undeclared => return None,
     };
     (s > 0.0).then_some((x, s))
 }

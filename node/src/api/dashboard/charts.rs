@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use interlab_protocol::stats::{
     MeasurandReport,
+    assessment::SigmaBasis,
     drift::{Drift, DriftConfig},
     report::LabLine,
     scores::Band as ZBand,
@@ -40,7 +41,11 @@ pub(crate) fn z_scores(m: &MeasurandReport, own: Option<&str>) -> String {
         m.measurand, m.assessment.sigma_pt_basis
     );
     if m.labs.iter().all(|l| l.score.is_none()) {
+        let undeclared = m.assessment.sigma_pt_basis == SigmaBasis::Undeclared;
         let why = match (m.assessment.x_pt, m.assessment.sigma_pt) {
+            _ if undeclared => "No σ_pt is declared: the measurand is for information and is \
+                                not scored."
+                .to_owned(),
             (None, _) => "No assigned value is available, so there are no scores.".to_owned(),
             (Some(_), None) => {
                 "No σ_pt is available (see the notes), so there are no scores.".to_owned()

@@ -14,7 +14,19 @@ use super::*;
 /// `(lab, measurand, round, values)`; a `None` value is an empty cell.
 type Cells<'a> = &'a [(&'a str, &'a str, u64, &'a [Option<f64>])];
 
+/// The report with σ_pt declared as the participants' robust SD (the charts need scores).
 fn report(cells: Cells<'_>) -> Report {
+    let cfg = ReportConfig {
+        default_assessment: stats::Assessment {
+            sigma_pt: stats::SigmaPt::Participants,
+            ..stats::Assessment::default()
+        },
+        ..ReportConfig::default()
+    };
+    report_with(cells, &cfg)
+}
+
+fn report_with(cells: Cells<'_>, cfg: &ReportConfig) -> Report {
     let mut obs = Vec::new();
     for (lab, measurand, round, values) in cells {
         for v in *values {
@@ -31,7 +43,7 @@ fn report(cells: Cells<'_>) -> Report {
             });
         }
     }
-    stats::comparability_report(&obs, &ReportConfig::default()).unwrap()
+    stats::comparability_report(&obs, cfg).unwrap()
 }
 
 fn comparability(round: u32, report: Option<Report>) -> Comparability {
@@ -229,6 +241,32 @@ fn identical_results_explain_why_z_is_undefined() {
     assert!(html.contains("chart-empty mandel-k"));
     assert!(html.contains("needs replicates"));
     assert!(html.contains("chart-empty youden"));
+}
+
+#[test]
+fn a_measurand_without_a_declared_sigma_is_shown_for_information_and_not_scored() {
+    let r = report_with(
+        &[
+            ("alpha", A, 1, &[Some(0.30)]),
+            ("beta", A, 1, &[Some(0.28)]),
+            ("gamma", A, 1, &[Some(0.45)]),
+        ],
+        &ReportConfig::default(),
+    );
+    let html = page(View::Report(Box::new(comparability(1, Some(r)))));
+    assert!(
+        html.contains("undeclared (for information, not scored)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("no σ_pt is declared for this measurand"),
+        "{html}"
+    );
+    assert!(
+        html.contains("No σ_pt is declared: the measurand is for information and is not scored."),
+        "{html}"
+    );
+    assert!(html.contains("chart-empty z-scores"));
 }
 
 #[test]
