@@ -243,7 +243,13 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
         let (stop, clients) = (stop.clone(), spec.clients);
         std::thread::Builder::new()
             .name("bench-clients".into())
-            .spawn(move || bench_load::run(addr, clients, paths, stop))
+            .spawn(move || {
+                // The clients stand for other machines. Here they share the API's
+                // priority: at the process's own they would preempt the node's API on
+                // every answer and count their own scheduling as the node's latency.
+                super::workers::lower_this_thread(super::workers::API_NICE);
+                bench_load::run(addr, clients, paths, stop)
+            })
             .map_err(setup)?
     };
     let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec));

@@ -275,7 +275,11 @@ pub async fn snapshot(s: &Arc<ApiState>) -> Result<Arc<Snapshot>, ApiError> {
     };
     match limited(&s.limits, move || state.cache.snapshot(&state.store)).await {
         Err(e) if e.is_busy() => Ok(previous),
-        other => other,
+        other => {
+            // The cache holds the new snapshot now; the old one may have no other holder.
+            s.limits.retire(previous);
+            other
+        }
     }
 }
 

@@ -165,7 +165,7 @@ fn nice_of_threads(prefix: &str) -> Vec<i32> {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_network_runs_above_the_api_and_the_api_above_report_computations() {
-    use super::workers::{API_NICE, api_runtime};
+    use super::workers::{API_NICE, REPORT_NICE, api_runtime};
     let base = rustix::process::getpriority_process(None).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = NodeDir::new(tmp.path().join("node"));
@@ -199,7 +199,7 @@ fn the_network_runs_above_the_api_and_the_api_above_report_computations() {
         "API threads: {api:?}"
     );
     assert!(
-        report.iter().all(|n| *n == 10.max(base)),
+        report.iter().all(|n| *n == REPORT_NICE.max(base)),
         "report threads: {report:?}"
     );
 }

@@ -23,10 +23,10 @@ use super::ApiError;
 pub(super) type Cell<V> = Arc<OnceCell<Arc<V>>>;
 
 /// The `nice` value of a report thread (0 is normal, 19 the lowest).
-pub(super) const REPORT_NICE: i32 = 10;
+pub const REPORT_NICE: i32 = 15;
 
 /// The `nice` value of the API runtime's threads.
-pub const API_NICE: i32 = 5;
+pub const API_NICE: i32 = 10;
 
 /// The node's HTTP API runtime: a multi-threaded tokio runtime whose worker and blocking
 /// threads run at [`API_NICE`].
@@ -166,7 +166,7 @@ pub(super) fn pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoo
 
 /// Lowers the calling thread's scheduling priority to `nice` (never raises it).
 #[cfg(target_os = "linux")]
-fn lower_this_thread(nice: i32) {
+pub(crate) fn lower_this_thread(nice: i32) {
     // On Linux, PRIO_PROCESS with a thread id sets that thread's nice value alone.
     let tid = rustix::thread::gettid();
     let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(nice);
@@ -179,7 +179,7 @@ fn lower_this_thread(nice: i32) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_this_thread(_nice: i32) {}
+pub(crate) fn lower_this_thread(_nice: i32) {}
 
 /// The calling thread's nice value, where the platform tells it.
 #[cfg(all(test, target_os = "linux"))]
