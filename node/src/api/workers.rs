@@ -63,9 +63,11 @@ impl Limits {
         })
     }
 
-    /// One computation per core.
+    /// One computation per two cores (at least one): report work never takes more than
+    /// half the machine, whatever the readers ask.
     pub fn per_core() -> Result<Limits, WorkersError> {
-        Limits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Limits::new(cores / 2)
     }
 
     /// The limit.
