@@ -22,6 +22,15 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `interlab <args> --json`, which must succeed; its JSON answer.
+fn stats_json(args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, out, err) = run(&all);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 /// The apricot data (Li & Cardozo 1994, as in metRology) with quoted headers and fields,
 /// renamed to the CLI's columns.
 const APRICOT: &str = "\"lab\",\"value\"
@@ -58,7 +67,7 @@ fn close(got: &serde_json::Value, want: f64) {
 #[test]
 fn apricot_json_has_the_documented_shape_and_the_reference_numbers() {
     let (_d, path) = write("apricot.csv", APRICOT);
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         path.to_str().unwrap(),
@@ -66,10 +75,7 @@ fn apricot_json_has_the_documented_shape_and_the_reference_numbers() {
         "converge",
         "--sigma-pt",
         "participants",
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     assert_eq!(m["measurand"], "value");
     assert_eq!(m["p"], 9);
@@ -272,7 +278,7 @@ fn annex_e_example_e4_scores_match_the_printed_values() {
         csv += &format!("{},{},{},{}\n", r[0].as_str().unwrap(), r[1], r[2], r[3]);
     }
     let (_d, path) = write("e4.csv", &csv);
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         path.to_str().unwrap(),
@@ -282,10 +288,7 @@ fn annex_e_example_e4_scores_match_the_printed_values() {
         "0.0041",
         "--sigma-pt",
         "0.0066",
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     // u(x_pt) = 0.0041 > 0.3 σ_pt = 0.00198: z′ is the score.
     assert_eq!(m["assessment"]["score"], "z_prime");
@@ -350,16 +353,13 @@ fn data_without_scale_get_no_fabricated_sigma_and_declared_sigma_gives_hand_scor
     assert!(m["notes"].to_string().contains("no scale"));
 
     // Declaring the participants' SD does not help: their data have no scale.
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         path.to_str().unwrap(),
         "--sigma-pt",
         "participants",
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     assert_eq!(m["assessment"]["sigma_pt_basis"]["kind"], "participants");
     assert!(m["assessment"]["sigma_pt"].is_null(), "{m}");
@@ -372,16 +372,13 @@ fn data_without_scale_get_no_fabricated_sigma_and_declared_sigma_gives_hand_scor
         m["notes"]
     );
 
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         path.to_str().unwrap(),
         "--sigma-pt",
         "0.019",
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     assert_eq!(m["assessment"]["x_pt"], 0.228);
     assert_eq!(m["assessment"]["sigma_pt"], 0.019);
@@ -398,16 +395,13 @@ fn data_without_scale_get_no_fabricated_sigma_and_declared_sigma_gives_hand_scor
 fn values_equal_but_for_the_last_bit_are_one_value() {
     let csv = "lab,value\nA,0.98\nB,0.9800000000000001\nC,0.98\nD,0.9799999999999999\n";
     let (_d, path) = write("bits.csv", csv);
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         path.to_str().unwrap(),
         "--sigma-pt",
         "0.01",
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     assert_eq!(m["assessment"]["no_scale"], true);
     for l in m["labs"].as_array().unwrap() {
@@ -450,16 +444,13 @@ fn bad_declarations_and_uncertainties_are_refused_naming_line_and_column() {
         "{err}"
     );
     let (_d5, decl) = write("decl.csv", "measurand,x_pt,u_x_pt,sigma_pt\nm,2,0.1,0.5\n");
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         ok.to_str().unwrap(),
         "--assessment",
         decl.to_str().unwrap(),
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let m = &v["measurands"][0];
     assert_eq!(m["assessment"]["x_pt"], 2.0);
     assert_eq!(m["labs"][2]["z"], 2.0);
@@ -515,16 +506,13 @@ fn participants_in_the_assessment_file_scores_that_measurand_and_leaves_the_othe
     }
     let (_d, input) = write("two.csv", &csv);
     let (_e, decl) = write("decl.csv", "measurand,sigma_pt\ndeclared,Participants\n");
-    let (code, out, err) = run(&[
+    let v = stats_json(&[
         "stats",
         "--input",
         input.to_str().unwrap(),
         "--assessment",
         decl.to_str().unwrap(),
-        "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let by = |name: &str| {
         v["measurands"]
             .as_array()

@@ -229,7 +229,7 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         token,
         cache: Default::default(),
         reports: Default::default(),
-        limits: api::compute::Limits::per_core()?,
+        limits: api::compute::Limits::half_the_cores()?,
     });
     let (stop, mut stopped) = watch::channel(false);
     let app = api::router(state.clone());

@@ -21,8 +21,6 @@ use interlab_protocol::{
 
 use crate::{
     client::{ApiClient, ClientError, ReportQuery},
-    config::{Config, NodeDir},
-    keyfile,
     runtime::{self, Overrides},
 };
 
@@ -51,16 +49,7 @@ fn expected(log: &[Vec<u8>], n: usize, now_ms: u64, suite: Digest, round: u32) -
 #[test]
 fn every_comparability_answer_is_the_report_of_the_root_it_names_while_the_node_ingests() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = NodeDir::new(tmp.path().join("node"));
-    std::fs::create_dir_all(dir.root()).unwrap();
-    keyfile::create_secret_key(&dir.key()).unwrap();
-    keyfile::create_token(&dir.token()).unwrap();
-    Config::default()
-        .with_name("reader-probe")
-        .build()
-        .unwrap()
-        .save(&dir.config())
-        .unwrap();
+    let (dir, _) = super::test_node_dir(tmp.path(), "reader-probe");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,16 +157,7 @@ fn the_network_runs_above_the_api_and_the_api_above_report_computations() {
     use super::workers::{API_NICE, REPORT_NICE, api_runtime};
     let base = rustix::process::getpriority_process(None).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let dir = NodeDir::new(tmp.path().join("node"));
-    std::fs::create_dir_all(dir.root()).unwrap();
-    keyfile::create_secret_key(&dir.key()).unwrap();
-    keyfile::create_token(&dir.token()).unwrap();
-    Config::default()
-        .with_name("tiers")
-        .build()
-        .unwrap()
-        .save(&dir.config())
-        .unwrap();
+    let (dir, _) = super::test_node_dir(tmp.path(), "tiers");
     let rt = api_runtime("tier-api").unwrap();
     let node = rt
         .block_on(runtime::start(&dir, Overrides::default()))

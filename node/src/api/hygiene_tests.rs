@@ -11,23 +11,10 @@ use tokio::{
 };
 
 use super::hygiene::MAX_BODY;
-use crate::{
-    config::{Config, NodeDir},
-    keyfile,
-    runtime::{self, Overrides, RunningNode},
-};
+use crate::runtime::{self, Overrides, RunningNode};
 
 async fn start(root: &std::path::Path) -> (RunningNode, String) {
-    let dir = NodeDir::new(root.join("node"));
-    std::fs::create_dir_all(dir.root()).unwrap();
-    keyfile::create_secret_key(&dir.key()).unwrap();
-    let token = keyfile::create_token(&dir.token()).unwrap();
-    Config::default()
-        .with_name("probe")
-        .build()
-        .unwrap()
-        .save(&dir.config())
-        .unwrap();
+    let (dir, token) = super::test_node_dir(root, "probe");
     (
         // A lone node that may sign, so that the dispute-target rule is what answers.
         runtime::start(

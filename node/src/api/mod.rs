@@ -114,3 +114,23 @@ async fn require_token(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// An initialised node directory under `root` (key, API token, config named `name`) for
+/// the API's tests; the token is returned.
+#[cfg(test)]
+pub(crate) fn test_node_dir(
+    root: &std::path::Path,
+    name: &str,
+) -> (crate::config::NodeDir, String) {
+    let dir = crate::config::NodeDir::new(root.join("node"));
+    std::fs::create_dir_all(dir.root()).unwrap();
+    crate::keyfile::create_secret_key(&dir.key()).unwrap();
+    let token = crate::keyfile::create_token(&dir.token()).unwrap();
+    crate::config::Config::default()
+        .with_name(name)
+        .build()
+        .unwrap()
+        .save(&dir.config())
+        .unwrap();
+    (dir, token)
+}

@@ -65,7 +65,7 @@ impl Limits {
 
     /// One computation per two cores (at least one): report work never takes more than
     /// half the machine, whatever the readers ask.
-    pub fn per_core() -> Result<Limits, WorkersError> {
+    pub fn half_the_cores() -> Result<Limits, WorkersError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Limits::new(cores / 2)
     }
