@@ -65,7 +65,6 @@ pub(crate) async fn status(State(s): State<Arc<ApiState>>) -> Result<Json<Status
     let view = s
         .net
         .peer_view()
-        .await
         .map_err(|e| ApiError::upstream(e.to_string()))?;
     let scheme = s.store.scheme();
     let forks = s.store.fork_count()?;

@@ -1,9 +1,6 @@
 //! The handle through which the rest of the node talks to the network task.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use interlab_protocol::{Digest, RecordId};
 use libp2p::{Multiaddr, PeerId};
@@ -36,21 +33,13 @@ pub struct BannedPeer {
 }
 
 /// Connected and banned peers, as the network task saw them at one moment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerView {
     /// Connected peers, by peer id.
     pub peers: Vec<PeerInfo>,
     /// Banned peers.
     pub banned: Vec<BannedPeer>,
 }
-
-/// How long [`NetClient::peer_view`] answers from its last look. `/v1/status` asks on
-/// every request; without this, a few hundred readers a second would each queue a
-/// command behind the gossip the network task is relaying.
-pub const PEER_VIEW_TTL: Duration = Duration::from_millis(500);
-
-/// The last peer view and when it was taken.
-type PeerViewSlot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<PeerView>)>>>;
 
 /// Requests to the network task, each with its reply channel.
 #[derive(Debug)]
@@ -63,7 +52,6 @@ pub(crate) enum Command {
     PublishRaw(Vec<u8>, oneshot::Sender<Result<(), NetError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Banned(oneshot::Sender<Vec<BannedPeer>>),
-    PeerView(oneshot::Sender<PeerView>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     FetchArtefact(Digest, oneshot::Sender<Result<Vec<u8>, NetError>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
@@ -80,7 +68,7 @@ pub struct NetClient {
     pub(crate) accepted: broadcast::Sender<RecordId>,
     pub(crate) peer_id: PeerId,
     pub(crate) own_chain: watch::Receiver<OwnChain>,
-    pub(crate) peer_view: PeerViewSlot,
+    pub(crate) peer_view: watch::Receiver<Arc<PeerView>>,
 }
 
 impl NetClient {
@@ -131,18 +119,15 @@ impl NetClient {
         self.ask(Command::Peers).await
     }
 
-    /// Connected and banned peers, at most [`PEER_VIEW_TTL`] old: one request to the
-    /// network task serves every caller in that time.
-    pub async fn peer_view(&self) -> Result<Arc<PeerView>, NetError> {
-        let mut slot = self.peer_view.lock().await;
-        if let Some((at, view)) = slot.as_ref()
-            && at.elapsed() < PEER_VIEW_TTL
-        {
-            return Ok(view.clone());
+    /// Connected and banned peers as the network task last published them (on each of
+    /// its ticks, at most half a second apart, and on each connection change). Reading it
+    /// sends no command: `/v1/status` readers never queue behind the gossip the network
+    /// task is relaying.
+    pub fn peer_view(&self) -> Result<Arc<PeerView>, NetError> {
+        if self.tx.is_closed() {
+            return Err(NetError::Stopped);
         }
-        let view = Arc::new(self.ask(Command::PeerView).await?);
-        *slot = Some((Instant::now(), view.clone()));
-        Ok(view)
+        Ok(self.peer_view.borrow().clone())
     }
 
     /// Peers banned for a score below the graylist threshold.

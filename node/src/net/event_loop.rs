@@ -4,6 +4,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -86,6 +87,9 @@ struct EventLoop {
     me: PublicKey,
     own: OwnChainTracker<PeerId>,
     own_tx: watch::Sender<OwnChain>,
+    /// The peer view readers see (`NetClient::peer_view`), refreshed on every tick and
+    /// connection change: readers never queue a command behind the gossip.
+    view_tx: watch::Sender<Arc<PeerView>>,
     /// The background scrub, stopped with the loop.
     scrub: Option<JoinHandle<()>>,
     /// [`Store::quarantines`] when the view was last refreshed for it.
@@ -139,6 +143,7 @@ pub(super) async fn spawn(
     let (accepted, _) = broadcast::channel(4096);
     let me = SecretKey::from_bytes(&secret).public();
     let (own_tx, own_chain) = watch::channel(OwnChain::default());
+    let (view_tx, peer_view) = watch::channel(Arc::new(PeerView::default()));
     let mut el = EventLoop {
         swarm,
         store,
@@ -161,6 +166,7 @@ pub(super) async fn spawn(
         me,
         own: OwnChainTracker::new(me),
         own_tx,
+        view_tx,
         scrub: None,
         quarantines: 0,
         config,
@@ -183,7 +189,7 @@ pub(super) async fn spawn(
             accepted,
             peer_id,
             own_chain,
-            peer_view: Default::default(),
+            peer_view,
         },
         handle,
     ))
@@ -237,6 +243,7 @@ impl EventLoop {
                     self.feed(Event::Tick);
                     self.enforce_bans();
                     self.redial();
+                    self.publish_view();
                 }
             }
         }
@@ -379,12 +386,6 @@ impl EventLoop {
             }
             Command::Banned(reply) => {
                 let _ = reply.send(self.banned_list());
-            }
-            Command::PeerView(reply) => {
-                let _ = reply.send(PeerView {
-                    peers: self.peer_list(),
-                    banned: self.banned_list(),
-                });
             }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
@@ -540,6 +541,7 @@ impl EventLoop {
                     self.feed(Event::PeerUp(peer_id));
                     self.resume_waiting_fetches(peer_id);
                 }
+                self.publish_view();
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -554,6 +556,7 @@ impl EventLoop {
                     self.connected.remove(&peer_id);
                     self.feed(Event::PeerDown(peer_id));
                 }
+                self.publish_view();
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,

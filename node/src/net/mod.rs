@@ -46,13 +46,15 @@ pub mod wire;
 
 #[cfg(test)]
 mod sim_tests;
+#[cfg(test)]
+mod view_tests;
 
 pub use ban::BAN_DURATION;
 pub use behaviour::{
     GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT,
     PUBLISH_THRESHOLD, peer_id_of,
 };
-pub use client::{BannedPeer, NetClient, PEER_VIEW_TTL, PeerInfo, PeerView};
+pub use client::{BannedPeer, NetClient, PeerInfo, PeerView};
 pub use config::NetConfig;
 pub use libp2p::{Multiaddr, PeerId};
 pub use own_chain::OwnChain;

@@ -2,12 +2,12 @@
 //! threshold and re-dialling bootstrap and remembered peers; and the peer lists the API
 //! shows. Split from `event_loop.rs`.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use libp2p::{Multiaddr, PeerId, swarm::dial_opts::DialOpts};
 
 use super::EventLoop;
-use crate::net::{BannedPeer, PeerInfo, ban::BAN_DURATION};
+use crate::net::{BannedPeer, PeerInfo, PeerView, ban::BAN_DURATION};
 
 impl EventLoop {
     /// Connected peers with their scores, by peer id.
@@ -24,6 +24,21 @@ impl EventLoop {
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         peers
+    }
+
+    /// Publishes the connected and banned peers to readers when they changed.
+    pub(super) fn publish_view(&mut self) {
+        let view = PeerView {
+            peers: self.peer_list(),
+            banned: self.banned_list(),
+        };
+        self.view_tx.send_if_modified(|old| {
+            let changed = **old != view;
+            if changed {
+                *old = Arc::new(view);
+            }
+            changed
+        });
     }
 
     /// Banned peers with their scores and the time left.
