@@ -1,8 +1,9 @@
 //! Expensive answers, computed once per (evidence root, query), off the async runtime
 //! and behind a limit.
 //!
-//! - The log snapshot is read once per root ([`LogCache`]), on a blocking thread; while
-//!   it is read, other requests answer from the previous snapshot, named by its root.
+//! - The log snapshot is read once per root ([`LogCache`]), on a blocking thread, grown
+//!   from the one before (only new records are decoded); while it is read, other
+//!   requests answer from the previous snapshot, named by its root.
 //! - Reports are kept in a small bounded map ([`Reports`]) keyed by the snapshot's root
 //!   and the normalised query; identical requests that arrive together share one
 //!   computation (a `OnceCell` per key). A comparability answer is serialised once, with
@@ -99,7 +100,8 @@ impl LogCache {
         if let Some(s) = self.fresh(store) {
             return Ok(s);
         }
-        let snap = Arc::new(store.snapshot()?);
+        // Grown from the last one: only the records since are read and decoded.
+        let snap = Arc::new(store.snapshot_after(self.latest().as_deref())?);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
         Ok(snap)
     }

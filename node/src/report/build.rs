@@ -62,6 +62,7 @@ fn round_records<'a>(ctx: &'a Ctx<'_>) -> impl Iterator<Item = &'a Opened> {
     ctx.snap
         .records
         .iter()
+        .map(|o| &**o)
         .filter(move |o| o.record.body.suite_round() == Some((suite, Some(round))))
 }
 

@@ -132,7 +132,7 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
     assert!(rejected.is_empty(), "{rejected:?}");
     let snap = Snapshot {
         evidence: log.evidence(),
-        records: log.records().cloned().collect(),
+        records: log.records().cloned().map(std::sync::Arc::new).collect(),
         forks: Vec::new(),
         equivocators: BTreeSet::new(),
         authority: log.authority().clone(),

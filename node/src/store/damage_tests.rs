@@ -362,3 +362,42 @@ fn a_damaged_genesis_leaves_the_scheme_unknown_until_a_good_copy_brings_it_back(
     assert_eq!(store.authority(), before);
     assert_eq!(store.evidence(), root_of(&log, now));
 }
+
+#[test]
+fn a_snapshot_grown_from_one_before_a_quarantine_leaves_out_the_cut_records() {
+    let (dir, store, log, _) = filled();
+    let (author, seq, _, _) = middle_of_a_chain(&log);
+    // A bad signature: found by the scrub, not at open.
+    damage(&dir, store, &author, seq, |v| {
+        let i = v.len() - 10;
+        v[i] ^= 0x04;
+    });
+    let store = reopen(&dir);
+    let before = store.snapshot().unwrap();
+    assert_eq!(
+        before.records.len(),
+        log.len(),
+        "nothing is quarantined yet"
+    );
+    let mut next = None;
+    loop {
+        let step = store.scrub(next, 100).unwrap();
+        next = step.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(store.quarantines(), 1);
+    let grown = store.snapshot_after(Some(&before)).unwrap();
+    let fresh = store.snapshot().unwrap();
+    let ids = |s: &crate::store::Snapshot| s.records.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(ids(&grown), ids(&fresh));
+    assert_eq!(grown.evidence, fresh.evidence);
+    assert!(
+        grown
+            .records
+            .iter()
+            .all(|o| o.record.author != author || o.record.seq < seq),
+        "the chain ends before the damaged record"
+    );
+}

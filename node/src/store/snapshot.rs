@@ -8,8 +8,17 @@
 //! was even and unchanged across both: then no commit happened in between, and the
 //! transaction holds exactly the state the cache describes. Stored records were verified
 //! when they were written; they are decoded here, not verified again.
+//!
+//! A snapshot can grow from the one before ([`Store::snapshot_after`]): records are
+//! shared (`Arc`), and of each chain only the records past the earlier snapshot's are
+//! read and decoded. Under ingest the root moves many times a second, and re-decoding
+//! the whole log for each move was most of what report threads did.
 
-use std::{collections::BTreeSet, sync::atomic::Ordering, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use interlab_protocol::{
     Authority, Envelope, EvidenceState, Fork, ForkProof, Opened, PublicKey, Record,
@@ -23,8 +32,9 @@ use super::{Inner, Store, StoreError, tables};
 pub struct Snapshot {
     /// Root, count and frontier of exactly [`Snapshot::records`].
     pub evidence: EvidenceState,
-    /// Accepted records in (author, seq) order.
-    pub records: Vec<Opened>,
+    /// Accepted records in (author, seq) order, shared with the snapshots it grew from
+    /// or grows into.
+    pub records: Vec<Arc<Opened>>,
     /// Stored fork proofs (each was verified before it was stored), by author and seq.
     pub forks: Vec<Fork>,
     /// Authors with a fork proof.
@@ -63,8 +73,18 @@ impl Store {
     /// The accepted log as one consistent snapshot. The evidence it names is the
     /// evidence of the records it holds, even while other threads ingest.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.snapshot_after(None)
+    }
+
+    /// [`Store::snapshot`], reusing the records `previous` (an earlier snapshot of this
+    /// store) holds where the log still holds them: each chain's records are hash-linked
+    /// (every record names the id of the one before), so when the id stored at a chain's
+    /// position `k` is the id `previous` holds there, positions `0..=k` are the same
+    /// records. Only the rest is read and decoded. A chain that was cut (quarantined
+    /// records) or that differs is read again from its start.
+    pub fn snapshot_after(&self, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
         let (state, txn) = self.consistent_read()?;
-        read_snapshot(state, &txn)
+        read_snapshot(state, &txn, previous)
     }
 
     /// A cache state and a read transaction of the same committed state.
@@ -106,19 +126,31 @@ impl Store {
     }
 }
 
-fn read_snapshot(state: CacheState, txn: &ReadTransaction) -> Result<Snapshot, StoreError> {
+fn read_snapshot(
+    state: CacheState,
+    txn: &ReadTransaction,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, StoreError> {
     let table = txn.open_table(tables::RECORDS)?;
+    let before = previous.map(chains).unwrap_or_default();
     let mut records = Vec::with_capacity(usize::try_from(state.evidence.records).unwrap_or(0));
     for (author, len) in &state.backed {
         if *len == 0 {
             continue;
         }
-        let lo = tables::pos_key(author, 0);
+        let prior = before.get(author).copied().unwrap_or_default();
+        let reused = reusable(&table, author, prior, *len)?;
+        records.extend_from_slice(&prior[..reused]);
+        let from = reused as u64;
+        if from == *len {
+            continue;
+        }
+        let lo = tables::pos_key(author, from);
         let hi = tables::pos_key(author, len - 1);
         for item in table.range(&lo[..]..=&hi[..])? {
             let (_, v) = item?;
             let (summary, bytes) = tables::split_record(v.value())?;
-            records.push(open_stored(summary.id, bytes)?);
+            records.push(Arc::new(open_stored(summary.id, bytes)?));
         }
     }
     if records.len() as u64 != state.evidence.records {
@@ -143,6 +175,47 @@ fn read_snapshot(state: CacheState, txn: &ReadTransaction) -> Result<Snapshot, S
         forks,
         authority: state.authority,
     })
+}
+
+/// Each author's records in a snapshot (they are contiguous, in seq order from 0).
+fn chains(snap: &Snapshot) -> BTreeMap<PublicKey, &[Arc<Opened>]> {
+    let mut out = BTreeMap::new();
+    let mut start = 0;
+    for (i, o) in snap.records.iter().enumerate() {
+        let last = snap
+            .records
+            .get(i + 1)
+            .is_none_or(|next| next.record.author != o.record.author);
+        if last {
+            out.insert(o.record.author, &snap.records[start..=i]);
+            start = i + 1;
+        }
+    }
+    out
+}
+
+/// How many of `prior` (the first records of `author`'s chain in an earlier snapshot)
+/// the transaction still holds, of a chain now `len` long: all of the common part when
+/// the id stored at its last position is the one `prior` holds there, else none.
+fn reusable(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    author: &PublicKey,
+    prior: &[Arc<Opened>],
+    len: u64,
+) -> Result<usize, StoreError> {
+    let common = prior.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+    let Some(last) = common.checked_sub(1).and_then(|i| prior.get(i)) else {
+        return Ok(0);
+    };
+    // A snapshot's chain runs from seq 0 without gaps, so its i-th record has seq i.
+    if last.record.seq != common as u64 - 1 || prior[0].record.seq != 0 {
+        return Ok(0);
+    }
+    let Some(stored) = table.get(&tables::pos_key(author, last.record.seq)[..])? else {
+        return Ok(0);
+    };
+    let (summary, _) = tables::split_record(stored.value())?;
+    Ok(if summary.id == last.id { common } else { 0 })
 }
 
 /// Opens a stored envelope whose id is known, without checking its signature again.
@@ -234,5 +307,73 @@ mod tests {
             roots.len() > 1,
             "the snapshots all saw one root: no overlap tested"
         );
+    }
+
+    fn ids(snap: &Snapshot) -> Vec<RecordId> {
+        snap.records.iter().map(|o| o.id).collect()
+    }
+
+    #[test]
+    fn a_snapshot_grown_from_the_one_before_names_the_root_of_its_records_while_another_thread_ingests()
+     {
+        let (_dir, store) = temp_store();
+        let mut work = Workload::new(19, 5);
+        store.ingest(&work.take(60), work.now_ms()).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let store = store.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let batch = work.take(3);
+                    store.ingest(&batch, work.now_ms()).unwrap();
+                }
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        let mut previous = store.snapshot().unwrap();
+        let (mut grown, mut shared) = (0u32, 0usize);
+        while !done.load(Ordering::SeqCst) || grown < 5 {
+            let snap = store.snapshot_after(Some(&previous)).unwrap();
+            let (root, frontier) = recomputed(&snap);
+            assert_eq!(snap.evidence.root, root, "grown snapshot {grown}");
+            assert_eq!(snap.evidence.frontier, frontier, "grown snapshot {grown}");
+            assert_eq!(snap.evidence.records, snap.records.len() as u64);
+            shared += snap
+                .records
+                .iter()
+                .filter(|o| previous.records.iter().any(|p| Arc::ptr_eq(o, p)))
+                .count();
+            previous = snap;
+            grown += 1;
+        }
+        writer.join().unwrap();
+        let last = store.snapshot_after(Some(&previous)).unwrap();
+        assert_eq!(ids(&last), ids(&store.snapshot().unwrap()));
+        assert!(
+            shared > 0,
+            "no record was carried over from a snapshot before"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_other_chains_under_the_same_keys_is_not_reused() {
+        use interlab_protocol::testkit::TestScheme;
+        let (_x_dir, x) = temp_store();
+        let (_y_dir, y) = temp_store();
+        for (store, name) in [(&x, "x"), (&y, "y")] {
+            let scheme = TestScheme::new(name, 3, 7);
+            let results = store.ingest(&scheme.bytes(), 4_000_000_000_000).unwrap();
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+        }
+        let of_x = x.snapshot().unwrap();
+        let fresh = y.snapshot().unwrap();
+        assert_eq!(
+            of_x.records[3].record.author, fresh.records[3].record.author,
+            "one author, one chain length, different records"
+        );
+        let grown = y.snapshot_after(Some(&of_x)).unwrap();
+        assert_eq!(ids(&grown), ids(&fresh));
+        assert_eq!(grown.evidence.root, fresh.evidence.root);
     }
 }

@@ -2,13 +2,16 @@
 //! count: accredited (and not suspended) when recorded, not retracted, not superseded by
 //! the lab's own re-run, and — unless asked — not excluded by an upheld dispute.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    borrow::Borrow,
+    collections::{BTreeMap, BTreeSet},
+};
 
 use serde::{Deserialize, Serialize};
 
 use super::{
     assessments::declared_assessments,
-    disputes::{DisputeView, disputes, excluded_results},
+    disputes::{DisputeView, disputes_of, excluded_results},
     flags::flag_labs,
     suite::SuiteView,
 };
@@ -191,7 +194,7 @@ struct SuiteInfo {
     supersedes: Option<Digest>,
 }
 
-fn find_suite(records: &[Opened], suite: &Digest) -> Option<SuiteInfo> {
+fn find_suite(records: &[&Opened], suite: &Digest) -> Option<SuiteInfo> {
     records.iter().find_map(|o| match &o.record.body {
         Body::SuitePublished {
             suite: s,
@@ -211,9 +214,21 @@ fn find_suite(records: &[Opened], suite: &Digest) -> Option<SuiteInfo> {
 }
 
 /// Computes comparability. `records` must be the accepted records in (author, seq)
-/// order; `equivocators` the authors with a verified fork proof.
-pub fn comparability(
-    records: &[Opened],
+/// order, owned or shared (`Arc<Opened>`, as a node's snapshots hold them);
+/// `equivocators` the authors with a verified fork proof.
+pub fn comparability<O: Borrow<Opened>>(
+    records: &[O],
+    authority: &Authority,
+    equivocators: &BTreeSet<PublicKey>,
+    query: &ComparabilityQuery,
+    config: &ReportConfig,
+) -> Result<Comparability, GovernanceError> {
+    let records: Vec<&Opened> = records.iter().map(Borrow::borrow).collect();
+    comparability_of(&records, authority, equivocators, query, config)
+}
+
+fn comparability_of(
+    records: &[&Opened],
     authority: &Authority,
     equivocators: &BTreeSet<PublicKey>,
     query: &ComparabilityQuery,
@@ -234,7 +249,7 @@ pub fn comparability(
         }
         None => Vec::new(),
     };
-    let all_disputes = disputes(records, authority);
+    let all_disputes = disputes_of(records, authority);
     let excluded = excluded_results(&all_disputes);
     let retracted: BTreeSet<RecordId> = records
         .iter()
@@ -259,7 +274,7 @@ pub fn comparability(
     let runs: Vec<(&Opened, &RunResult)> = records
         .iter()
         .filter_map(|o| match &o.record.body {
-            Body::RunResult(r) if r.suite == query.suite => Some((o, r)),
+            Body::RunResult(r) if r.suite == query.suite => Some((*o, r)),
             _ => None,
         })
         .collect();

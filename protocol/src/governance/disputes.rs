@@ -1,6 +1,6 @@
 //! Disputes and their state, derived from dispute, response and resolution records.
 
-use std::collections::BTreeSet;
+use std::{borrow::Borrow, collections::BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -95,8 +95,14 @@ pub struct DisputeView {
     pub state: DisputeState,
 }
 
-/// Every dispute in the log, in (author, seq) order of the dispute records.
-pub fn disputes(records: &[Opened], authority: &Authority) -> Vec<DisputeView> {
+/// Every dispute in the log, in (author, seq) order of the dispute records. `records`
+/// are the accepted records in (author, seq) order, owned or shared (`Arc<Opened>`).
+pub fn disputes<O: Borrow<Opened>>(records: &[O], authority: &Authority) -> Vec<DisputeView> {
+    let records: Vec<&Opened> = records.iter().map(Borrow::borrow).collect();
+    disputes_of(&records, authority)
+}
+
+pub(crate) fn disputes_of(records: &[&Opened], authority: &Authority) -> Vec<DisputeView> {
     let owner = authority.owner();
     let author_of = |id: &RecordId| {
         records
