@@ -78,8 +78,12 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             g.arrived, g.published, g.p50_ms, g.p99_ms
         );
     }
+    let interval = r
+        .gossip_p99_ratio_ci95
+        .map(|[lo, hi]| format!(" (95 % bootstrap interval ×{lo:.2} to ×{hi:.2})"))
+        .unwrap_or_default();
     println!(
-        "  gossip through the loaded node: p50 ×{:.2}, p99 ×{:.2} of unloaded",
+        "  gossip through the loaded node: p50 ×{:.2}, p99 ×{:.2}{interval} of unloaded",
         r.gossip_p50_ratio, r.gossip_p99_ratio
     );
     Ok(ExitCode::SUCCESS)

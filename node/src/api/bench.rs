@@ -21,7 +21,10 @@ use interlab_protocol::{RecordId, SecretKey, testkit::Workload};
 use libp2p::Multiaddr;
 use serde::Serialize;
 
-use super::bench_load::{self, Sample};
+use super::{
+    bench_load::{self, Sample},
+    bench_stats::{p99_ratio_interval, percentile},
+};
 use crate::{
     config::{Config, NodeDir},
     keyfile,
@@ -75,6 +78,9 @@ pub struct Gossip {
     pub p50_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
+    /// Each arrived record's latency, ms, sorted.
+    #[serde(skip)]
+    pub latencies_ms: Vec<f64>,
 }
 
 /// The result.
@@ -88,6 +94,9 @@ pub struct ApiBenchReport {
     pub gossip_loaded: Gossip,
     /// Loaded over unloaded gossip p99.
     pub gossip_p99_ratio: f64,
+    /// A 95 % bootstrap interval of that ratio (each phase has a few hundred samples,
+    /// so its p99 is uncertain); absent when a phase had no arrivals.
+    pub gossip_p99_ratio_ci95: Option<[f64; 2]>,
     /// Loaded over unloaded gossip p50.
     pub gossip_p50_ratio: f64,
 }
@@ -103,14 +112,6 @@ pub enum ApiBenchError {
 
 fn setup<E: std::fmt::Display>(e: E) -> ApiBenchError {
     ApiBenchError::Setup(e.to_string())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn key(seed: u64, i: u64) -> SecretKey {
@@ -267,6 +268,11 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
     Ok(ApiBenchReport {
         routes: route_stats(&samples),
         gossip_p99_ratio: loaded.p99_ms / unloaded.p99_ms,
+        gossip_p99_ratio_ci95: p99_ratio_interval(
+            &loaded.latencies_ms,
+            &unloaded.latencies_ms,
+            spec.seed,
+        ),
         gossip_p50_ratio: loaded.p50_ms / unloaded.p50_ms,
         gossip_unloaded: unloaded,
         gossip_loaded: loaded,
@@ -389,5 +395,6 @@ async fn gossip_phase(
         arrived: lat.len(),
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
+        latencies_ms: lat,
     })
 }
