@@ -15,8 +15,8 @@ use std::{cell::RefCell, collections::BTreeMap};
 use foldhash::HashMap;
 
 use interlab_protocol::{
-    Authority, Digest, Envelope, EvidenceState, EvidenceTree, FrontierEntry, Head, LogView,
-    PublicKey, RecordId, SchemeId, Standing,
+    Authority, Digest, Envelope, FrontierEntry, Head, LogView, PublicKey, RecordId, SchemeId,
+    Standing,
 };
 use redb::{ReadableTable, Table};
 
@@ -99,23 +99,9 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    /// Accepted ids, sorted.
-    pub(crate) fn sorted_ids(&self) -> Vec<RecordId> {
-        let mut ids: Vec<RecordId> = self.ids.keys().copied().collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    /// Computes the evidence state and the Merkle tree it names (the caller caches both
-    /// by generation).
-    pub(crate) fn evidence(&self) -> (EvidenceState, EvidenceTree) {
-        let tree = EvidenceTree::new(&self.sorted_ids());
-        let ev = EvidenceState {
-            root: tree.root(),
-            records: tree.len() as u64,
-            frontier: self.frontier(),
-        };
-        (ev, tree)
+    /// Accepted ids in no particular order (the evidence tree sorts them).
+    pub(crate) fn unsorted_ids(&self) -> Vec<RecordId> {
+        self.ids.keys().copied().collect()
     }
 
     /// Chain heads sorted by author.

@@ -336,23 +336,33 @@ impl Store {
         self.evidence_slot().state
     }
 
-    /// The evidence state and its Merkle tree, computed once per change.
+    /// The evidence state and its Merkle tree, computed once per change. The ids are
+    /// copied under the cache's read lock and the tree is built after it is released: a
+    /// writer committing the next batch (the network's ingest) never waits for a reader's
+    /// hashing, and readers queued behind that writer do not wait for it either.
     fn evidence_slot(&self) -> EvidenceSlot {
-        let cache = self.cache();
         let mut slot = self
             .inner
             .evidence
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(s) = slot.as_ref()
-            && s.generation == cache.generation
-        {
-            return s.clone();
-        }
-        let (state, tree) = cache.evidence();
+        let (generation, ids, frontier) = {
+            let cache = self.cache();
+            if let Some(s) = slot.as_ref()
+                && s.generation == cache.generation
+            {
+                return s.clone();
+            }
+            (cache.generation, cache.unsorted_ids(), cache.frontier())
+        };
+        let tree = EvidenceTree::new(&ids);
         let s = EvidenceSlot {
-            generation: cache.generation,
-            state,
+            generation,
+            state: EvidenceState {
+                root: tree.root(),
+                records: tree.len() as u64,
+                frontier,
+            },
             tree: Arc::new(tree),
         };
         *slot = Some(s.clone());
