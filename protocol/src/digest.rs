@@ -54,7 +54,11 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        let mut buf = [0u8; 128];
+        match crate::hexbytes::hex_in(&self.0, &mut buf) {
+            Some(hex) => f.write_str(hex),
+            None => f.write_str(&self.to_hex()),
+        }
     }
 }
 

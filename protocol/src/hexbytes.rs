@@ -3,10 +3,25 @@
 
 use serde::{Deserialize, Deserializer, Serializer};
 
+/// The longest array written through the stack buffer (signatures, 64 bytes).
+const ON_STACK: usize = 64;
+
+/// Lowercase hex of `bytes` written into `buf`, when it fits. `hex::encode` collects
+/// a `String` one `char` at a time; a large report holds thousands of ids.
+pub(crate) fn hex_in<'a>(bytes: &[u8], buf: &'a mut [u8; 2 * ON_STACK]) -> Option<&'a str> {
+    let out = buf.get_mut(..2 * bytes.len())?;
+    hex::encode_to_slice(bytes, out).ok()?;
+    std::str::from_utf8(out).ok()
+}
+
 /// Serialises bytes as hex (human-readable formats) or a byte string (CBOR).
 pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     if s.is_human_readable() {
-        s.serialize_str(&hex::encode(bytes))
+        let mut buf = [0u8; 2 * ON_STACK];
+        match hex_in(bytes, &mut buf) {
+            Some(hex) => s.serialize_str(hex),
+            None => s.serialize_str(&hex::encode(bytes)),
+        }
     } else {
         s.serialize_bytes(bytes)
     }
@@ -25,5 +40,24 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         Ok(out)
     } else {
         Ok(serde_bytes::ByteArray::<N>::deserialize(d)?.into_array())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ON_STACK, hex_in};
+
+    #[test]
+    fn hex_on_the_stack_is_hex_encode_and_declines_what_does_not_fit() {
+        let bytes: Vec<u8> = (0..=ON_STACK as u8).map(|b| b.wrapping_mul(37)).collect();
+        for n in [0, 1, 32, ON_STACK] {
+            let mut buf = [0u8; 2 * ON_STACK];
+            assert_eq!(
+                hex_in(&bytes[..n], &mut buf),
+                Some(hex::encode(&bytes[..n]).as_str())
+            );
+        }
+        let mut buf = [0u8; 2 * ON_STACK];
+        assert_eq!(hex_in(&bytes, &mut buf), None, "65 bytes");
     }
 }

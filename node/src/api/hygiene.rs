@@ -79,14 +79,7 @@ pub async fn json_errors(resp: Response) -> Response {
 /// round.
 pub fn check_round(snap: &Snapshot, q: &ComparabilityQuery) -> Result<(), ApiError> {
     let Some(round) = q.round else { return Ok(()) };
-    let owner = snap.authority.owner();
-    let known = snap.records.iter().any(|o| match &o.record.body {
-        Body::RoundOpened {
-            suite, round: r, ..
-        } => *suite == q.suite && *r == round && Some(o.record.author) == owner,
-        Body::RunResult(r) => r.suite == q.suite && r.round == round,
-        _ => false,
-    });
+    let known = snap.published.knows_round(&q.suite, round);
     if known {
         Ok(())
     } else {

@@ -10,7 +10,6 @@ use axum::{
     response::IntoResponse,
 };
 use interlab_protocol::{
-    Digest,
     governance::{self, Comparability, ComparabilityQuery, DisputeView, GovernanceError},
     stats::ReportConfig,
 };
@@ -40,22 +39,6 @@ pub fn compute(snap: &Snapshot, q: &ComparabilityQuery) -> Result<Comparability,
     })
 }
 
-/// The suites published in the log (id, name, version), in log order.
-pub fn suites(snap: &Snapshot) -> Vec<(Digest, String, String)> {
-    snap.records
-        .iter()
-        .filter_map(|o| match &o.record.body {
-            interlab_protocol::Body::SuitePublished {
-                suite,
-                name,
-                version,
-                ..
-            } => Some((*suite, name.clone(), version.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 pub(crate) fn parse_query(
     p: &ComparabilityParams,
     snap: &Snapshot,
@@ -64,9 +47,10 @@ pub(crate) fn parse_query(
         Some(s) => s
             .parse()
             .map_err(|e| ApiError::bad_request(format!("parameter `suite`: {e}")))?,
-        None => suites(snap)
-            .last()
-            .map(|(id, _, _)| *id)
+        None => snap
+            .published
+            .latest()
+            .map(|s| s.id)
             .ok_or_else(|| ApiError::not_found("no suite has been published yet"))?,
     };
     let round = p

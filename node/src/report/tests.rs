@@ -1,7 +1,5 @@
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use interlab_protocol::{
     Body, Digest, MemoryLog, TestResult,
     governance::{AssignedDecl, MetricAssessment},
@@ -130,13 +128,12 @@ fn log(close: bool) -> (Snapshot, Digest, TestScheme) {
     let mut log = MemoryLog::new();
     let rejected = log.ingest_all(&all, NOW);
     assert!(rejected.is_empty(), "{rejected:?}");
-    let snap = Snapshot {
-        evidence: log.evidence(),
-        records: log.records().cloned().map(std::sync::Arc::new).collect(),
-        forks: Vec::new(),
-        equivocators: BTreeSet::new(),
-        authority: log.authority().clone(),
-    };
+    let snap = Snapshot::new(
+        log.evidence(),
+        log.records().cloned().map(std::sync::Arc::new).collect(),
+        Vec::new(),
+        log.authority().clone(),
+    );
     (snap, suite, s)
 }
 

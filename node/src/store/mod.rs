@@ -49,6 +49,7 @@ mod ingest;
 #[cfg(test)]
 mod layout_tests;
 mod migrate;
+mod published;
 mod query;
 mod scan;
 mod scrub;
@@ -61,6 +62,7 @@ mod tests;
 pub use check::CheckReport;
 pub use damage::{Damage, DamagedRecord};
 pub use ingest::{Incoming, Prepared};
+pub use published::{Published, PublishedSuite};
 pub use query::RecordFilter;
 pub use scan::Level as CheckLevel;
 pub use scrub::{ScrubConfig, ScrubStep};

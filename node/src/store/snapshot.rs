@@ -25,7 +25,7 @@ use interlab_protocol::{
 };
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
-use super::{Inner, Store, StoreError, tables};
+use super::{Inner, Store, StoreError, published::Published, tables};
 
 /// The log at one evidence root, read in one transaction.
 #[derive(Debug)]
@@ -41,6 +41,29 @@ pub struct Snapshot {
     pub equivocators: BTreeSet<PublicKey>,
     /// Authority derived from the owner's records.
     pub authority: Authority,
+    /// The published suites and the rounds named, found once.
+    pub published: Published,
+}
+
+impl Snapshot {
+    /// A snapshot of `records` (accepted, in (author, seq) order) at `evidence`, with
+    /// the stored fork proofs and the authority; the equivocators and the published
+    /// suites are derived from them.
+    pub fn new(
+        evidence: EvidenceState,
+        records: Vec<Arc<Opened>>,
+        forks: Vec<Fork>,
+        authority: Authority,
+    ) -> Snapshot {
+        Snapshot {
+            equivocators: forks.iter().map(|f| f.author).collect(),
+            published: Published::of(&records, authority.owner()),
+            evidence,
+            records,
+            forks,
+            authority,
+        }
+    }
 }
 
 /// Marks a change of what readers see (a commit and the cache update after it); readers
@@ -168,13 +191,12 @@ fn read_snapshot(
             .map_err(|e| StoreError::Corrupt(format!("stored fork proof: {e}")))?;
         forks.push(stored_fork(&proof)?);
     }
-    Ok(Snapshot {
-        equivocators: forks.iter().map(|f| f.author).collect(),
-        evidence: state.evidence,
+    Ok(Snapshot::new(
+        state.evidence,
         records,
         forks,
-        authority: state.authority,
-    })
+        state.authority,
+    ))
 }
 
 /// Each author's records in a snapshot (they are contiguous, in seq order from 0).

@@ -19,7 +19,7 @@ use axum::{
     response::Html,
 };
 use interlab_protocol::{
-    Body, Digest, EvidenceState, Fork, Lab,
+    Digest, EvidenceState, Fork, Lab,
     governance::{self, Comparability, ComparabilityQuery, DisputeView, GovernanceError},
     stats::{MeasurandReport, ReportConfig, drift::DriftConfig},
 };
@@ -129,28 +129,14 @@ fn names(snap: &Snapshot) -> Names {
 }
 
 fn suite_entries(snap: &Snapshot) -> Vec<SuiteEntry> {
-    reports::suites(snap)
-        .into_iter()
-        .map(|(id, name, version)| {
-            let rounds: BTreeSet<u32> = snap
-                .records
-                .iter()
-                .filter_map(|o| match &o.record.body {
-                    Body::RunResult(r) if r.suite == id => Some(r.round),
-                    Body::RoundOpened { suite, round, .. }
-                        if *suite == id && Some(o.record.author) == snap.authority.owner() =>
-                    {
-                        Some(*round)
-                    }
-                    _ => None,
-                })
-                .collect();
-            SuiteEntry {
-                id,
-                name,
-                version,
-                rounds: rounds.into_iter().collect(),
-            }
+    snap.published
+        .suites
+        .iter()
+        .map(|s| SuiteEntry {
+            id: s.id,
+            name: s.name.clone(),
+            version: s.version.clone(),
+            rounds: snap.published.rounds_of(&s.id),
         })
         .collect()
 }
@@ -166,8 +152,8 @@ fn select(snap: &Snapshot, p: &ComparabilityParams) -> (StatusCode, View) {
                 );
             }
         },
-        None => match reports::suites(snap).last() {
-            Some((id, _, _)) => *id,
+        None => match snap.published.latest() {
+            Some(s) => s.id,
             None => return (StatusCode::OK, View::NoSuite),
         },
     };
