@@ -74,8 +74,8 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         ("loaded", &r.gossip_loaded),
     ] {
         println!(
-            "  gossip A→B→C {label:<9} {}/{} arrived  p50 {:.1} ms  p99 {:.1} ms",
-            g.arrived, g.published, g.p50_ms, g.p99_ms
+            "  gossip A→B→C {label:<9} {}/{} arrived  p50 {:.1} ms  p99 {:.1} ms  (A→B p50 {:.1} ms  p99 {:.1} ms)",
+            g.arrived, g.published, g.p50_ms, g.p99_ms, g.into_b_p50_ms, g.into_b_p99_ms
         );
     }
     let interval = r

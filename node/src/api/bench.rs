@@ -78,6 +78,10 @@ pub struct Gossip {
     pub p50_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
+    /// The first hop alone, A → B (B accepted it): median, ms.
+    pub into_b_p50_ms: f64,
+    /// The first hop alone: 99th percentile, ms.
+    pub into_b_p99_ms: f64,
     /// Each arrived record's latency, ms, sorted.
     #[serde(skip)]
     pub latencies_ms: Vec<f64>,
@@ -236,7 +240,7 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
     // Warm the report cache as a first reader would.
     let _ = ureq::get(format!("{base}/v1/comparability")).call();
 
-    let unloaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec))?;
+    let unloaded = peers_rt.block_on(gossip_phase(&a, &a_store, [&b.net, &c], &mut work, spec))?;
     let stop = Arc::new(AtomicBool::new(false));
     let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().map_err(setup)?;
     let paths = Arc::new(request_paths(&proof_ids));
@@ -253,7 +257,7 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
             })
             .map_err(setup)?
     };
-    let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, &c, &mut work, spec));
+    let loaded = peers_rt.block_on(gossip_phase(&a, &a_store, [&b.net, &c], &mut work, spec));
     stop.store(true, Ordering::SeqCst);
     let samples = match load.join() {
         Ok(r) => r.map_err(setup)?,
@@ -332,26 +336,16 @@ fn route_stats(samples: &[Sample]) -> BTreeMap<String, RouteStats> {
 }
 
 /// Publishes the next records of the log from A at the spec's rate for the spec's
-/// duration; the time from publish until C accepted each.
+/// duration; the time from publish until B, and C after it, accepted each.
 async fn gossip_phase(
     a: &NetClient,
     a_store: &Store,
-    c: &NetClient,
+    [b, c]: [&NetClient; 2],
     work: &mut Workload,
     spec: &ApiBenchSpec,
 ) -> Result<Gossip, ApiBenchError> {
-    let seen: Arc<Mutex<HashMap<RecordId, Instant>>> = Arc::default();
-    let mut rx = c.subscribe_accepted();
-    let watcher = {
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            while let Ok(id) = rx.recv().await {
-                if let Ok(mut m) = seen.lock() {
-                    m.entry(id).or_insert_with(Instant::now);
-                }
-            }
-        })
-    };
+    let (b_seen, b_watch) = watch_accepted(b);
+    let (c_seen, c_watch) = watch_accepted(c);
     let mut published = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / spec.rate.max(0.1)));
     let end = Instant::now() + spec.duration;
@@ -369,7 +363,7 @@ async fn gossip_phase(
     // Stragglers.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let done = seen.lock().map_or(0, |m| {
+        let done = c_seen.lock().map_or(0, |m| {
             published
                 .iter()
                 .filter(|(id, _)| m.contains_key(id))
@@ -380,7 +374,44 @@ async fn gossip_phase(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    watcher.abort();
+    b_watch.abort();
+    c_watch.abort();
+    let into_b = latencies(&published, &b_seen);
+    let lat = latencies(&published, &c_seen);
+    Ok(Gossip {
+        published: published.len(),
+        arrived: lat.len(),
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+        into_b_p50_ms: percentile(&into_b, 0.5),
+        into_b_p99_ms: percentile(&into_b, 0.99),
+        latencies_ms: lat,
+    })
+}
+
+/// When a node first accepted each record.
+type Seen = Arc<Mutex<HashMap<RecordId, Instant>>>;
+
+/// Notes the time `node` accepts each record, until the task is aborted.
+fn watch_accepted(node: &NetClient) -> (Seen, tokio::task::JoinHandle<()>) {
+    let seen: Seen = Arc::default();
+    let mut rx = node.subscribe_accepted();
+    let task = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(id) = rx.recv().await {
+                if let Ok(mut m) = seen.lock() {
+                    m.entry(id).or_insert_with(Instant::now);
+                }
+            }
+        })
+    };
+    (seen, task)
+}
+
+/// Milliseconds from publish to acceptance of the published records that were seen,
+/// sorted.
+fn latencies(published: &[(RecordId, Instant)], seen: &Seen) -> Vec<f64> {
     let m = seen.lock().map(|m| m.clone()).unwrap_or_default();
     let mut lat: Vec<f64> = published
         .iter()
@@ -390,11 +421,5 @@ async fn gossip_phase(
         })
         .collect();
     lat.sort_by(f64::total_cmp);
-    Ok(Gossip {
-        published: published.len(),
-        arrived: lat.len(),
-        p50_ms: percentile(&lat, 0.5),
-        p99_ms: percentile(&lat, 0.99),
-        latencies_ms: lat,
-    })
+    lat
 }
