@@ -338,10 +338,8 @@ impl Store {
         self.evidence_slot().state
     }
 
-    /// The evidence state and its Merkle tree, computed once per change. The ids are
-    /// copied under the cache's read lock and the tree is built after it is released: a
-    /// writer committing the next batch (the network's ingest) never waits for a reader's
-    /// hashing, and readers queued behind that writer do not wait for it either.
+    /// The evidence state and its Merkle tree, computed once per change; the tree is
+    /// built after the cache's read lock is released, so no commit waits for hashing.
     fn evidence_slot(&self) -> EvidenceSlot {
         let mut slot = self
             .inner
