@@ -23,6 +23,17 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 /// `interlab <args> --json`, which must succeed; its JSON answer.
+/// The entry of measurand `name` in a `stats --json` answer.
+fn measurand(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    v["measurands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measurand"] == name)
+        .unwrap_or_else(|| panic!("no measurand {name:?} in {v}"))
+        .clone()
+}
+
 fn stats_json(args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
@@ -187,15 +198,7 @@ fn degenerate_input_gives_nulls_and_notes_never_nan() {
         "{out}"
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let by = |name: &str| {
-        v["measurands"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["measurand"] == name)
-            .unwrap()
-            .clone()
-    };
+    let by = |name: &str| measurand(&v, name);
     let two = by("two_labs");
     assert!(two["algorithm_a"].is_null());
     assert!(two["notes"].to_string().contains("only 2 lab(s)"));
@@ -513,15 +516,7 @@ fn participants_in_the_assessment_file_scores_that_measurand_and_leaves_the_othe
         "--assessment",
         decl.to_str().unwrap(),
     ]);
-    let by = |name: &str| {
-        v["measurands"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["measurand"] == name)
-            .unwrap()
-            .clone()
-    };
+    let by = |name: &str| measurand(&v, name);
     let declared = by("declared");
     assert_eq!(
         declared["assessment"]["sigma_pt_basis"]["kind"],

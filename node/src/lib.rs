@@ -23,6 +23,8 @@
 //! ```
 
 pub mod api;
+#[cfg(any(test, feature = "test-utils"))]
+mod bench_stats;
 pub mod client;
 pub mod config;
 pub mod keyfile;

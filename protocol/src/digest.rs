@@ -54,11 +54,7 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 128];
-        match crate::hexbytes::hex_in(&self.0, &mut buf) {
-            Some(hex) => f.write_str(hex),
-            None => f.write_str(&self.to_hex()),
-        }
+        crate::hexbytes::with_hex(&self.0, |hex| f.write_str(hex))
     }
 }
 

@@ -21,11 +21,9 @@ use interlab_protocol::{RecordId, SecretKey, testkit::Workload};
 use libp2p::Multiaddr;
 use serde::Serialize;
 
-use super::{
-    bench_load::{self, Sample},
-    bench_stats::{p99_ratio_interval, percentile},
-};
+use super::bench_load::{self, Sample};
 use crate::{
+    bench_stats::{p99_ratio_interval, percentile},
     config::{Config, NodeDir},
     keyfile,
     net::{self, NetClient, NetConfig},

@@ -7,8 +7,6 @@ mod admin;
 pub mod bench;
 #[cfg(feature = "test-utils")]
 mod bench_load;
-#[cfg(any(test, feature = "test-utils"))]
-mod bench_stats;
 pub mod compute;
 #[cfg(test)]
 mod compute_tests;

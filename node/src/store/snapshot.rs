@@ -277,51 +277,63 @@ mod tests {
     use interlab_protocol::{FrontierEntry, RecordId, evidence_root};
 
     use super::Snapshot;
-    use crate::store::tests::temp_store;
+    use crate::store::{Store, tests::temp_store};
     use interlab_protocol::testkit::Workload;
 
-    /// Root and frontier recomputed from the records a snapshot holds.
-    fn recomputed(snap: &Snapshot) -> (interlab_protocol::Digest, Vec<FrontierEntry>) {
+    /// Checks that `snap` names the root, frontier and count of the records it holds.
+    fn assert_names_its_records(snap: &Snapshot, which: &str) {
         let mut ids: Vec<RecordId> = snap.records.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         let mut heads = BTreeMap::new();
         for o in &snap.records {
             heads.insert(o.record.author, (o.record.seq, o.id));
         }
-        let frontier = heads
+        let frontier: Vec<FrontierEntry> = heads
             .into_iter()
             .map(|(author, (seq, head))| FrontierEntry { author, seq, head })
             .collect();
-        (evidence_root(&ids), frontier)
+        assert_eq!(snap.evidence.root, evidence_root(&ids), "{which}: root");
+        assert_eq!(snap.evidence.frontier, frontier, "{which}: frontier");
+        assert_eq!(snap.evidence.records, snap.records.len() as u64, "{which}");
     }
 
-    #[test]
-    fn a_snapshot_names_the_root_of_the_records_it_holds_while_another_thread_ingests() {
-        let (_dir, store) = temp_store();
-        let mut work = Workload::new(17, 6);
-        let first = work.take(50);
-        store.ingest(&first, work.now_ms()).unwrap();
+    /// A thread that ingests `batches` batches of three records of `work` into `store`;
+    /// its flag is set when it is done.
+    fn ingesting(
+        store: &Store,
+        mut work: Workload,
+        batches: usize,
+    ) -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
         let done = Arc::new(AtomicBool::new(false));
         let writer = {
-            let store = store.clone();
-            let done = done.clone();
+            let (store, done) = (store.clone(), done.clone());
             std::thread::spawn(move || {
-                for _ in 0..300 {
+                for _ in 0..batches {
                     let batch = work.take(3);
                     store.ingest(&batch, work.now_ms()).unwrap();
                 }
                 done.store(true, Ordering::SeqCst);
             })
         };
+        (writer, done)
+    }
+
+    fn ids(snap: &Snapshot) -> Vec<RecordId> {
+        snap.records.iter().map(|o| o.id).collect()
+    }
+
+    #[test]
+    fn a_snapshot_names_the_root_of_the_records_it_holds_while_another_thread_ingests() {
+        let (_dir, store) = temp_store();
+        let mut work = Workload::new(17, 6);
+        store.ingest(&work.take(50), work.now_ms()).unwrap();
+        let (writer, done) = ingesting(&store, work, 300);
         let mut snapshots = 0u32;
         let mut roots = std::collections::BTreeSet::new();
         while !done.load(Ordering::SeqCst) || snapshots < 5 {
             let snap = store.snapshot().unwrap();
-            let (root, frontier) = recomputed(&snap);
-            assert_eq!(snap.evidence.root, root, "snapshot {snapshots} root");
-            assert_eq!(snap.evidence.frontier, frontier, "snapshot {snapshots}");
-            assert_eq!(snap.evidence.records, snap.records.len() as u64);
-            roots.insert(root);
+            assert_names_its_records(&snap, &format!("snapshot {snapshots}"));
+            roots.insert(snap.evidence.root);
             snapshots += 1;
         }
         writer.join().unwrap();
@@ -331,36 +343,18 @@ mod tests {
         );
     }
 
-    fn ids(snap: &Snapshot) -> Vec<RecordId> {
-        snap.records.iter().map(|o| o.id).collect()
-    }
-
     #[test]
     fn a_snapshot_grown_from_the_one_before_names_the_root_of_its_records_while_another_thread_ingests()
      {
         let (_dir, store) = temp_store();
         let mut work = Workload::new(19, 5);
         store.ingest(&work.take(60), work.now_ms()).unwrap();
-        let done = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let store = store.clone();
-            let done = done.clone();
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    let batch = work.take(3);
-                    store.ingest(&batch, work.now_ms()).unwrap();
-                }
-                done.store(true, Ordering::SeqCst);
-            })
-        };
+        let (writer, done) = ingesting(&store, work, 200);
         let mut previous = store.snapshot().unwrap();
         let (mut grown, mut shared) = (0u32, 0usize);
         while !done.load(Ordering::SeqCst) || grown < 5 {
             let snap = store.snapshot_after(Some(&previous)).unwrap();
-            let (root, frontier) = recomputed(&snap);
-            assert_eq!(snap.evidence.root, root, "grown snapshot {grown}");
-            assert_eq!(snap.evidence.frontier, frontier, "grown snapshot {grown}");
-            assert_eq!(snap.evidence.records, snap.records.len() as u64);
+            assert_names_its_records(&snap, &format!("grown snapshot {grown}"));
             shared += snap
                 .records
                 .iter()

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{Multiaddr, NetClient, NetConfig, NetError, spawn};
-use crate::{publisher::now_ms, store::Store};
+use crate::{bench_stats::percentile, publisher::now_ms, store::Store};
 
 /// Settings of the propagation benchmark.
 #[derive(Debug, Clone)]
@@ -98,14 +98,6 @@ fn fresh_dir(base: &Path, name: &str) -> Result<PathBuf, NetError> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| NetError::Config(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 struct Running {

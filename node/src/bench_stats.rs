@@ -1,9 +1,10 @@
-//! Percentiles of the benchmark's latencies, and how far to trust a ratio of two p99s.
+//! Percentiles of the benchmarks' latencies (`bench-net`, `bench-api`), and how far to
+//! trust a ratio of two p99s.
 //!
-//! A phase gossips about 600 records, so its p99 is about the sixth-largest latency and
-//! moves a lot from run to run. The report gives the loaded ÷ unloaded ratio with a 95 %
-//! percentile-bootstrap interval (both phases resampled, seeded), so that a reader sees
-//! whether ×1.8 and ×2.3 are different results or the same one.
+//! A `bench-api` phase gossips about 600 records, so its p99 is about the sixth-largest
+//! latency and moves a lot from run to run. The report gives the loaded ÷ unloaded ratio
+//! with a 95 % percentile-bootstrap interval (both phases resampled, seeded), so that a
+//! reader sees whether ×1.8 and ×2.3 are different results or the same one.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
