@@ -36,7 +36,7 @@ mod ingests;
 mod peers;
 mod serve;
 
-use ingests::{IngestOutcome, Ingests};
+use ingests::{IngestFailed, IngestOutcome, Ingests};
 
 enum Outbound {
     Sync(SyncRequest),
@@ -60,7 +60,7 @@ struct Fetch {
 enum Wake {
     Cmd(Option<Command>),
     Swarm(Box<SwarmEvent<BehaviourEvent>>),
-    Ingested(Result<IngestOutcome, tokio::task::JoinError>),
+    Ingested(Result<IngestOutcome, IngestFailed>),
     Tick,
 }
 
