@@ -24,7 +24,7 @@ use super::local_view;
 use crate::{
     net::sync::LocalView,
     publisher::now_ms,
-    store::{Incoming, Store, StoreError},
+    store::{Incoming, Prepared, Store, StoreError},
 };
 
 /// What one ingest gives back: the per-envelope results and the log right after it.
@@ -72,8 +72,7 @@ impl Ingests {
         if in_place {
             let outcome = tokio::task::block_in_place(|| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let results = store.ingest_prepared(Store::prepare_incoming(batch), now_ms());
-                    (results, local_view(store))
+                    write(store, Store::prepare_incoming(batch))
                 }))
             });
             self.done
@@ -103,10 +102,9 @@ impl Ingests {
                     std::panic::resume_unwind(panic);
                 }
             };
-            let results = store.ingest_prepared(prepared, now_ms());
-            let view = local_view(&store);
+            let outcome = write(&store, prepared);
             let _ = written.send(());
-            (results, view)
+            outcome
         }));
     }
 
@@ -132,6 +130,11 @@ impl Ingests {
     }
 }
 
+/// Writes a prepared batch; its results and the log right after it.
+fn write(store: &Store, prepared: Prepared) -> IngestOutcome {
+    (store.ingest_prepared(prepared, now_ms()), local_view(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,12 +147,20 @@ mod tests {
             .collect()
     }
 
+    /// Records in the log a view describes.
+    fn records(view: &LocalView) -> u64 {
+        view.heads.values().map(|(seq, _)| seq + 1).sum()
+    }
+
     fn records_in(store: &Store) -> u64 {
-        local_view(store)
-            .heads
-            .values()
-            .map(|(seq, _)| seq + 1)
-            .sum()
+        records(&local_view(store))
+    }
+
+    /// A fresh store, a one-author workload and no ingest in flight.
+    fn fixture() -> (tempfile::TempDir, Store, Workload, Ingests) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        (dir, store, Workload::new(7, 1), Ingests::default())
     }
 
     fn written(outcome: Result<IngestOutcome, IngestFailed>) -> usize {
@@ -164,12 +175,9 @@ mod tests {
     /// have no predecessor in the log.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_is_written_after_the_one_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let mut work = Workload::new(7, 1);
+        let (_dir, store, mut work, mut ingests) = fixture();
         let large = decoded(work.take(3000));
         let next = decoded(work.take(1));
-        let mut ingests = Ingests::default();
         ingests.start(&store, large);
         ingests.start(&store, next);
         assert!(
@@ -182,10 +190,7 @@ mod tests {
         assert!(first.iter().all(Result::is_ok));
         let (second, view) = ingests.next().await.unwrap();
         assert_eq!(second.unwrap()[0].as_ref().map(|_| ()), Ok(()));
-        assert_eq!(
-            view.heads.values().map(|(seq, _)| seq + 1).sum::<u64>(),
-            3001
-        );
+        assert_eq!(records(&view), 3001);
         ingests.finish().await;
     }
 
@@ -194,10 +199,7 @@ mod tests {
     /// each was ingested.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_batch_with_nothing_in_flight_is_written_in_place_and_settles_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let mut work = Workload::new(7, 1);
-        let mut ingests = Ingests::default();
+        let (_dir, store, mut work, mut ingests) = fixture();
 
         ingests.start(&store, decoded(work.take(1)));
         assert_eq!(records_in(&store), 1, "written in place");
@@ -222,10 +224,7 @@ mod tests {
     /// blocks: the batch goes to a blocking thread.
     #[tokio::test(flavor = "current_thread")]
     async fn on_a_single_threaded_runtime_nothing_is_ingested_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let mut work = Workload::new(7, 1);
-        let mut ingests = Ingests::default();
+        let (_dir, store, mut work, mut ingests) = fixture();
         ingests.start(&store, decoded(work.take(1)));
         assert!(ingests.done.is_empty());
         assert_eq!(ingests.running.len(), 1);
