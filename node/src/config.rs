@@ -95,6 +95,7 @@ pub struct Config {
     scheme: Option<String>,
     sign_without_peers: bool,
     api_public: bool,
+    net_realtime: bool,
 }
 
 impl Default for Config {
@@ -116,6 +117,9 @@ impl Default for Config {
             sign_without_peers: false,
             // The API may listen only on loopback unless the operator says otherwise.
             api_public: false,
+            // The network in the normal class: the real-time class needs a grant of the
+            // operator's (and takes the cores first whenever gossip arrives).
+            net_realtime: false,
         }
     }
 }
@@ -137,6 +141,8 @@ struct File {
     sign_without_peers: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     api_public: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    net_realtime: bool,
 }
 
 fn default_listen() -> String {
@@ -178,6 +184,14 @@ impl Config {
     /// that is truly alone (see the operator guide's recovery section).
     pub fn with_sign_without_peers(mut self, yes: bool) -> Self {
         self.sign_without_peers = yes;
+        self
+    }
+
+    /// Runs the network's workers in the real-time class, if the kernel allows it: gossip
+    /// through a node whose API is busy then waits for no scheduler tick (see the operator
+    /// guide for the grant it needs).
+    pub fn with_net_realtime(mut self, yes: bool) -> Self {
+        self.net_realtime = yes;
         self
     }
 
@@ -263,6 +277,10 @@ impl Config {
     pub fn api_public(&self) -> bool {
         self.api_public
     }
+    /// Whether the network's workers should run in the real-time class.
+    pub fn net_realtime(&self) -> bool {
+        self.net_realtime
+    }
 
     /// Reads and checks the configuration at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -290,6 +308,7 @@ impl Config {
             scheme: file.scheme,
             sign_without_peers: file.sign_without_peers,
             api_public: file.api_public,
+            net_realtime: file.net_realtime,
         }
         .build()
     }
@@ -308,6 +327,7 @@ impl Config {
             scheme: self.scheme.clone(),
             sign_without_peers: self.sign_without_peers,
             api_public: self.api_public,
+            net_realtime: self.net_realtime,
         };
         let body = toml::to_string(&file).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
@@ -319,7 +339,8 @@ impl Config {
              # bootstrap: peers' multiaddrs; scheme: the scheme id this node belongs to;\n\
              # sign_without_peers = true: sign although no peer answered since start (only\n\
              # for a lab that is truly alone: see the operator guide); api_public = true:\n\
-             # let the API listen on an address other than loopback.\n{body}"
+             # let the API listen on an address other than loopback; net_realtime = true:\n\
+             # the network's workers in the real-time class, if the kernel allows it.\n{body}"
         );
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".tmp");
@@ -419,17 +440,31 @@ mod tests {
         }
     }
 
+    /// A boolean field of the file and its getter.
+    type Switch = (&'static str, fn(&Config) -> bool);
+
     #[test]
-    fn sign_without_peers_is_off_by_default_and_read_from_the_file() {
+    fn the_switches_are_off_by_default_and_read_from_the_file() {
+        let switches: [Switch; 3] = [
+            ("sign_without_peers", Config::sign_without_peers),
+            ("api_public", Config::api_public),
+            ("net_realtime", Config::net_realtime),
+        ];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, "name = \"a\"\n").unwrap();
-        assert!(!Config::load(&path).unwrap().sign_without_peers());
-        std::fs::write(&path, "name = \"a\"\nsign_without_peers = true\n").unwrap();
-        let c = Config::load(&path).unwrap();
-        assert!(c.sign_without_peers());
-        c.save(&path).unwrap();
-        assert!(Config::load(&path).unwrap().sign_without_peers());
+        for (key, get) in switches {
+            std::fs::write(&path, "name = \"a\"\n").unwrap();
+            assert!(!get(&Config::load(&path).unwrap()), "{key}");
+            std::fs::write(&path, format!("name = \"a\"\n{key} = true\n")).unwrap();
+            let c = Config::load(&path).unwrap();
+            assert!(get(&c), "{key}");
+            c.save(&path).unwrap();
+            let saved = Config::load(&path).unwrap();
+            assert!(get(&saved), "{key}");
+            // Only that one switch is on.
+            let on = switches.iter().filter(|(_, g)| g(&saved)).count();
+            assert_eq!(on, 1, "{key}");
+        }
     }
 
     #[test]

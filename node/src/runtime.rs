@@ -99,6 +99,9 @@ pub struct Overrides {
     /// Let the API listen on an address other than loopback (or the config's
     /// `api_public`).
     pub api_public: bool,
+    /// Run the network's workers in the real-time class (or the config's
+    /// `net_realtime`).
+    pub net_realtime: bool,
 }
 
 /// What a running node tells operators and other programs (also written to
@@ -132,6 +135,8 @@ pub struct RunningNode {
     pub store: Store,
     /// Handler state (publisher and all).
     pub state: Arc<ApiState>,
+    /// Whether the network's workers run in the real-time class (asked for, and allowed).
+    pub net_realtime: bool,
     stop: watch::Sender<bool>,
     api_task: JoinHandle<()>,
     net_task: std::thread::JoinHandle<()>,
@@ -178,7 +183,9 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
     if let Some(i) = overrides.sync_interval {
         net_config = net_config.with_sync_interval(i);
     }
-    let (net, net_task) = spawn_net(net_config.build()?, key.to_bytes(), store.clone()).await?;
+    let realtime = overrides.net_realtime || config.net_realtime();
+    let (net, net_task, net_realtime) =
+        spawn_net(net_config.build()?, key.to_bytes(), store.clone(), realtime).await?;
 
     let api_addr: SocketAddr = match &overrides.api {
         Some(a) => a.parse().map_err(|_| RuntimeError::Address {
@@ -275,6 +282,7 @@ pub async fn start(dir: &NodeDir, overrides: Overrides) -> Result<RunningNode, R
         net,
         store,
         state,
+        net_realtime,
         stop,
         api_task,
         net_task,
@@ -294,22 +302,28 @@ impl RunningNode {
 
 /// Starts the peer network on its own thread and tokio runtime, so that however busy
 /// the API's runtime is (report computations, many clients), gossip and sync keep being
-/// polled. The thread ends when the network's event loop does.
+/// polled; with `realtime`, its workers in the real-time class if the kernel allows it
+/// (returned: whether it did). The thread ends when the network's event loop does.
 async fn spawn_net(
     config: NetConfig,
     secret: [u8; 32],
     store: Store,
-) -> Result<(NetClient, std::thread::JoinHandle<()>), RuntimeError> {
+    realtime: bool,
+) -> Result<(NetClient, std::thread::JoinHandle<()>, bool), RuntimeError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("interlab-net".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
+            let realtime = realtime && realtime_allowed();
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder
                 .worker_threads(NET_THREADS)
                 .thread_name("interlab-net")
-                .enable_all()
-                .build()
-            {
+                .enable_all();
+            if realtime {
+                builder.on_thread_unpark(crate::net::realtime::on_worker_unpark);
+            }
+            let rt = match builder.build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = tx.send(Err(RuntimeError::NetThread(e)));
@@ -319,7 +333,7 @@ async fn spawn_net(
             rt.block_on(async move {
                 match net::spawn(config, secret, store).await {
                     Ok((client, task)) => {
-                        let _ = tx.send(Ok(client));
+                        let _ = tx.send(Ok((client, realtime)));
                         let _ = task.await;
                     }
                     Err(e) => {
@@ -330,7 +344,7 @@ async fn spawn_net(
         })
         .map_err(RuntimeError::NetThread)?;
     match rx.await {
-        Ok(Ok(client)) => Ok((client, thread)),
+        Ok(Ok((client, realtime))) => Ok((client, thread, realtime)),
         Ok(Err(e)) => {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             Err(e)
@@ -338,6 +352,23 @@ async fn spawn_net(
         Err(_) => Err(RuntimeError::NetThread(std::io::Error::other(
             "the network thread ended before it started",
         ))),
+    }
+}
+
+/// Whether the network's workers may enter the real-time class; logs the answer.
+fn realtime_allowed() -> bool {
+    match crate::net::realtime::probe() {
+        Ok(()) => {
+            tracing::info!(
+                "net_realtime: the network's workers run in the real-time class \
+                 (SCHED_FIFO, priority 1)"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::warn!("net_realtime is on, but the network stays in the normal class: {e}");
+            false
+        }
     }
 }
 

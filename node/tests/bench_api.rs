@@ -19,6 +19,7 @@ fn a_short_bench_api_run_answers_every_route_and_delivers_every_record() {
         rate: 20.0,
         seed: 3,
         dir: dir.path().to_path_buf(),
+        net_realtime: false,
     })
     .unwrap();
     assert_eq!(r.routes.len(), 3, "{:?}", r.routes.keys());
@@ -33,6 +34,7 @@ fn a_short_bench_api_run_answers_every_route_and_delivers_every_record() {
         assert!(g.published >= 30, "{} published", g.published);
         assert_eq!(g.arrived, g.published, "every record reaches C");
     }
+    assert!(!r.net_realtime, "not asked for");
     let [lo, hi] = r.gossip_p99_ratio_ci95.unwrap();
     assert!(
         lo.is_finite() && lo > 0.0 && lo <= hi && hi.is_finite(),

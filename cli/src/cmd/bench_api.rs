@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// Directory for the temporary stores (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Run the nodes' network workers in the real-time class, as `interlab node
+    /// --net-realtime` does (needs CAP_SYS_NICE or `ulimit -r 1`; without, the run says so
+    /// and goes on in the normal class).
+    #[arg(long)]
+    net_realtime: bool,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -37,6 +42,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         seed: args.seed,
         dir: args.dir.unwrap_or_else(std::env::temp_dir),
+        net_realtime: args.net_realtime,
     };
     let r = bench::run(&spec)?;
     if json {
@@ -44,10 +50,20 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "bench-api: {} clients, {} s per phase, {} records/s gossiped",
+        "bench-api: {} clients, {} s per phase, {} records/s gossiped; network workers in the {} class{}",
         spec.clients,
         spec.duration.as_secs(),
-        spec.rate
+        spec.rate,
+        if r.net_realtime {
+            "real-time"
+        } else {
+            "normal"
+        },
+        if spec.net_realtime && !r.net_realtime {
+            " (--net-realtime was refused by the kernel: CAP_SYS_NICE or `ulimit -r 1` needed)"
+        } else {
+            ""
+        }
     );
     for (route, s) in &r.routes {
         let errors: Vec<String> = s

@@ -39,6 +39,11 @@ pub(crate) struct Args {
     /// it can read the log and try the token; put it behind a TLS proxy).
     #[arg(long)]
     api_public: bool,
+    /// Run the network's workers in the real-time class (SCHED_FIFO 1), so that gossip
+    /// never waits behind a busy API. Needs CAP_SYS_NICE or `LimitRTPRIO=1`; without it
+    /// the node logs a warning and runs as usual.
+    #[arg(long)]
+    net_realtime: bool,
 }
 
 pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -65,6 +70,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 sync_interval,
                 sign_without_peers: args.sign_without_peers,
                 api_public: args.api_public,
+                net_realtime: args.net_realtime,
             },
         )
         .await

@@ -46,6 +46,9 @@ pub struct ApiBenchSpec {
     pub seed: u64,
     /// Directory for the temporary stores.
     pub dir: PathBuf,
+    /// Run the three nodes' network workers in the real-time class (`net_realtime`),
+    /// if the kernel allows it.
+    pub net_realtime: bool,
 }
 
 /// Latencies of one route.
@@ -101,6 +104,9 @@ pub struct ApiBenchReport {
     pub gossip_p99_ratio_ci95: Option<[f64; 2]>,
     /// Loaded over unloaded gossip p50.
     pub gossip_p50_ratio: f64,
+    /// Whether the nodes' network workers ran in the real-time class (asked for, and
+    /// allowed by the kernel).
+    pub net_realtime: bool,
 }
 
 /// Why the benchmark could not run.
@@ -169,12 +175,15 @@ pub fn run(spec: &ApiBenchSpec) -> Result<ApiBenchReport, ApiBenchError> {
     result
 }
 
-fn runtime(name: &str) -> Result<tokio::runtime::Runtime, ApiBenchError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .map_err(setup)
+/// The runtime of A and C; with `realtime`, its workers in the real-time class as B's
+/// network workers are.
+fn runtime(name: &str, realtime: bool) -> Result<tokio::runtime::Runtime, ApiBenchError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.thread_name(name).enable_all();
+    if realtime {
+        builder.on_thread_unpark(crate::net::realtime::on_worker_unpark);
+    }
+    builder.build().map_err(setup)
 }
 
 fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchError> {
@@ -184,7 +193,9 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
         .scheme()
         .ok_or_else(|| setup("the log has no genesis"))?;
     let now = work.now_ms();
-    let peers_rt = runtime("bench-peers")?;
+    // A and C run as B does: all three in the real-time class, or none.
+    let realtime = spec.net_realtime && crate::net::realtime::probe().is_ok();
+    let peers_rt = runtime("bench-peers", realtime)?;
     let (a, a_store, a_addr) =
         peers_rt.block_on(bare(dir, "a", spec.seed, 1, &log, now, Vec::new()))?;
 
@@ -210,10 +221,16 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
             Overrides {
                 bootstrap: vec![a_addr.to_string()],
                 scheme: Some(scheme),
+                net_realtime: realtime,
                 ..Overrides::default()
             },
         ))
         .map_err(setup)?;
+    if b.net_realtime != realtime {
+        return Err(setup(
+            "node B's network did not enter the class A and C run in",
+        ));
+    }
     let b_p2p: Multiaddr = b
         .info
         .p2p
@@ -278,6 +295,7 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
         gossip_p50_ratio: loaded.p50_ms / unloaded.p50_ms,
         gossip_unloaded: unloaded,
         gossip_loaded: loaded,
+        net_realtime: realtime,
     })
 }
 

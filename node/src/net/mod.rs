@@ -40,6 +40,7 @@ mod client;
 mod config;
 mod event_loop;
 mod own_chain;
+pub(crate) mod realtime;
 mod scrub;
 pub mod sync;
 pub mod wire;
@@ -58,6 +59,7 @@ pub use client::{BannedPeer, NetClient, PeerInfo, PeerView};
 pub use config::NetConfig;
 pub use libp2p::{Multiaddr, PeerId};
 pub use own_chain::OwnChain;
+pub use realtime::RealtimeError;
 
 use interlab_protocol::Digest;
 

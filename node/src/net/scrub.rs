@@ -11,7 +11,12 @@ pub(super) async fn run(store: Store, config: ScrubConfig) {
         tokio::time::sleep(config.interval()).await;
         let s = store.clone();
         let batch = config.batch();
-        match tokio::task::spawn_blocking(move || s.scrub(next, batch)).await {
+        let job = move || {
+            // Re-verifying a batch is heavy work: never in the real-time class.
+            super::realtime::normal();
+            s.scrub(next, batch)
+        };
+        match tokio::task::spawn_blocking(job).await {
             Ok(Ok(step)) => {
                 if step.next.is_none() && next.is_some() {
                     tracing::debug!("scrub: a pass over the store is complete");

@@ -84,6 +84,8 @@ impl Ingests {
         let (written, last_written) = oneshot::channel();
         self.last_written = Some(last_written);
         self.running.push_back(tokio::task::spawn_blocking(move || {
+            // A large or queued batch is heavy work: never in the real-time class.
+            crate::net::realtime::normal();
             let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Store::prepare_incoming(batch)
             }));

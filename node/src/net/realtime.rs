@@ -1,0 +1,165 @@
+//! The network's worker threads in the real-time class, when the operator asks for it
+//! (`net_realtime`) and the kernel allows it.
+//!
+//! Why: on a machine whose cores are busy (the API answering many readers), a woken thread
+//! of the normal class may wait until the running thread's slice ends, and the kernel
+//! looks at slices only on its tick: 4 ms at 250 Hz. Gossip wakes a network thread on
+//! every hop, so through a loaded node its tail grew by a tick (`docs/decisions.md`,
+//! "The network's threads in the real-time class"). A thread of the lowest real-time
+//! priority (`SCHED_FIFO` 1) preempts every normal thread as soon as it wakes.
+//!
+//! Only threads while they serve as the network runtime's workers are raised (on each
+//! unpark, once per thread): the event loop, the connections and the in-place ingest of
+//! small gossip batches. The network's heavy work runs in the normal class: the blocking
+//! jobs (the scrub, pipelined ingests) call [`normal`] first, and large batches check
+//! their signatures on the shared rayon pool. The kernel also keeps 5 % of each second
+//! for normal threads (`sched_rt_runtime_us`).
+
+use std::cell::Cell;
+
+/// Why the network's threads could not enter the real-time class.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RealtimeError {
+    /// The process may not use real-time priorities.
+    #[error(
+        "the kernel refused real-time scheduling (no permission): give the node \
+         CAP_SYS_NICE, or a real-time priority limit of at least 1 (systemd \
+         `LimitRTPRIO=1`, shell `ulimit -r 1`)"
+    )]
+    NotPermitted,
+    /// Any other refusal.
+    #[error("the kernel refused real-time scheduling: {0}")]
+    Refused(String),
+    /// The platform has no such class here.
+    #[error("real-time scheduling is only supported on Linux")]
+    Unsupported,
+}
+
+thread_local! {
+    /// Whether this thread was last put in the real-time class by [`on_worker_unpark`].
+    static RAISED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Puts the calling thread in the real-time class, lowest priority.
+#[cfg(target_os = "linux")]
+pub(crate) fn raise() -> Result<(), RealtimeError> {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .map_err(|e| match e {
+        thread_priority::Error::OS(code) if code == rustix::io::Errno::PERM.raw_os_error() => {
+            RealtimeError::NotPermitted
+        }
+        other => RealtimeError::Refused(other.to_string()),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn raise() -> Result<(), RealtimeError> {
+    Err(RealtimeError::Unsupported)
+}
+
+/// Puts the calling thread back in the normal class at nice 0, if [`on_worker_unpark`]
+/// had raised it.
+pub(crate) fn normal() {
+    if !RAISED.replace(false) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        if let Err(e) = set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Os(Default::default()),
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+        ) {
+            tracing::warn!("a network thread stays in the real-time class: {e}");
+        }
+    }
+}
+
+/// Checks that this process may use the real-time class: raises the calling thread and
+/// puts it back.
+pub(crate) fn probe() -> Result<(), RealtimeError> {
+    raise()?;
+    RAISED.set(true);
+    normal();
+    Ok(())
+}
+
+/// The network runtime's `on_thread_unpark` hook: raises the thread the first time it
+/// serves as a worker, and again after [`normal`].
+pub(crate) fn on_worker_unpark() {
+    if RAISED.get() {
+        return;
+    }
+    // Marked even when refused: a refusal is not retried on every wake-up.
+    RAISED.set(true);
+    if let Err(e) = raise() {
+        tracing::debug!("a network worker stays in the normal class: {e}");
+    }
+}
+
+/// The calling thread's scheduling policy as the kernel reports it (Linux `SCHED_*`).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn this_thread_policy() -> Option<i32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Field 41 (policy), counted after the parenthesised command name.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(38)?
+        .parse()
+        .ok()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    const SCHED_OTHER: i32 = 0;
+    const SCHED_FIFO: i32 = 1;
+
+    #[test]
+    fn a_worker_is_raised_once_and_put_back_by_normal_or_the_refusal_says_how_to_permit_it() {
+        std::thread::spawn(|| {
+            assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+            match probe() {
+                Ok(()) => {
+                    // The probe leaves the thread as it found it.
+                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                    on_worker_unpark();
+                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    on_worker_unpark();
+                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    normal();
+                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                    on_worker_unpark();
+                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    normal();
+                }
+                Err(e) => {
+                    assert_eq!(e, RealtimeError::NotPermitted);
+                    assert!(e.to_string().contains("CAP_SYS_NICE"), "{e}");
+                    on_worker_unpark();
+                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                }
+            }
+            // A thread never raised is left alone.
+            normal();
+            assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+}
