@@ -321,7 +321,7 @@ async fn spawn_net(
                 .thread_name("interlab-net")
                 .enable_all();
             if realtime {
-                builder.on_thread_unpark(crate::net::realtime::on_worker_unpark);
+                crate::net::realtime::install(&mut builder);
             }
             let rt = match builder.build() {
                 Ok(rt) => rt,

@@ -27,9 +27,10 @@ pub(crate) struct Args {
     /// Directory for the temporary stores (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Run the nodes' network workers in the real-time class, as `interlab node
-    /// --net-realtime` does (needs CAP_SYS_NICE or `ulimit -r 1`; without, the run says so
-    /// and goes on in the normal class).
+    /// Run the nodes' network workers (A, B and C; the harness's watchers share A and C's
+    /// runtime) in the real-time class, as `interlab node --net-realtime` does. Needs
+    /// CAP_SYS_NICE or a real-time priority limit of at least 1; without, the run says
+    /// why and goes on in the normal class.
     #[arg(long)]
     net_realtime: bool,
 }
@@ -59,11 +60,10 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         } else {
             "normal"
         },
-        if spec.net_realtime && !r.net_realtime {
-            " (--net-realtime was refused by the kernel: CAP_SYS_NICE or `ulimit -r 1` needed)"
-        } else {
-            ""
-        }
+        r.net_realtime_refused
+            .as_deref()
+            .map(|why| format!(" (--net-realtime: {why})"))
+            .unwrap_or_default()
     );
     for (route, s) in &r.routes {
         let errors: Vec<String> = s

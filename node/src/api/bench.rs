@@ -107,6 +107,8 @@ pub struct ApiBenchReport {
     /// Whether the nodes' network workers ran in the real-time class (asked for, and
     /// allowed by the kernel).
     pub net_realtime: bool,
+    /// Why the kernel refused the real-time class, when it was asked for.
+    pub net_realtime_refused: Option<String>,
 }
 
 /// Why the benchmark could not run.
@@ -181,7 +183,7 @@ fn runtime(name: &str, realtime: bool) -> Result<tokio::runtime::Runtime, ApiBen
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.thread_name(name).enable_all();
     if realtime {
-        builder.on_thread_unpark(crate::net::realtime::on_worker_unpark);
+        crate::net::realtime::install(&mut builder);
     }
     builder.build().map_err(setup)
 }
@@ -194,7 +196,12 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
         .ok_or_else(|| setup("the log has no genesis"))?;
     let now = work.now_ms();
     // A and C run as B does: all three in the real-time class, or none.
-    let realtime = spec.net_realtime && crate::net::realtime::probe().is_ok();
+    let refused = spec
+        .net_realtime
+        .then(crate::net::realtime::probe)
+        .and_then(Result::err)
+        .map(|e| e.to_string());
+    let realtime = spec.net_realtime && refused.is_none();
     let peers_rt = runtime("bench-peers", realtime)?;
     let (a, a_store, a_addr) =
         peers_rt.block_on(bare(dir, "a", spec.seed, 1, &log, now, Vec::new()))?;
@@ -296,6 +303,7 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
         gossip_unloaded: unloaded,
         gossip_loaded: loaded,
         net_realtime: realtime,
+        net_realtime_refused: refused,
     })
 }
 

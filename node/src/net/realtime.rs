@@ -8,12 +8,13 @@
 //! "The network's threads in the real-time class"). A thread of the lowest real-time
 //! priority (`SCHED_FIFO` 1) preempts every normal thread as soon as it wakes.
 //!
-//! Only threads while they serve as the network runtime's workers are raised (on each
-//! unpark, once per thread): the event loop, the connections and the in-place ingest of
-//! small gossip batches. The network's heavy work runs in the normal class: the blocking
-//! jobs (the scrub, pipelined ingests) call [`normal`] first, and large batches check
-//! their signatures on the shared rayon pool. The kernel also keeps 5 % of each second
-//! for normal threads (`sched_rt_runtime_us`).
+//! Only threads while they serve as the network runtime's workers are raised (at their
+//! first unpark, and again after [`normal`]): the event loop, the connections, the
+//! in-place ingest of small gossip batches and the answers to sync requests. Every thread
+//! the runtime starts begins in the normal class ([`install`]), because a new thread
+//! inherits its creator's class; the blocking jobs (the scrub, pipelined ingests) call
+//! [`normal`] first, because tokio's workers and blocking threads come from one pool.
+//! The kernel keeps 5 % of each second for normal threads (`sched_rt_runtime_us`).
 
 use std::cell::Cell;
 
@@ -25,7 +26,8 @@ pub enum RealtimeError {
     #[error(
         "the kernel refused real-time scheduling (no permission): give the node \
          CAP_SYS_NICE, or a real-time priority limit of at least 1 (systemd \
-         `LimitRTPRIO=1`, shell `ulimit -r 1`)"
+         `LimitRTPRIO=1`, `rtprio 1` in /etc/security/limits.conf, or `prlimit --rtprio=1`); \
+         a container needs the grant as well (Docker: `--cap-add SYS_NICE`)"
     )]
     NotPermitted,
     /// Any other refusal.
@@ -66,33 +68,56 @@ pub(crate) fn raise() -> Result<(), RealtimeError> {
     Err(RealtimeError::Unsupported)
 }
 
-/// Puts the calling thread back in the normal class at nice 0, if [`on_worker_unpark`]
-/// had raised it.
+/// Puts the calling thread back in the normal class, at the nice value it had, if it is in
+/// the real-time class (by [`on_worker_unpark`], or inherited from the thread that
+/// started it).
 pub(crate) fn normal() {
-    if !RAISED.replace(false) {
-        return;
-    }
+    RAISED.set(false);
     #[cfg(target_os = "linux")]
     {
         use thread_priority::{
             NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
+            set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
         };
-        if let Err(e) = set_thread_priority_and_policy(
+        let realtime = || {
+            matches!(
+                thread_schedule_policy(),
+                Ok(ThreadSchedulePolicy::Realtime(_))
+            )
+        };
+        if !realtime() {
+            return;
+        }
+        // The crate sets the policy and then a nice value (0 is the only one it can
+        // name): that second step may be refused, and must not move the thread's nice.
+        let tid = rustix::thread::gettid();
+        let nice = rustix::process::getpriority_process(Some(tid)).ok();
+        let _ = set_thread_priority_and_policy(
             thread_native_id(),
             ThreadPriority::Os(Default::default()),
             ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
-        ) {
-            tracing::warn!("a network thread stays in the real-time class: {e}");
+        );
+        if let Some(nice) = nice {
+            let _ = rustix::process::setpriority_process(Some(tid), nice);
+        }
+        if realtime() {
+            tracing::warn!("a network thread could not leave the real-time class");
         }
     }
+}
+
+/// Starts the threads of `builder`'s runtime in the normal class and raises its workers
+/// on their first unpark.
+pub(crate) fn install(builder: &mut tokio::runtime::Builder) {
+    builder
+        .on_thread_start(normal)
+        .on_thread_unpark(on_worker_unpark);
 }
 
 /// Checks that this process may use the real-time class: raises the calling thread and
 /// puts it back.
 pub(crate) fn probe() -> Result<(), RealtimeError> {
     raise()?;
-    RAISED.set(true);
     normal();
     Ok(())
 }
@@ -161,5 +186,51 @@ mod tests {
         })
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+
+    fn nice() -> Option<i32> {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok()
+    }
+
+    #[test]
+    fn back_in_the_normal_class_a_thread_keeps_its_nice_value() {
+        std::thread::spawn(|| {
+            crate::api::workers::lower_this_thread(5);
+            assert_eq!(nice(), Some(5));
+            on_worker_unpark();
+            let raised = this_thread_policy() == Some(SCHED_FIFO);
+            normal();
+            assert_eq!(this_thread_policy(), Some(SCHED_OTHER), "raised: {raised}");
+            assert_eq!(nice(), Some(5), "raised: {raised}");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+
+    #[test]
+    fn a_raised_worker_starts_its_blocking_threads_in_the_normal_class() {
+        let allowed = std::thread::spawn(|| probe().is_ok()).join().unwrap();
+        // A worker of a runtime built with `install`, and a blocking thread it starts.
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(1).enable_all();
+        install(&mut builder);
+        let rt = builder.build().unwrap();
+        let (worker, blocking) = rt.block_on(async {
+            tokio::spawn(async {
+                // The worker parks while it waits, and is raised when it unparks.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                let worker = this_thread_policy();
+                let blocking = tokio::task::spawn_blocking(this_thread_policy)
+                    .await
+                    .unwrap();
+                (worker, blocking)
+            })
+            .await
+            .unwrap()
+        });
+        let expected = if allowed { SCHED_FIFO } else { SCHED_OTHER };
+        assert_eq!(worker, Some(expected), "allowed: {allowed}");
+        // A new thread inherits its creator's class; `install` puts it back.
+        assert_eq!(blocking, Some(SCHED_OTHER), "allowed: {allowed}");
     }
 }
