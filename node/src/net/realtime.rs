@@ -59,6 +59,9 @@ pub(crate) fn raise() -> Result<(), RealtimeError> {
         thread_priority::Error::OS(code) if code == rustix::io::Errno::PERM.raw_os_error() => {
             RealtimeError::NotPermitted
         }
+        thread_priority::Error::OS(code) => {
+            RealtimeError::Refused(std::io::Error::from_raw_os_error(code).to_string())
+        }
         other => RealtimeError::Refused(other.to_string()),
     })
 }
