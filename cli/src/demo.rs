@@ -20,7 +20,6 @@ use interlab_node::{
     api::types::ComparabilityAnswer,
     client::{ApiClient, ClientError, ReportQuery},
     config::{Config, NodeDir},
-    keyfile,
     publisher::now_ms,
     runtime::{self, Overrides, RunningNode},
     store::Store,
@@ -219,14 +218,11 @@ fn setup_dir(
         path: dir.root().to_path_buf(),
         message,
     };
-    std::fs::create_dir_all(dir.root()).map_err(|e| err(e.to_string()))?;
-    let key = keyfile::create_secret_key(&dir.key()).map_err(|e| err(e.to_string()))?;
-    keyfile::create_token(&dir.token()).map_err(|e| err(e.to_string()))?;
-    Config::default()
+    let config = Config::default()
         .with_name(name)
         .build()
-        .and_then(|c| c.save(&dir.config()))
         .map_err(|e| err(e.to_string()))?;
+    let (key, _) = dir.init(&config).map_err(|e| err(e.to_string()))?;
     Ok((dir, key))
 }
 

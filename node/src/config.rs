@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use interlab_protocol::SchemeId;
+use interlab_protocol::{SchemeId, SecretKey};
 use serde::{Deserialize, Serialize};
 
 /// Where a node keeps its files.
@@ -44,6 +44,49 @@ impl NodeDir {
     pub fn store(&self) -> PathBuf {
         self.root.join("store.redb")
     }
+
+    /// Sets the directory up for a new lab: creates it, then a fresh secret key, an API
+    /// token and `config`. Refuses before writing anything if any of the three exists,
+    /// so that a second `init` leaves an initialised directory untouched. Returns the key
+    /// and the token.
+    pub fn init(&self, config: &Config) -> Result<(SecretKey, String), InitError> {
+        std::fs::create_dir_all(self.root()).map_err(|source| InitError::Dir {
+            path: self.root.clone(),
+            source,
+        })?;
+        for path in [self.key(), self.token(), self.config()] {
+            if path.exists() {
+                return Err(InitError::Exists(path));
+            }
+        }
+        let key = crate::keyfile::create_secret_key(&self.key())?;
+        let token = crate::keyfile::create_token(&self.token())?;
+        config.save(&self.config())?;
+        Ok((key, token))
+    }
+}
+
+/// Why a node directory could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file of an initialised directory is there already.
+    #[error("{0} already exists; refusing to overwrite it (this directory is initialised)")]
+    Exists(PathBuf),
+    /// Writing the key or the token.
+    #[error(transparent)]
+    Key(#[from] crate::keyfile::KeyFileError),
+    /// Writing the configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Why a configuration could not be read, written or accepted.

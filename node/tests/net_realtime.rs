@@ -8,7 +8,6 @@
 
 use interlab_node::{
     config::{Config, NodeDir},
-    keyfile,
     runtime::{self, Overrides},
 };
 
@@ -37,14 +36,7 @@ fn policies(name: &str) -> Vec<i32> {
 
 fn node_dir(root: &std::path::Path, name: &str) -> NodeDir {
     let dir = NodeDir::new(root.join(name));
-    std::fs::create_dir_all(dir.root()).unwrap();
-    keyfile::create_secret_key(&dir.key()).unwrap();
-    keyfile::create_token(&dir.token()).unwrap();
-    Config::default()
-        .with_name(name)
-        .build()
-        .unwrap()
-        .save(&dir.config())
+    dir.init(&Config::default().with_name(name).build().unwrap())
         .unwrap();
     dir
 }

@@ -2,11 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use anyhow::Context;
-use interlab_node::{
-    config::{Config, NodeDir},
-    keyfile,
-};
+use interlab_node::config::{Config, NodeDir};
 
 /// Arguments of `interlab init`.
 #[derive(Debug, clap::Args)]
@@ -40,19 +36,7 @@ pub(crate) fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         config = config.with_api(a);
     }
     let config = config.build()?;
-    std::fs::create_dir_all(dir.root())
-        .with_context(|| format!("cannot create {}", dir.root().display()))?;
-    // Refuse before writing anything, so a second `init` leaves the directory untouched.
-    for path in [dir.key(), dir.token(), dir.config()] {
-        anyhow::ensure!(
-            !path.exists(),
-            "{} already exists; refusing to overwrite it (this directory is initialised)",
-            path.display()
-        );
-    }
-    let key = keyfile::create_secret_key(&dir.key())?;
-    keyfile::create_token(&dir.token())?;
-    config.save(&dir.config())?;
+    let (key, _) = dir.init(&config)?;
     let public = key.public();
     if json {
         let v = serde_json::json!({

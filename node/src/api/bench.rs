@@ -25,7 +25,6 @@ use super::bench_load::{self, Sample};
 use crate::{
     bench_stats::{p99_ratio_interval, percentile},
     config::{Config, NodeDir},
-    keyfile,
     net::{self, NetClient, NetConfig},
     runtime::{self, Overrides},
     store::Store,
@@ -208,14 +207,11 @@ fn run_in(spec: &ApiBenchSpec, dir: &Path) -> Result<ApiBenchReport, ApiBenchErr
 
     // B: a full node from a node directory, on its own runtime.
     let node_dir = NodeDir::new(dir.join("b"));
-    std::fs::create_dir_all(node_dir.root()).map_err(setup)?;
-    keyfile::create_secret_key(&node_dir.key()).map_err(setup)?;
-    keyfile::create_token(&node_dir.token()).map_err(setup)?;
     Config::default()
         .with_name("bench-b")
         .build()
-        .and_then(|c| c.save(&node_dir.config()))
-        .map_err(setup)?;
+        .map_err(setup)
+        .and_then(|c| node_dir.init(&c).map_err(setup))?;
     Store::open(&node_dir.store())
         .and_then(|s| s.ingest(&log, now))
         .map_err(setup)?;

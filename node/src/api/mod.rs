@@ -123,14 +123,10 @@ pub(crate) fn test_node_dir(
     name: &str,
 ) -> (crate::config::NodeDir, String) {
     let dir = crate::config::NodeDir::new(root.join("node"));
-    std::fs::create_dir_all(dir.root()).unwrap();
-    crate::keyfile::create_secret_key(&dir.key()).unwrap();
-    let token = crate::keyfile::create_token(&dir.token()).unwrap();
-    crate::config::Config::default()
+    let config = crate::config::Config::default()
         .with_name(name)
         .build()
-        .unwrap()
-        .save(&dir.config())
         .unwrap();
+    let (_, token) = dir.init(&config).unwrap();
     (dir, token)
 }

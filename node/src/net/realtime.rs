@@ -80,15 +80,9 @@ pub(crate) fn normal() {
     {
         use thread_priority::{
             NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
+            set_thread_priority_and_policy, thread_native_id,
         };
-        let realtime = || {
-            matches!(
-                thread_schedule_policy(),
-                Ok(ThreadSchedulePolicy::Realtime(_))
-            )
-        };
-        if !realtime() {
+        if !is_realtime() {
             return;
         }
         // The crate sets the policy and then a nice value (0 is the only one it can
@@ -103,7 +97,7 @@ pub(crate) fn normal() {
         if let Some(nice) = nice {
             let _ = rustix::process::setpriority_process(Some(tid), nice);
         }
-        if realtime() {
+        if is_realtime() {
             tracing::warn!("a network thread could not leave the real-time class");
         }
     }
@@ -138,54 +132,47 @@ pub(crate) fn on_worker_unpark() {
     }
 }
 
-/// The calling thread's scheduling policy as the kernel reports it (Linux `SCHED_*`).
-#[cfg(all(test, target_os = "linux"))]
-pub(crate) fn this_thread_policy() -> Option<i32> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Field 41 (policy), counted after the parenthesised command name.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(38)?
-        .parse()
-        .ok()
+/// Whether the kernel has the calling thread in a real-time class.
+#[cfg(target_os = "linux")]
+fn is_realtime() -> bool {
+    matches!(
+        thread_priority::thread_schedule_policy(),
+        Ok(thread_priority::ThreadSchedulePolicy::Realtime(_))
+    )
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    const SCHED_OTHER: i32 = 0;
-    const SCHED_FIFO: i32 = 1;
-
     #[test]
     fn a_worker_is_raised_once_and_put_back_by_normal_or_the_refusal_says_how_to_permit_it() {
         std::thread::spawn(|| {
-            assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+            assert!(!is_realtime());
             match probe() {
                 Ok(()) => {
                     // The probe leaves the thread as it found it.
-                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                    assert!(!is_realtime());
                     on_worker_unpark();
-                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    assert!(is_realtime());
                     on_worker_unpark();
-                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    assert!(is_realtime());
                     normal();
-                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                    assert!(!is_realtime());
                     on_worker_unpark();
-                    assert_eq!(this_thread_policy(), Some(SCHED_FIFO));
+                    assert!(is_realtime());
                     normal();
                 }
                 Err(e) => {
                     assert_eq!(e, RealtimeError::NotPermitted);
                     assert!(e.to_string().contains("CAP_SYS_NICE"), "{e}");
                     on_worker_unpark();
-                    assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+                    assert!(!is_realtime());
                 }
             }
             // A thread never raised is left alone.
             normal();
-            assert_eq!(this_thread_policy(), Some(SCHED_OTHER));
+            assert!(!is_realtime());
         })
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -201,9 +188,9 @@ mod tests {
             crate::api::workers::lower_this_thread(5);
             assert_eq!(nice(), Some(5));
             on_worker_unpark();
-            let raised = this_thread_policy() == Some(SCHED_FIFO);
+            let raised = is_realtime();
             normal();
-            assert_eq!(this_thread_policy(), Some(SCHED_OTHER), "raised: {raised}");
+            assert!(!is_realtime(), "raised: {raised}");
             assert_eq!(nice(), Some(5), "raised: {raised}");
         })
         .join()
@@ -222,18 +209,15 @@ mod tests {
             tokio::spawn(async {
                 // The worker parks while it waits, and is raised when it unparks.
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                let worker = this_thread_policy();
-                let blocking = tokio::task::spawn_blocking(this_thread_policy)
-                    .await
-                    .unwrap();
+                let worker = is_realtime();
+                let blocking = tokio::task::spawn_blocking(is_realtime).await.unwrap();
                 (worker, blocking)
             })
             .await
             .unwrap()
         });
-        let expected = if allowed { SCHED_FIFO } else { SCHED_OTHER };
-        assert_eq!(worker, Some(expected), "allowed: {allowed}");
+        assert_eq!(worker, allowed);
         // A new thread inherits its creator's class; `install` puts it back.
-        assert_eq!(blocking, Some(SCHED_OTHER), "allowed: {allowed}");
+        assert!(!blocking, "allowed: {allowed}");
     }
 }
